@@ -1,0 +1,168 @@
+"""Run generator flows over httpx: the only module that performs HTTP.
+
+Policy the caller's client is not trusted with: requests are built here (no
+client base headers, cookies or auth), redirects are never followed, response
+bodies are read raw and capped, and every transport exception becomes a
+:class:`TransportFailure` value sent back into the flow.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import nullcontext
+from typing import TypeVar
+
+import anyio
+import httpx
+
+from ._effects import Flow, HttpRequest, HttpResponse, Outcome, Sleep, TransportFailure
+
+__all__ = ["run_async", "run_sync"]
+
+T = TypeVar("T")
+
+
+def _remaining(deadline_at: float | None) -> float | None:
+    return None if deadline_at is None else deadline_at - time.monotonic()
+
+
+def _build(request: HttpRequest, remaining: float | None) -> httpx.Request:
+    connect, read = request.connect_timeout, request.read_timeout
+    if remaining is not None:
+        connect, read = min(connect, remaining), min(read, remaining)
+    timeout = httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
+    return httpx.Request(
+        request.method,
+        request.url,
+        headers=[(name.encode("ascii"), value) for name, value in request.headers],
+        content=request.body if request.body else None,
+        extensions={"timeout": timeout.as_dict()},
+    )
+
+
+def _failure(exc: BaseException) -> TransportFailure:
+    if isinstance(exc, httpx.TimeoutException):
+        kind = "timeout"
+    elif isinstance(exc, httpx.TransportError):
+        kind = "network"
+    else:
+        kind = "error"
+    return TransportFailure(kind=kind, detail=type(exc).__name__, cause=exc)
+
+
+def _deadline_passed() -> TransportFailure:
+    return TransportFailure(kind="deadline", detail="deadline exceeded")
+
+
+def _response(raw: httpx.Response, body: bytes, truncated: bool) -> HttpResponse:
+    return HttpResponse(
+        status=raw.status_code,
+        headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in raw.headers.raw),
+        body=body,
+        truncated=truncated,
+    )
+
+
+def run_sync(flow: Flow[T], client: httpx.Client, *, deadline: float | None = None) -> T:
+    """Drive ``flow`` to completion over a sync client within ``deadline`` seconds."""
+    deadline_at = None if deadline is None else time.monotonic() + deadline
+    outcome: Outcome = None
+    try:
+        while True:
+            effect = flow.send(outcome)
+            if isinstance(effect, Sleep):
+                remaining = _remaining(deadline_at)
+                pause = effect.seconds if remaining is None else min(effect.seconds, remaining)
+                if pause > 0:
+                    time.sleep(pause)
+                outcome = None
+                continue
+            outcome = _send_sync(client, effect, deadline_at)
+    except StopIteration as stop:
+        result: T = stop.value
+        return result
+    finally:
+        flow.close()
+
+
+def _send_sync(client: httpx.Client, request: HttpRequest, deadline_at: float | None) -> Outcome:
+    remaining = _remaining(deadline_at)
+    if remaining is not None and remaining <= 0:
+        return _deadline_passed()
+    try:
+        raw = client.send(
+            _build(request, remaining), stream=True, follow_redirects=False, auth=None
+        )
+        try:
+            chunks: list[bytes] = []
+            size = 0
+            truncated = False
+            for chunk in raw.iter_raw():
+                size += len(chunk)
+                if size > request.max_body:
+                    chunks.append(chunk[: request.max_body - (size - len(chunk))])
+                    truncated = True
+                    break
+                chunks.append(chunk)
+                # A server dripping bytes defeats per-read timeouts; keep the total.
+                if deadline_at is not None and time.monotonic() >= deadline_at:
+                    return _deadline_passed()
+            return _response(raw, b"".join(chunks), truncated)
+        finally:
+            raw.close()
+    except Exception as exc:  # every transport problem is a value for the flow to judge
+        return _failure(exc)
+
+
+async def run_async(
+    flow: Flow[T], client: httpx.AsyncClient, *, deadline: float | None = None
+) -> T:
+    """Drive ``flow`` to completion over an async client (asyncio or trio) within ``deadline``."""
+    deadline_at = None if deadline is None else time.monotonic() + deadline
+    outcome: Outcome = None
+    try:
+        while True:
+            effect = flow.send(outcome)
+            if isinstance(effect, Sleep):
+                remaining = _remaining(deadline_at)
+                pause = effect.seconds if remaining is None else min(effect.seconds, remaining)
+                if pause > 0:
+                    await anyio.sleep(pause)
+                outcome = None
+                continue
+            outcome = await _send_async(client, effect, _remaining(deadline_at))
+    except StopIteration as stop:
+        result: T = stop.value
+        return result
+    finally:
+        flow.close()
+
+
+async def _send_async(
+    client: httpx.AsyncClient, request: HttpRequest, remaining: float | None
+) -> Outcome:
+    if remaining is not None and remaining <= 0:
+        return _deadline_passed()
+    try:
+        with anyio.fail_after(remaining) if remaining is not None else nullcontext():
+            raw = await client.send(
+                _build(request, remaining), stream=True, follow_redirects=False, auth=None
+            )
+            try:
+                chunks: list[bytes] = []
+                size = 0
+                truncated = False
+                async for chunk in raw.aiter_raw():
+                    size += len(chunk)
+                    if size > request.max_body:
+                        chunks.append(chunk[: request.max_body - (size - len(chunk))])
+                        truncated = True
+                        break
+                    chunks.append(chunk)
+                return _response(raw, b"".join(chunks), truncated)
+            finally:
+                await raw.aclose()
+    except TimeoutError as exc:
+        return TransportFailure(kind="deadline", detail="deadline exceeded", cause=exc)
+    except Exception as exc:  # every transport problem is a value for the flow to judge
+        return _failure(exc)

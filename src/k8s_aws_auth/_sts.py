@@ -1,0 +1,258 @@
+"""The STS GetCallerIdentity exchange, pure: build the request, read the answer.
+
+The request is rebuilt from a :class:`ValidatedToken`; the answer is accepted
+only as a 200 with the exact JSON envelope STS sends, whose ARN is a known
+identity type in the configured partition and whose ``Account`` equals the
+ARN's account. Everything else is classified as *deny* (STS's definitive
+refusals) or *could not decide* (the rest).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from ._arn import parse_arn
+from ._config import VerifierConfig
+from ._models import Identity, ValidatedToken
+from .errors import AccessDeniedError, STSResponseError, STSThrottledError
+
+__all__ = [
+    "StsErrorInfo",
+    "build_verify_request",
+    "parse_error_body",
+    "parse_identity_response",
+    "raise_for_error_response",
+]
+
+#: STS codes that are a definitive refusal of the signed request: deny.
+DENY_CODES = frozenset(
+    {
+        "SignatureDoesNotMatch",
+        "InvalidClientTokenId",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "AccessDenied",
+        "AccessDeniedException",
+        "IncompleteSignature",
+        "MissingAuthenticationToken",
+        "InvalidAccessKeyId",
+        "RegionDisabledException",
+    }
+)
+#: STS codes that mean "too many requests": retry later.
+THROTTLE_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "SlowDown",
+        "PriorRequestNotComplete",
+    }
+)
+
+_CODE = re.compile(r"[A-Za-z][A-Za-z0-9.]{0,63}", re.ASCII)
+_XML_CODE = re.compile(rb"<Code>([^<]{1,64})</Code>")
+_XML_MESSAGE = re.compile(rb"<Message>([^<]{0,512})</Message>")
+_ACCOUNT = re.compile(r"[0-9]{12}", re.ASCII)
+_PRINTABLE = re.compile(r"[\x20-\x7e]+", re.ASCII)
+
+
+@attrs.frozen(kw_only=True)
+class VerifyRequest:
+    """A neutral description of the outbound GET (the flow turns it into HTTP)."""
+
+    url: str = attrs.field(repr=False)
+    headers: tuple[tuple[str, bytes], ...] = attrs.field(repr=False)
+    host: str
+
+
+def build_verify_request(validated: ValidatedToken, config: VerifierConfig) -> VerifyRequest:
+    """The GetCallerIdentity GET for ``validated``, with the verifier's own cluster id.
+
+    Only these headers are sent: ``Host`` (the validated STS host),
+    ``x-k8s-aws-id`` (the *configured* id, UTF-8) and ``Accept: application/json``.
+    """
+    base = config.sts_endpoint_url or f"https://{validated.host}"
+    return VerifyRequest(
+        url=f"{base}/?{validated.query}",
+        headers=(
+            ("Host", validated.host.encode("ascii")),
+            ("x-k8s-aws-id", config.cluster_id.encode("utf-8")),
+            ("Accept", b"application/json"),
+        ),
+        host=validated.host,
+    )
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError("duplicate key")
+        result[key] = value
+    return result
+
+
+def _strict_json(body: bytes) -> Any:
+    return json.loads(body.decode("utf-8"), object_pairs_hook=_no_duplicates)
+
+
+def _bad(message: str, status: int, reason: str = "sts-bad-response") -> STSResponseError:
+    return STSResponseError(message, reason=reason, status_code=status)
+
+
+def parse_identity_response(
+    body: bytes, validated: ValidatedToken, config: VerifierConfig, *, status: int = 200
+) -> Identity:
+    """Turn a 200 GetCallerIdentity JSON body into an :class:`Identity`, strictly.
+
+    Raises :class:`STSResponseError` (could not decide) for anything that is not
+    the exact envelope, or whose ARN and account disagree or lie outside the
+    configured partition.
+    """
+    try:
+        document = _strict_json(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise _bad("STS answer is not valid JSON without duplicate keys", status) from None
+    try:
+        envelope = _only(document, "GetCallerIdentityResponse", optional=())
+        inner = _only(envelope, "GetCallerIdentityResult", optional=("ResponseMetadata",))
+        result = _exact(inner, ("Account", "Arn", "UserId"))
+    except ValueError as exc:
+        raise _bad(
+            f"STS answer does not have the GetCallerIdentity envelope: {exc}", status
+        ) from None
+    account, arn, user_id = result["Account"], result["Arn"], result["UserId"]
+    for name, value in (("Account", account), ("Arn", arn), ("UserId", user_id)):
+        if not isinstance(value, str) or not _PRINTABLE.fullmatch(value):
+            raise _bad(f"STS answer field {name} is not a non-empty printable string", status)
+    try:
+        parsed = parse_arn(arn)
+    except ValueError as exc:
+        raise _bad(f"STS answer has an invalid Arn: {exc}", status) from None
+    if parsed.partition != config.partition:
+        raise _bad("STS answer Arn belongs to another partition", status, "sts-partition")
+    if not _ACCOUNT.fullmatch(account) or account != parsed.account_id:
+        raise _bad("STS answer Account does not match the Arn's account", status, "sts-account")
+    session_name = ""
+    identity_user_id = user_id
+    if parsed.principal_type in ("assumed-role", "role"):
+        unique_id, sep, session = user_id.partition(":")
+        if not sep or not unique_id or ":" in session:
+            raise _bad("STS answer UserId is not UNIQUEID:SESSION for a role", status)
+        if parsed.principal_type == "assumed-role" and session != parsed.session_name:
+            raise _bad("STS answer UserId session does not match the Arn", status)
+        identity_user_id, session_name = unique_id, session
+    return Identity(
+        arn=arn,
+        canonical_arn=parsed.canonical_arn,
+        account_id=account,
+        user_id=identity_user_id,
+        session_name=session_name,
+        access_key_id=validated.access_key_id,
+        sts_endpoint=validated.host,
+        partition=parsed.partition,
+        principal_type=parsed.principal_type,
+    )
+
+
+def _only(document: object, key: str, *, optional: tuple[str, ...]) -> Mapping[str, Any]:
+    if not isinstance(document, dict) or key not in document:
+        raise ValueError(f"missing {key}")
+    extra = set(document) - {key, *optional}
+    if extra:
+        raise ValueError("unexpected members")
+    value = document[key]
+    if not isinstance(value, dict):
+        raise ValueError(f"{key} is not an object")
+    return value
+
+
+def _exact(document: Mapping[str, Any], keys: tuple[str, ...]) -> Mapping[str, Any]:
+    if set(document) != set(keys):
+        raise ValueError("result does not hold exactly Account, Arn and UserId")
+    return document
+
+
+@attrs.frozen(kw_only=True)
+class StsErrorInfo:
+    """The code (and type) of an STS error body, if it could be read."""
+
+    code: str | None
+    message: str | None = attrs.field(default=None, repr=False)
+
+
+def parse_error_body(body: bytes) -> StsErrorInfo:
+    """Read the error code from an STS JSON or XML error body (bounded, never raises)."""
+    body = body[:65536]
+    stripped = body.lstrip()
+    code: str | None = None
+    message: str | None = None
+    if stripped.startswith(b"{"):
+        try:
+            document = _strict_json(stripped)
+            error = document.get("Error") if isinstance(document, dict) else None
+            if isinstance(error, dict):
+                raw_code, raw_message = error.get("Code"), error.get("Message")
+                code = raw_code if isinstance(raw_code, str) else None
+                message = raw_message if isinstance(raw_message, str) else None
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            pass
+    elif stripped.startswith(b"<"):
+        code_match = _XML_CODE.search(body)
+        if code_match:
+            code = code_match.group(1).decode("ascii", "replace")
+        message_match = _XML_MESSAGE.search(body)
+        if message_match:
+            message = message_match.group(1).decode("utf-8", "replace")
+    if code is not None and not _CODE.fullmatch(code):
+        code = None
+    return StsErrorInfo(code=code, message=message)
+
+
+def raise_for_error_response(status: int, body: bytes) -> None:
+    """Raise the right error for a non-200 STS answer (never returns for a non-200).
+
+    Deny (:class:`AccessDeniedError`) for STS's definitive refusals; could not
+    decide (:class:`STSThrottledError`, :class:`STSResponseError`) otherwise.
+    Messages carry the status and code only, never the body.
+    """
+    if status == 200:
+        return
+    if 300 <= status < 400:
+        raise _bad(
+            f"STS answered with a redirect ({status}); redirects are never followed",
+            status,
+            "sts-redirect",
+        )
+    info = parse_error_body(body)
+    code = info.code
+    if status == 429 or code in THROTTLE_CODES:
+        raise STSThrottledError(
+            f"STS throttled the request (HTTP {status}{', ' + code if code else ''})",
+            status_code=status,
+            sts_code=code,
+        )
+    if 400 <= status < 500 and code in DENY_CODES:
+        detail = code
+        if code == "SignatureDoesNotMatch" and info.message:
+            if "Signature expired" in info.message:
+                detail = "SignatureDoesNotMatch: signature expired"
+            elif "not yet current" in info.message:
+                detail = "SignatureDoesNotMatch: signature not yet current"
+        raise AccessDeniedError(f"STS refused the token ({detail})", sts_code=code)
+    if status >= 500:
+        raise _bad(
+            f"STS server error (HTTP {status}{', ' + code if code else ''})",
+            status,
+            "sts-server-error",
+        )
+    raise _bad(f"unexpected STS answer (HTTP {status}{', ' + code if code else ''})", status)

@@ -1,0 +1,93 @@
+"""The ``k8s-aws-v1.`` envelope and pure token generation."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime, timedelta, timezone
+
+from . import _sigv4
+from ._config import normalize_cluster_id
+from ._models import Credentials, Token
+from ._partitions import sts_host_for
+from .errors import ConfigurationError, CredentialsError
+
+__all__ = [
+    "CLIENT_TOKEN_LIFETIME",
+    "TOKEN_PREFIX",
+    "X_AMZ_EXPIRES",
+    "decode_token",
+    "encode_token",
+    "presign_token",
+]
+
+TOKEN_PREFIX = "k8s-aws-v1."
+#: What awscli and current aws-iam-authenticator put in X-Amz-Expires (STS ignores it).
+X_AMZ_EXPIRES = 60
+#: STS honours a presigned GetCallerIdentity for 15 minutes; clients stop a minute early.
+CLIENT_TOKEN_LIFETIME = timedelta(minutes=14)
+
+_GCI_PARAMS = (("Action", "GetCallerIdentity"), ("Version", "2011-06-15"))
+
+
+def encode_token(url: str) -> str:
+    """Wrap a presigned URL as a token: prefix + unpadded base64url of its UTF-8 bytes."""
+    return TOKEN_PREFIX + base64.urlsafe_b64encode(url.encode("utf-8")).rstrip(b"=").decode("ascii")
+
+
+def decode_token(token: str) -> str:
+    """Unwrap a token's envelope strictly and return the URL it carries.
+
+    Only the envelope is checked (prefix, canonical unpadded base64url, printable
+    ASCII); use :func:`validate_token` for the security checks.
+    """
+    from ._validate import decode_envelope
+
+    return decode_envelope(token, max_size=1 << 20)
+
+
+def _aware_utc(now: datetime, name: str) -> datetime:
+    if not isinstance(now, datetime) or now.tzinfo is None or now.utcoffset() is None:
+        raise ConfigurationError(f"{name} must be a timezone-aware datetime", reason="clock")
+    return now.astimezone(timezone.utc)
+
+
+def presign_token(
+    credentials: Credentials,
+    *,
+    cluster_id: str,
+    now: datetime,
+    region: str | None = None,
+    sts_regional_endpoints: str = "regional",
+    use_fips: bool = False,
+    use_dualstack: bool = False,
+) -> Token:
+    """Sign a token at ``now`` (pure): the bytes ``aws eks get-token`` prints for the same inputs.
+
+    ``expiration`` is the signing second + 14 minutes, or the credentials' own
+    expiration when that comes first (upstream bug #590).
+    """
+    if not isinstance(credentials, Credentials):
+        raise ConfigurationError("credentials must be a Credentials value", reason="credentials")
+    if not credentials.access_key_id or not credentials.secret_access_key:
+        raise CredentialsError("credentials have an empty access key id or secret access key")
+    signed_at = _aware_utc(now, "now").replace(microsecond=0)
+    host, signing_region = sts_host_for(
+        region,
+        sts_regional_endpoints=sts_regional_endpoints,
+        use_fips=use_fips,
+        use_dualstack=use_dualstack,
+    )
+    url = _sigv4.presign_url(
+        credentials=credentials,
+        host=host,
+        region=signing_region,
+        service="sts",
+        now=signed_at,
+        params=_GCI_PARAMS,
+        signed_headers={"x-k8s-aws-id": normalize_cluster_id(cluster_id)},
+        expires=X_AMZ_EXPIRES,
+    )
+    expiration = signed_at + CLIENT_TOKEN_LIFETIME
+    if credentials.expiration is not None:
+        expiration = min(expiration, _aware_utc(credentials.expiration, "credentials.expiration"))
+    return Token(encode_token(url), expiration)

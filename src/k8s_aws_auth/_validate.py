@@ -1,0 +1,319 @@
+"""Every local check on a token, in a fixed and documented order (pure).
+
+The order (each step raises the first failure it finds):
+
+1. ``size``: the token is a ``str`` of at most ``max_token_size`` characters.
+2. ``prefix``: it starts with ``k8s-aws-v1.``.
+3. ``encoding``: the rest is canonical unpadded base64url (alphabet
+   ``A-Za-z0-9-_``, no ``=``, no CR/LF, zero trailing bits, length % 4 != 1).
+4. ``url-chars``: the decoded URL is printable ASCII (0x21–0x7E) only.
+5. ``scheme``: it starts with ``https://`` exactly.
+6. ``userinfo`` / ``port`` / ``host``: the authority is byte-equal to an STS host
+   of the configured partition (no ``@``, port, trailing dot, upper case).
+7. ``path`` / ``fragment``: the path is exactly ``/`` and is followed by ``?``;
+   no ``#`` anywhere.
+8. ``query-syntax``: ``NAME=VALUE`` components joined by ``&``, none empty.
+9. ``duplicate-param``: no name twice, compared case-insensitively (CVE-2022-2385).
+10. ``param-case`` / ``unknown-param``: every name is one of the nine allowed
+    names, spelled exactly as SigV4 spells it.
+11. ``missing-param``: all of them present except the optional security token.
+12. ``value-encoding``: every value is in canonical SigV4 ``UriEncode`` form.
+13. ``action``, ``version``, ``algorithm``: ``GetCallerIdentity``,
+    ``2011-06-15``, ``AWS4-HMAC-SHA256``.
+14. ``signed-headers``: exactly ``host;x-k8s-aws-id``.
+15. ``date``: ``X-Amz-Date`` is ``YYYYMMDDTHHMMSSZ`` and a real instant.
+16. ``credential-scope``: ``AKID/DATE/REGION/sts/aws4_request`` with an
+    ``[A-Z0-9]{16,128}`` key id, the date of ``X-Amz-Date`` and the host's region.
+17. ``expires``: ``X-Amz-Expires`` is an ASCII integer in 0..900.
+18. ``signature``: 64 lower-case hex digits.
+19. ``expired``: ``now`` is not after ``X-Amz-Date`` + 15 minutes.
+20. ``not-yet-valid``: ``X-Amz-Date`` is not after ``now`` + ``max_future_skew``.
+
+Messages name the check and the parameter, never a value from the token.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from datetime import datetime, timedelta, timezone
+from urllib.parse import unquote
+
+from ._config import VerifierConfig
+from ._models import ValidatedToken
+from ._sigv4 import ALGORITHM
+from .errors import (
+    ClusterIDNotSignedError,
+    ConfigurationError,
+    ExpiredTokenError,
+    MalformedTokenError,
+    RegionNotAllowedError,
+    TokenNotYetValidError,
+    UntrustedEndpointError,
+)
+
+__all__ = ["STS_URL_LIFETIME", "decode_envelope", "validate_token"]
+
+#: STS honours a presigned GetCallerIdentity URL for 15 minutes after X-Amz-Date,
+#: whatever X-Amz-Expires says.
+STS_URL_LIFETIME = timedelta(minutes=15)
+_PREFIX = "k8s-aws-v1."
+_PREFIX_LEN = len(_PREFIX)
+_MAX_X_AMZ_EXPIRES = 900
+
+# The nine names STS may see, in the spelling SigV4 uses. Any other spelling of
+# them is refused: STS reads names case-sensitively, so a differently spelt copy
+# is a parameter the verifier and STS would read differently (CVE-2022-2385).
+_ACTION = "Action"
+_VERSION = "Version"
+_ALGORITHM = "X-Amz-Algorithm"
+_CREDENTIAL = "X-Amz-Credential"
+_DATE = "X-Amz-Date"
+_EXPIRES = "X-Amz-Expires"
+_SIGNED_HEADERS = "X-Amz-SignedHeaders"
+_SECURITY_TOKEN = "X-Amz-Security-Token"
+_SIGNATURE = "X-Amz-Signature"
+_ALLOWED = frozenset(
+    (
+        _ACTION,
+        _VERSION,
+        _ALGORITHM,
+        _CREDENTIAL,
+        _DATE,
+        _EXPIRES,
+        _SIGNED_HEADERS,
+        _SECURITY_TOKEN,
+        _SIGNATURE,
+    )
+)
+_ALLOWED_LOWER = frozenset(name.lower() for name in _ALLOWED)
+_REQUIRED = (
+    _ACTION,
+    _VERSION,
+    _ALGORITHM,
+    _CREDENTIAL,
+    _DATE,
+    _EXPIRES,
+    _SIGNED_HEADERS,
+    _SIGNATURE,
+)
+
+# A value in canonical UriEncode form whose decoded bytes are printable ASCII:
+# unreserved characters bare, every other printable character as upper-case %XX.
+_CANONICAL_VALUE = re.compile(
+    r"(?:[A-Za-z0-9_.~-]|%(?:2[0-9A-CF]|3[A-F]|40|5[B-E]|60|7[B-D]))+", re.ASCII
+)
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]+", re.ASCII)
+_DATE_FORMAT = re.compile(
+    r"([0-9]{4})([0-9]{2})([0-9]{2})T([0-9]{2})([0-9]{2})([0-9]{2})Z", re.ASCII
+)
+_ACCESS_KEY_ID = re.compile(r"[A-Z0-9]{16,128}", re.ASCII)
+_EXPIRES_FORMAT = re.compile(r"0|[1-9][0-9]{0,2}", re.ASCII)
+_SIGNATURE_FORMAT = re.compile(r"[0-9a-f]{64}", re.ASCII)
+_BASE64URL_BODY = re.compile(r"[A-Za-z0-9_-]+", re.ASCII)
+# Bytes a URL may contain: printable ASCII without space.
+_URL_BYTES = bytes(range(0x21, 0x7F))
+_TO_STANDARD_ALPHABET = bytes.maketrans(b"-_", b"+/")
+# For a body of length % 4 == 2 (or 3) the last character carries 4 (or 2)
+# unused bits; canonical encoders leave them zero.
+_B64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_LAST_CHAR_OK = {
+    2: frozenset(c for i, c in enumerate(_B64_ALPHABET) if i % 16 == 0),
+    3: frozenset(c for i, c in enumerate(_B64_ALPHABET) if i % 4 == 0),
+    0: frozenset(_B64_ALPHABET),
+}
+
+
+def _malformed(message: str, reason: str) -> MalformedTokenError:
+    return MalformedTokenError(message, reason=reason)
+
+
+def decode_envelope(token: object, *, max_size: int) -> str:
+    """Steps 1–4: size, prefix, strict base64url and printable ASCII; return the URL."""
+    if not isinstance(token, str):
+        raise _malformed("token must be a string", "type")
+    if len(token) > max_size:
+        raise _malformed(f"token is larger than {max_size} characters", "size")
+    if not token.startswith(_PREFIX):
+        raise _malformed("token does not start with 'k8s-aws-v1.'", "prefix")
+    body = token[_PREFIX_LEN:]
+    remainder = len(body) % 4
+    if (
+        not body
+        or remainder == 1
+        or body[-1] not in _LAST_CHAR_OK[remainder if remainder else 0]
+        or not _BASE64URL_BODY.fullmatch(body)
+    ):
+        raise _malformed("token body is not canonical unpadded base64url", "encoding")
+    try:
+        raw = base64.b64decode(
+            body.encode("ascii").translate(_TO_STANDARD_ALPHABET) + b"=" * (-len(body) % 4),
+            validate=True,
+        )
+    except (binascii.Error, ValueError):  # unreachable after the checks above; kept total
+        raise _malformed("token body is not canonical unpadded base64url", "encoding") from None
+    if raw.translate(None, _URL_BYTES):
+        raise _malformed("presigned URL contains bytes outside printable ASCII", "url-chars")
+    return raw.decode("ascii")
+
+
+def _parse_date(value: str) -> datetime:
+    match = _DATE_FORMAT.fullmatch(value)
+    if match is None:
+        raise _malformed("X-Amz-Date is not in the form YYYYMMDDTHHMMSSZ", "date")
+    try:
+        year, month, day, hour, minute, second = (int(part) for part in match.groups())
+        return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
+    except ValueError:
+        raise _malformed("X-Amz-Date is not a valid date and time", "date") from None
+
+
+def _check_authority(url: str, config: VerifierConfig) -> tuple[str, str, int]:
+    """Step 5–6: return (host, signing region, index of the path)."""
+    if not url.startswith("https://"):
+        raise UntrustedEndpointError("presigned URL must use https://", reason="scheme")
+    end = 8
+    length = len(url)
+    while end < length and url[end] not in "/?#":
+        end += 1
+    authority = url[8:end]
+    region = config.hosts.get(authority)
+    if region is not None:
+        return authority, region, end
+    if "@" in authority:
+        raise UntrustedEndpointError("presigned URL must not contain userinfo", reason="userinfo")
+    if ":" in authority:
+        raise UntrustedEndpointError("presigned URL must not contain a port", reason="port")
+    raise UntrustedEndpointError(
+        f"presigned URL host is not an STS endpoint of partition {config.partition}",
+        reason="host",
+    )
+
+
+def _split_query(query: str) -> dict[str, str]:
+    """Steps 8–11: the raw query as a name → raw value map of exactly the allowed names."""
+    params: dict[str, str] = {}
+    seen_lower: set[str] = set()
+    for component in query.split("&"):
+        name, sep, value = component.partition("=")
+        if not sep or not name:
+            raise _malformed("query has an empty component or a name without '='", "query-syntax")
+        lower = name.lower()
+        if lower in seen_lower:
+            raise _malformed(
+                "query repeats a parameter name (case-insensitively)", "duplicate-param"
+            )
+        seen_lower.add(lower)
+        params[name] = value
+    for name in params:
+        if name not in _ALLOWED:
+            if name.lower() in _ALLOWED_LOWER:
+                raise _malformed(
+                    "query parameter name is not spelt the way SigV4 spells it", "param-case"
+                )
+            raise _malformed("query has a parameter that is not allowed", "unknown-param")
+    for name in _REQUIRED:
+        if name not in params:
+            raise _malformed(f"query parameter {name} is missing", "missing-param")
+    return params
+
+
+def _check_credential(value: str, x_amz_date: str, region: str) -> str:
+    """Step 16: the credential scope; return the access key id."""
+    parts = value.split("%2F")
+    if len(parts) != 5 or not all(_UNRESERVED.fullmatch(part) for part in parts):
+        raise _malformed(
+            "X-Amz-Credential is not KEY/DATE/REGION/sts/aws4_request", "credential-scope"
+        )
+    access_key_id, datestamp, scope_region, service, terminator = parts
+    if not _ACCESS_KEY_ID.fullmatch(access_key_id):
+        raise _malformed("X-Amz-Credential has a malformed access key id", "credential-scope")
+    if datestamp != x_amz_date[:8]:
+        raise _malformed("X-Amz-Credential date does not match X-Amz-Date", "credential-scope")
+    if service != "sts" or terminator != "aws4_request":
+        raise _malformed("X-Amz-Credential is not scoped to the sts service", "credential-scope")
+    if scope_region != region:
+        raise RegionNotAllowedError(
+            "X-Amz-Credential region does not match the STS host's region",
+            reason="credential-scope",
+        )
+    return access_key_id
+
+
+def validate_token(token: str, config: VerifierConfig, *, now: datetime) -> ValidatedToken:
+    """Run every local check on ``token`` at ``now`` (no I/O) and return its validated parts.
+
+    Raises a :class:`~k8s_aws_auth.errors.TokenError` subclass whose ``reason``
+    names the failed check (see this module's docstring for the order), or
+    :class:`~k8s_aws_auth.errors.ConfigurationError` for a bad ``config`` or a
+    naive ``now``. Nothing else escapes.
+    """
+    if not isinstance(config, VerifierConfig):
+        raise ConfigurationError("config must be a VerifierConfig", reason="config")
+    if not isinstance(now, datetime) or now.utcoffset() is None:
+        raise ConfigurationError("now must be a timezone-aware datetime", reason="clock")
+    url = decode_envelope(token, max_size=config.max_token_size)
+    host, region, path_at = _check_authority(url, config)
+    if url[path_at : path_at + 2] != "/?":
+        raise UntrustedEndpointError(
+            "presigned URL path must be exactly '/' followed by a query", reason="path"
+        )
+    if "#" in url:
+        raise _malformed("presigned URL must not have a fragment", "fragment")
+    params = _split_query(url[path_at + 2 :])
+
+    security_token = params.get(_SECURITY_TOKEN)
+    for name, value in params.items():
+        # Values other than the credential, signed headers and security token are
+        # compared exactly below; these three may carry %XX and must be canonical.
+        if not _CANONICAL_VALUE.fullmatch(value):
+            raise _malformed(f"{name} value is not canonically percent-encoded", "value-encoding")
+    if params[_ACTION] != "GetCallerIdentity":
+        raise _malformed("Action must be GetCallerIdentity", "action")
+    if params[_VERSION] != "2011-06-15":
+        raise _malformed("Version must be 2011-06-15", "version")
+    if params[_ALGORITHM] != ALGORITHM:
+        raise _malformed("X-Amz-Algorithm must be AWS4-HMAC-SHA256", "algorithm")
+    if params[_SIGNED_HEADERS] != "host%3Bx-k8s-aws-id":
+        raise ClusterIDNotSignedError(
+            "X-Amz-SignedHeaders must be exactly host;x-k8s-aws-id", reason="signed-headers"
+        )
+    x_amz_date = params[_DATE]
+    signed_at = _parse_date(x_amz_date)
+    access_key_id = _check_credential(params[_CREDENTIAL], x_amz_date, region)
+    expires = params[_EXPIRES]
+    if not _EXPIRES_FORMAT.fullmatch(expires) or int(expires) > _MAX_X_AMZ_EXPIRES:
+        raise _malformed("X-Amz-Expires must be an integer from 0 to 900", "expires")
+    signature = params[_SIGNATURE]
+    if not _SIGNATURE_FORMAT.fullmatch(signature):
+        raise _malformed("X-Amz-Signature must be 64 lower-case hex digits", "signature")
+
+    expires_at = signed_at + STS_URL_LIFETIME
+    if now > expires_at:
+        raise ExpiredTokenError("token expired (X-Amz-Date is more than 15 minutes ago)")
+    if signed_at > now + config.max_future_skew:
+        raise TokenNotYetValidError("token X-Amz-Date is too far in the future")
+
+    # Rebuild the query from the validated values (all canonical, so re-encoding
+    # them would give the same bytes) in the order awscli emits.
+    query = (
+        f"Action=GetCallerIdentity&Version=2011-06-15&X-Amz-Algorithm={ALGORITHM}"
+        f"&X-Amz-Credential={params[_CREDENTIAL]}&X-Amz-Date={x_amz_date}"
+        f"&X-Amz-Expires={expires}&X-Amz-SignedHeaders=host%3Bx-k8s-aws-id"
+    )
+    if security_token is not None:
+        query += f"&X-Amz-Security-Token={security_token}"
+    query += f"&X-Amz-Signature={signature}"
+    return ValidatedToken(
+        host=host,
+        region=region,
+        partition=config.partition,
+        access_key_id=access_key_id,
+        signed_at=signed_at,
+        expires_at=expires_at,
+        x_amz_expires=int(expires),
+        signature=signature,
+        security_token=None if security_token is None else unquote(security_token),
+        query=query,
+    )

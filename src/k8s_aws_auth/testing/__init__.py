@@ -1,0 +1,1 @@
+"""Testing toolkit (FakeSTS, make_token) — see issue 3."""

@@ -1,0 +1,1 @@
+"""pytest plugin: fixtures for k8s_aws_auth users."""
