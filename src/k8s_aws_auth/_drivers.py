@@ -94,6 +94,10 @@ def _send_sync(client: httpx.Client, request: HttpRequest, deadline_at: float | 
             _build(request, remaining), stream=True, follow_redirects=False, auth=None
         )
         try:
+            if _declared_too_large(raw, request.max_body):
+                return _response(raw, b"", True)
+            if raw.is_stream_consumed:  # an in-memory transport answered with a read body
+                return _preloaded(raw, request.max_body)
             chunks: list[bytes] = []
             size = 0
             truncated = False
@@ -149,20 +153,52 @@ async def _send_async(
                 _build(request, remaining), stream=True, follow_redirects=False, auth=None
             )
             try:
-                chunks: list[bytes] = []
-                size = 0
-                truncated = False
-                async for chunk in raw.aiter_raw():
-                    size += len(chunk)
-                    if size > request.max_body:
-                        chunks.append(chunk[: request.max_body - (size - len(chunk))])
-                        truncated = True
-                        break
-                    chunks.append(chunk)
-                return _response(raw, b"".join(chunks), truncated)
+                if _declared_too_large(raw, request.max_body):
+                    return _response(raw, b"", True)
+                if raw.is_stream_consumed:  # an in-memory transport answered with a read body
+                    return _preloaded(raw, request.max_body)
+                body, truncated = await _read_capped_async(raw, request.max_body)
+                return _response(raw, body, truncated)
             finally:
                 await raw.aclose()
     except TimeoutError as exc:
         return TransportFailure(kind="deadline", detail="deadline exceeded", cause=exc)
     except Exception as exc:  # every transport problem is a value for the flow to judge
         return _failure(exc)
+
+
+def _preloaded(raw: httpx.Response, max_body: int) -> HttpResponse:
+    """A response whose body a mock transport already read: apply the same cap."""
+    content = raw.content
+    return _response(raw, content[:max_body], len(content) > max_body)
+
+
+def _declared_too_large(raw: httpx.Response, max_body: int) -> bool:
+    """A Content-Length beyond the cap: refuse without reading a byte."""
+    declared = raw.headers.get("content-length")
+    return declared is not None and declared.isdigit() and int(declared) > max_body
+
+
+async def _read_capped_async(raw: httpx.Response, max_body: int) -> tuple[bytes, bool]:
+    """Read at most ``max_body`` bytes; ``(body, truncated)``.
+
+    Reading stops by cancelling a scope around the loop, not by ``break``: the
+    next read then raises the cancellation inside httpx's stream generators,
+    which unwinds and closes them all (a ``break`` would abandon them half-way,
+    and trio warns about every abandoned async generator).
+    """
+    chunks: list[bytes] = []
+    size = 0
+    truncated = False
+    with anyio.CancelScope() as reading:
+        async for chunk in raw.aiter_raw():
+            if truncated:
+                continue  # already-buffered data arriving before the cancellation lands
+            size += len(chunk)
+            if size > max_body:
+                chunks.append(chunk[: max_body - (size - len(chunk))])
+                truncated = True
+                reading.cancel()
+                continue
+            chunks.append(chunk)
+    return b"".join(chunks), truncated

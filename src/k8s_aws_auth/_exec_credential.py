@@ -89,7 +89,7 @@ def parse_exec_info(value: str | None) -> ExecInfo:
     api_version = document.get("apiVersion")
     if not api_version:
         return ExecInfo(interactive=interactive)
-    if api_version not in EXEC_API_VERSIONS:
+    if not isinstance(api_version, str) or api_version not in EXEC_API_VERSIONS:
         return ExecInfo(
             interactive=interactive,
             warning="KUBERNETES_EXEC_INFO names an unknown apiVersion; using v1beta1",

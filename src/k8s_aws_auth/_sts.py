@@ -105,8 +105,10 @@ def _strict_json(body: bytes) -> Any:
     return json.loads(body.decode("utf-8"), object_pairs_hook=_no_duplicates)
 
 
-def _bad(message: str, status: int, reason: str = "sts-bad-response") -> STSResponseError:
-    return STSResponseError(message, reason=reason, status_code=status)
+def _bad(
+    message: str, status: int, reason: str = "sts-bad-response", sts_code: str | None = None
+) -> STSResponseError:
+    return STSResponseError(message, reason=reason, status_code=status, sts_code=sts_code)
 
 
 def parse_identity_response(
@@ -254,5 +256,10 @@ def raise_for_error_response(status: int, body: bytes) -> None:
             f"STS server error (HTTP {status}{', ' + code if code else ''})",
             status,
             "sts-server-error",
+            code,
         )
-    raise _bad(f"unexpected STS answer (HTTP {status}{', ' + code if code else ''})", status)
+    raise _bad(
+        f"unexpected STS answer (HTTP {status}{', ' + code if code else ''})",
+        status,
+        sts_code=code,
+    )

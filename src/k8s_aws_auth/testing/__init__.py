@@ -1,1 +1,55 @@
-"""Testing toolkit (FakeSTS, make_token) — see issue 3."""
+"""Testing toolkit: an STS emulator that really checks SigV4, and helpers to drive it.
+
+* :class:`FakeSTS` — GetCallerIdentity, AssumeRole and AssumeRoleWithWebIdentity
+  as STS answers them; an httpx transport (sync and async) and a loopback server.
+* :func:`make_token`, :func:`new_credentials`, :class:`FixedClock` — tokens,
+  realistic fake keys and a settable clock.
+* pytest fixtures (``fake_sts``, ``fake_sts_clock``, ``fake_sts_url``,
+  ``fake_sts_principal``) are registered automatically by the pytest plugin.
+
+Names load lazily so that the pytest plugin, imported in every pytest run,
+stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._clock import FixedClock
+    from ._credentials import new_credentials
+    from ._fake_sts import FakeSTS
+    from ._tokens import make_token
+    from ._values import Principal, RecordedRequest
+
+__all__ = [
+    "FakeSTS",
+    "FixedClock",
+    "Principal",
+    "RecordedRequest",
+    "make_token",
+    "new_credentials",
+]
+
+_WHERE = {
+    "FakeSTS": "._fake_sts",
+    "FixedClock": "._clock",
+    "Principal": "._values",
+    "RecordedRequest": "._values",
+    "make_token": "._tokens",
+    "new_credentials": "._credentials",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,69 @@
+"""A settable clock for tests: pass it wherever a ``clock=`` callable is accepted."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+
+from k8s_aws_auth.errors import ConfigurationError
+
+__all__ = ["FixedClock", "utc_now"]
+
+
+def utc_now() -> datetime:
+    """The real current time, aware UTC (the default clock of :class:`FakeSTS`)."""
+    return datetime.now(timezone.utc)
+
+
+def _aware(moment: datetime) -> datetime:
+    if not isinstance(moment, datetime) or moment.utcoffset() is None:
+        raise ConfigurationError("the clock needs a timezone-aware datetime", reason="clock")
+    return moment.astimezone(timezone.utc)
+
+
+class FixedClock:
+    """A clock that stands still until told to move; thread-safe.
+
+    Calling it returns the current (aware UTC) time, so it can be passed as
+    ``clock=`` to :class:`FakeSTS` and the verifiers.
+
+    Args:
+        start: the initial time (aware); defaults to the real current second.
+
+    Example::
+
+        clock = FixedClock(datetime(2026, 1, 1, tzinfo=timezone.utc))
+        clock.advance(minutes=16)
+    """
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._lock = threading.Lock()
+        self._now = _aware(start) if start is not None else utc_now().replace(microsecond=0)
+
+    def __call__(self) -> datetime:
+        """The clock's current time."""
+        with self._lock:
+            return self._now
+
+    @property
+    def now(self) -> datetime:
+        """The clock's current time (same as calling the clock)."""
+        return self()
+
+    def set(self, moment: datetime) -> None:
+        """Jump to ``moment`` (aware; backwards is allowed)."""
+        moment = _aware(moment)
+        with self._lock:
+            self._now = moment
+
+    def advance(
+        self, delta: timedelta | None = None, *, seconds: float = 0, minutes: float = 0
+    ) -> datetime:
+        """Move forward by ``delta`` plus ``seconds`` and ``minutes``; return the new time."""
+        step = (delta or timedelta()) + timedelta(seconds=seconds, minutes=minutes)
+        with self._lock:
+            self._now += step
+            return self._now
+
+    def __repr__(self) -> str:
+        return f"FixedClock({self().isoformat()})"

@@ -1,0 +1,781 @@
+"""FakeSTS: an AWS STS emulator that really checks SigV4, as an httpx transport and a server.
+
+It answers ``GetCallerIdentity`` (presigned GET or header-signed POST),
+``AssumeRole`` (header-signed) and ``AssumeRoleWithWebIdentity`` (unsigned) the
+way STS does: signature recomputed from the received request, session tokens and
+credential expiry checked, a ±15-minute window on its own clock, JSON or XML by
+``Accept`` and STS's error codes and messages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import re
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Literal
+
+import attrs
+import httpx
+
+from k8s_aws_auth._arn import ParsedArn, parse_arn
+from k8s_aws_auth._models import Credentials
+from k8s_aws_auth.errors import ConfigurationError
+
+from ._auth import (
+    Received,
+    Rejection,
+    check_signature,
+    check_window,
+    host_region,
+    parse_form,
+    parse_query,
+    read_signature,
+    signed_at,
+)
+from ._clock import utc_now
+from ._credentials import new_credentials, unique_id
+from ._responses import Reply, Tree, error_reply, result_reply
+from ._values import Principal, RecordedRequest
+
+__all__ = ["API_VERSION", "FakeSTS"]
+
+API_VERSION = "2011-06-15"
+_ACTIONS = ("GetCallerIdentity", "AssumeRole", "AssumeRoleWithWebIdentity")
+_INVALID_TOKEN = "The security token included in the request is invalid."
+_SESSION_NAME = re.compile(r"[\w+=,.@-]*", re.ASCII)
+_EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]*", re.ASCII)
+_DIGITS = re.compile(r"[0-9]*", re.ASCII)
+_MIN_DURATION, _MAX_DURATION, _CHAINED_MAX = 900, 43200, 3600
+_MIN_ROLE_MAX_DURATION = 3600
+_MAX_BODY = 1 << 20
+
+MfaCheck = Callable[[str], bool]
+
+
+@attrs.frozen(kw_only=True)
+class _Entry:
+    principal: Principal
+    parsed: ParsedArn
+
+
+@attrs.frozen(kw_only=True)
+class _Role:
+    parsed: ParsedArn
+    role_id: str
+    trusted: frozenset[str] | None
+    external_id: str | None = attrs.field(repr=False)
+    mfa_serial: str | None
+    mfa_code: str | MfaCheck | None = attrs.field(repr=False)
+    max_duration: int
+
+
+@attrs.frozen(kw_only=True)
+class _Fault:
+    kind: Literal["error", "delay", "drop"]
+    status: int = 0
+    code: str = ""
+    message: str = ""
+    seconds: float = 0.0
+
+
+@attrs.frozen(kw_only=True)
+class Answer:
+    """What to do with one request: send ``reply`` (``None``: drop the connection) after ``delay``."""
+
+    reply: Reply | None
+    delay: float = 0.0
+
+
+def _validation(message: str) -> Rejection:
+    return Rejection(400, "ValidationError", message)
+
+
+def _constraint(value: str, member: str, constraint: str) -> Rejection:
+    return _validation(
+        f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy "
+        f"constraint: Member must {constraint}"
+    )
+
+
+def _required(params: dict[str, str], name: str) -> str:
+    value = params.get(name)
+    if value is None:
+        member = name[0].lower() + name[1:]
+        raise _validation(
+            f"1 validation error detected: Value null at '{member}' failed to satisfy "
+            "constraint: Member must not be null"
+        )
+    return value
+
+
+def _check_text(
+    value: str, member: str, minimum: int, maximum: int, pattern: re.Pattern[str] | None
+) -> None:
+    if len(value) < minimum:
+        raise _constraint(value, member, f"have length greater than or equal to {minimum}")
+    if len(value) > maximum:
+        raise _constraint(value, member, f"have length less than or equal to {maximum}")
+    if pattern is not None and not pattern.fullmatch(value):
+        raise _constraint(value, member, f"satisfy regular expression pattern: {pattern.pattern}")
+
+
+def _duration(params: dict[str, str]) -> int:
+    raw = params.get("DurationSeconds")
+    if raw is None:
+        return 3600
+    if not re.fullmatch(r"[0-9]{1,9}", raw, re.ASCII):
+        raise Rejection(
+            400,
+            "InvalidParameterValue",
+            f"Value ({raw}) for parameter DurationSeconds is invalid. Must be an integer.",
+        )
+    value = int(raw)
+    if value < _MIN_DURATION:
+        raise _constraint(raw, "durationSeconds", "have value greater than or equal to 900")
+    if value > _MAX_DURATION:
+        raise _constraint(raw, "durationSeconds", "have value less than or equal to 43200")
+    return value
+
+
+def _same(given: str | None, expected: str) -> bool:
+    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
+
+
+class FakeSTS(httpx.BaseTransport, httpx.AsyncBaseTransport):
+    """An STS emulator that verifies SigV4 like AWS; an httpx transport (sync and async).
+
+    Use it as ``httpx.Client(transport=fake)`` or ``httpx.AsyncClient(transport=fake)``
+    (closing a client leaves it usable by others), or serve it over loopback HTTP
+    with :meth:`serve`. It is thread-safe.
+
+    Args:
+        clock: a zero-argument callable returning an aware UTC datetime; it decides
+            the ±15-minute signature window, credential expiry and the expiration of
+            minted credentials. Defaults to the real current time.
+
+    Example::
+
+        fake = FakeSTS()
+        alice = fake.create_principal("arn:aws:iam::111122223333:user/alice")
+        client = httpx.Client(transport=fake)
+    """
+
+    def __init__(self, *, clock: Callable[[], datetime] | None = None) -> None:
+        self._clock: Callable[[], datetime] = clock if clock is not None else utc_now
+        self._lock = threading.Lock()
+        self._principals: dict[str, _Entry] = {}
+        self._roles: dict[str, _Role] = {}
+        self._web_identities: dict[str, frozenset[str] | None] = {}
+        self._faults: deque[_Fault] = deque()
+        self._requests: list[RecordedRequest] = []
+
+    # --- configuration ---------------------------------------------------------------
+
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        """The clock the emulator judges time by."""
+        return self._clock
+
+    def register(self, credentials: Credentials, arn: str, user_id: str | None = None) -> Principal:
+        """Make ``credentials`` sign as the identity ``arn``; return the :class:`Principal`.
+
+        ``arn`` is an IAM user (``arn:aws:iam::ACCOUNT:user/PATH/NAME``), the root
+        (``arn:aws:iam::ACCOUNT:root``), an assumed-role session
+        (``arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION``) or a federated user
+        (``arn:aws:sts::ACCOUNT:federated-user/NAME``); the last two are temporary
+        credentials and need a session token. ``user_id`` defaults to what STS would
+        answer: a stable ``AIDA…`` id for users, the account id for root,
+        ``AROA…:SESSION`` for sessions, ``ACCOUNT:NAME`` for federated users.
+        Registering the same access key id again replaces the earlier principal.
+        """
+        if not isinstance(credentials, Credentials):
+            raise ConfigurationError("credentials must be a Credentials value", reason="fake-sts")
+        if not credentials.access_key_id or not credentials.secret_access_key:
+            raise ConfigurationError(
+                "credentials need an access key id and a secret", reason="fake-sts"
+            )
+        parsed = self._identity_arn(arn)
+        if parsed.principal_type in ("assumed-role", "federated-user") and not (
+            credentials.session_token
+        ):
+            raise ConfigurationError(
+                f"{parsed.principal_type} credentials are temporary and need a session token",
+                reason="fake-sts",
+            )
+        if user_id is None:
+            user_id = _default_user_id(parsed)
+        principal = Principal(
+            arn=arn, user_id=user_id, account_id=parsed.account_id, credentials=credentials
+        )
+        with self._lock:
+            self._principals[credentials.access_key_id] = _Entry(principal=principal, parsed=parsed)
+        return principal
+
+    def create_principal(
+        self,
+        arn: str,
+        *,
+        user_id: str | None = None,
+        expiration: datetime | None = None,
+        seed: str | int | None = None,
+    ) -> Principal:
+        """Make fresh realistic credentials for ``arn`` and :meth:`register` them.
+
+        Users and root get long-term ``AKIA…`` keys; assumed-role and federated
+        sessions get ``ASIA…`` keys with a session token. ``seed`` makes the keys
+        deterministic; ``expiration`` is stored on the credentials.
+        """
+        parsed = self._identity_arn(arn)
+        temporary = parsed.principal_type in ("assumed-role", "federated-user")
+        credentials = new_credentials(
+            "temporary" if temporary else "user", seed=seed, expiration=expiration
+        )
+        return self.register(credentials, arn, user_id)
+
+    def register_role(
+        self,
+        role_arn: str,
+        *,
+        trusted: Iterable[str] | None = None,
+        external_id: str | None = None,
+        mfa_serial: str | None = None,
+        mfa_code: str | MfaCheck | None = None,
+        max_duration: int = 3600,
+        role_id: str | None = None,
+    ) -> None:
+        """Make the IAM role ``role_arn`` assumable with ``AssumeRole``.
+
+        Args:
+            role_arn: ``arn:aws:iam::ACCOUNT:role/PATH/NAME``.
+            trusted: principal ARNs allowed to assume it (a caller matches by its
+                ARN, its canonical role ARN, or its account's ``:root`` ARN);
+                ``None`` lets every registered principal in.
+            external_id: when set, ``ExternalId`` must equal it.
+            mfa_serial: when set, ``SerialNumber`` must equal it and ``TokenCode``
+                must pass ``mfa_code`` (a fixed code, or a callable given the code).
+            max_duration: the role's MaxSessionDuration (3600..43200 seconds).
+            role_id: the role's unique id (``AROA…``); stable default from the ARN.
+        """
+        parsed = self._role_arn(role_arn)
+        if not _MIN_ROLE_MAX_DURATION <= max_duration <= _MAX_DURATION:
+            raise ConfigurationError(
+                "max_duration must be between 3600 and 43200 seconds", reason="fake-sts"
+            )
+        if mfa_serial is not None and mfa_code is None:
+            raise ConfigurationError("mfa_serial needs mfa_code", reason="fake-sts")
+        role = _Role(
+            parsed=parsed,
+            role_id=role_id or unique_id("AROA", role_arn),
+            trusted=None if trusted is None else frozenset(trusted),
+            external_id=external_id,
+            mfa_serial=mfa_serial,
+            mfa_code=mfa_code,
+            max_duration=max_duration,
+        )
+        with self._lock:
+            self._roles[role_arn] = role
+
+    def register_web_identity(self, role_arn: str, token: str | None = None) -> None:
+        """Let ``AssumeRoleWithWebIdentity`` assume ``role_arn`` with ``token``.
+
+        ``token=None`` accepts any non-empty web identity token for the role.
+        Call it several times to accept several tokens. The role's duration limit
+        comes from :meth:`register_role` when it was registered there (else 3600 s).
+        """
+        self._role_arn(role_arn)
+        if token is not None and not token:
+            raise ConfigurationError("token must be non-empty (or None for any)", reason="fake-sts")
+        with self._lock:
+            known = self._web_identities.get(role_arn, frozenset())
+            if token is None or known is None:
+                self._web_identities[role_arn] = None
+            else:
+                self._web_identities[role_arn] = known | {token}
+
+    # --- fault injection ---------------------------------------------------------------
+
+    def fail_next(
+        self,
+        count: int = 1,
+        *,
+        status: int = 503,
+        code: str = "ServiceUnavailable",
+        message: str = "Service is unable to handle request.",
+    ) -> None:
+        """Answer the next ``count`` requests with this STS error instead of processing them.
+
+        Each request takes one queued fault (from :meth:`fail_next`,
+        :meth:`throttle_next`, :meth:`delay_next` or :meth:`drop_next`), in order.
+        """
+        if not 400 <= status <= 599:
+            raise ConfigurationError("status must be a 4xx or 5xx code", reason="fake-sts")
+        self._queue(count, _Fault(kind="error", status=status, code=code, message=message))
+
+    def throttle_next(self, count: int = 1) -> None:
+        """Answer the next ``count`` requests as STS throttles: HTTP 400, ``Throttling``."""
+        self.fail_next(count, status=400, code="Throttling", message="Rate exceeded")
+
+    def delay_next(self, seconds: float, count: int = 1) -> None:
+        """Answer the next ``count`` requests normally, but only after ``seconds``.
+
+        Over :meth:`serve` this makes real client timeouts fire; as a transport the
+        request just takes longer (``time.sleep`` sync, ``anyio.sleep`` async).
+        """
+        if seconds < 0:
+            raise ConfigurationError("seconds must not be negative", reason="fake-sts")
+        self._queue(count, _Fault(kind="delay", seconds=seconds))
+
+    def drop_next(self, count: int = 1) -> None:
+        """Close the connection without answering the next ``count`` requests.
+
+        Over :meth:`serve` the socket is closed; as a transport the client gets
+        ``httpx.RemoteProtocolError``, as from a server that hung up.
+        """
+        self._queue(count, _Fault(kind="drop"))
+
+    def _queue(self, count: int, fault: _Fault) -> None:
+        if count < 1:
+            raise ConfigurationError("count must be at least 1", reason="fake-sts")
+        with self._lock:
+            self._faults.extend([fault] * count)
+
+    # --- inspection ---------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request received since creation or :meth:`reset`, oldest first (a copy)."""
+        with self._lock:
+            return list(self._requests)
+
+    def count(self, action: str | None = None) -> int:
+        """How many requests were received (only those for ``action`` when given)."""
+        with self._lock:
+            if action is None:
+                return len(self._requests)
+            return sum(1 for request in self._requests if request.action == action)
+
+    def reset(self) -> None:
+        """Forget recorded requests and pending faults; registrations stay."""
+        with self._lock:
+            self._requests.clear()
+            self._faults.clear()
+
+    # --- conveniences -------------------------------------------------------------------
+
+    def make_token(
+        self,
+        credentials: Credentials | Principal,
+        *,
+        cluster_id: str,
+        region: str | None = "us-west-2",
+        sts_regional_endpoints: str = "regional",
+        now: datetime | None = None,
+    ) -> str:
+        """Sign a ``k8s-aws-v1.`` token at this emulator's clock (see :func:`make_token`)."""
+        from ._tokens import make_token
+
+        return make_token(
+            credentials=credentials,
+            cluster_id=cluster_id,
+            region=region,
+            sts_regional_endpoints=sts_regional_endpoints,
+            now=now,
+            sts=self,
+        )
+
+    @contextlib.contextmanager
+    def serve(self, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+        """Serve this emulator over real HTTP; yield the base URL ``http://HOST:PORT``.
+
+        A threaded server in a daemon thread, stopped (and its connections closed)
+        when the block exits. Several ``serve()`` blocks may run at once; they share
+        the emulator's state. Send the STS host as ``Host`` (it is signed), as
+        ``VerifierConfig(sts_endpoint_url=url)`` does.
+        """
+        from ._server import serve_http
+
+        with serve_http(self._respond, host, port) as url:
+            yield url
+
+    # --- the transport ------------------------------------------------------------------
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """httpx sync transport entry point."""
+        answer = self._answer_httpx(request, request.read)
+        if answer.delay:
+            time.sleep(answer.delay)
+        return _to_httpx(answer, request)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """httpx async transport entry point (works under asyncio and trio)."""
+        body = await request.aread()
+        answer = self._answer_httpx(request, lambda: body)
+        if answer.delay:
+            import anyio
+
+            await anyio.sleep(answer.delay)
+        return _to_httpx(answer, request)
+
+    def _answer_httpx(self, request: httpx.Request, read: Callable[[], bytes]) -> Answer:
+        try:
+            received = Received(
+                method=request.method,
+                target=request.url.raw_path.decode("ascii", "replace"),
+                headers=tuple(
+                    (name.decode("latin-1"), value.decode("utf-8", "replace"))
+                    for name, value in request.headers.raw
+                ),
+                body=read(),
+            )
+        except Exception as exc:  # the emulator answers 500, it never raises into a client
+            reply = error_reply(
+                500, "InternalFailure", _internal(exc), str(uuid.uuid4()), as_json=False
+            )
+            return Answer(reply=reply)
+        return self._respond(received, str(request.url))
+
+    def _respond(self, received: Received, url: str) -> Answer:
+        """Process one received request (transport and server share this); never raises."""
+        request_id = str(uuid.uuid4())
+        as_json = "application/json" in (received.header("accept") or "").lower()
+        action: str | None = None
+        delay = 0.0
+        try:
+            with self._lock:
+                fault = self._faults.popleft() if self._faults else None
+            query_pairs = parse_query(received.query)
+            pairs = list(query_pairs)
+            content_type = (received.header("content-type") or "").lower()
+            if received.method == "POST" and content_type.startswith(
+                "application/x-www-form-urlencoded"
+            ):
+                pairs += parse_form(received.body)
+            params = _unique(pairs)
+            action = params.get("Action")
+            if fault is not None and fault.kind == "drop":
+                self._record(received, url, action, 0, "dropped")
+                return Answer(reply=None)
+            if fault is not None and fault.kind == "error":
+                reply = error_reply(
+                    fault.status, fault.code, fault.message, request_id, as_json=as_json
+                )
+            else:
+                delay = fault.seconds if fault is not None else 0.0
+                reply = self._dispatch(received, query_pairs, params, request_id, as_json)
+        except Rejection as rejection:
+            reply = error_reply(
+                rejection.status, rejection.code, rejection.message, request_id, as_json=as_json
+            )
+        except Exception as exc:  # the emulator answers 500, it never raises into a client
+            reply = error_reply(500, "InternalFailure", _internal(exc), request_id, as_json=as_json)
+        self._record(received, url, action, reply.status, reply.code or "ok")
+        return Answer(reply=reply, delay=delay)
+
+    def _record(
+        self, received: Received, url: str, action: str | None, status: int, outcome: str
+    ) -> None:
+        recorded = RecordedRequest(
+            method=received.method,
+            url=url,
+            headers=received.headers,
+            body=received.body,
+            action=action,
+            status=status,
+            outcome=outcome,
+        )
+        with self._lock:
+            self._requests.append(recorded)
+
+    # --- STS actions --------------------------------------------------------------------
+
+    def _dispatch(
+        self,
+        received: Received,
+        query_pairs: list[tuple[str, str]],
+        params: dict[str, str],
+        request_id: str,
+        as_json: bool,
+    ) -> Reply:
+        if received.method not in ("GET", "POST"):
+            raise Rejection(400, "InvalidAction", f"STS does not accept {received.method} requests")
+        action = params.get("Action")
+        if action is None:
+            raise Rejection(400, "MissingAction", "Missing Action")
+        version = params.get("Version")
+        if version is None and action in _ACTIONS:
+            raise Rejection(
+                400, "MissingParameter", "The request must contain the parameter Version"
+            )
+        if action not in _ACTIONS or version != API_VERSION:
+            raise Rejection(
+                400, "InvalidAction", f"Could not find operation {action} for version {version}"
+            )
+        now = self._now()
+        result: Tree
+        if action == "AssumeRoleWithWebIdentity":
+            result = self._assume_role_with_web_identity(params, now)
+        else:
+            caller = self._authenticate(received, query_pairs, now)
+            if action == "GetCallerIdentity":
+                principal = caller.principal
+                result = {
+                    "Arn": principal.arn,
+                    "UserId": principal.user_id,
+                    "Account": principal.account_id,
+                }
+            else:
+                result = self._assume_role(caller, params, now)
+        return result_reply(action, result, request_id, as_json=as_json)
+
+    def _now(self) -> datetime:
+        now = self._clock()
+        if not isinstance(now, datetime) or now.utcoffset() is None:
+            raise TypeError("the FakeSTS clock must return an aware datetime")
+        return now.astimezone(timezone.utc)
+
+    def _authenticate(
+        self, received: Received, query_pairs: list[tuple[str, str]], now: datetime
+    ) -> _Entry:
+        signed = read_signature(received, dict(query_pairs))
+        if signed is None:
+            raise Rejection(
+                403, "MissingAuthenticationToken", "Request is missing Authentication Token"
+            )
+        moment = signed_at(signed)
+        with self._lock:
+            entry = self._principals.get(signed.access_key_id)
+        if entry is None:
+            raise Rejection(403, "InvalidClientTokenId", _INVALID_TOKEN)
+        where = host_region(received.header("host"))
+        if where is not None:
+            region, partition = where
+            if partition != entry.parsed.partition:
+                raise Rejection(403, "InvalidClientTokenId", _INVALID_TOKEN)
+            if signed.region != region:
+                raise Rejection(
+                    403,
+                    "SignatureDoesNotMatch",
+                    f"Credential should be scoped to a valid region, not '{signed.region}'. ",
+                )
+        credentials = entry.principal.credentials
+        expected_token = credentials.session_token
+        if expected_token is None:
+            if signed.security_token is not None:
+                raise Rejection(403, "InvalidClientTokenId", _INVALID_TOKEN)
+        elif not _same(signed.security_token, expected_token):
+            raise Rejection(403, "InvalidClientTokenId", _INVALID_TOKEN)
+        if credentials.expiration is not None and credentials.expiration < now:
+            raise Rejection(
+                403, "ExpiredToken", "The security token included in the request is expired"
+            )
+        check_window(moment, now)
+        check_signature(received, signed, query_pairs, credentials.secret_access_key)
+        return entry
+
+    def _assume_role(self, caller: _Entry, params: dict[str, str], now: datetime) -> Tree:
+        role_arn = _required(params, "RoleArn")
+        session = _required(params, "RoleSessionName")
+        _check_text(role_arn, "roleArn", 20, 2048, None)
+        _check_text(session, "roleSessionName", 2, 64, _SESSION_NAME)
+        duration = _duration(params)
+        external_id = params.get("ExternalId")
+        if external_id is not None:
+            _check_text(external_id, "externalId", 2, 1224, _EXTERNAL_ID)
+        serial, code = params.get("SerialNumber"), params.get("TokenCode")
+        if serial is not None:
+            _check_text(serial, "serialNumber", 9, 256, _EXTERNAL_ID)
+        if code is not None:
+            _check_text(code, "tokenCode", 6, 6, _DIGITS)
+        source_identity = params.get("SourceIdentity")
+        if source_identity is not None:
+            _check_text(source_identity, "sourceIdentity", 2, 64, _SESSION_NAME)
+        if caller.parsed.principal_type == "root":
+            raise Rejection(403, "AccessDenied", "Roles may not be assumed by root accounts.")
+        denied = Rejection(
+            403,
+            "AccessDenied",
+            f"User: {caller.principal.arn} is not authorized to perform: sts:AssumeRole "
+            f"on resource: {role_arn}",
+        )
+        with self._lock:
+            role = self._roles.get(role_arn)
+        if role is None or not _trusts(role, caller.parsed):
+            raise denied
+        if role.external_id is not None and not _same(external_id, role.external_id):
+            raise denied
+        if role.mfa_serial is not None:
+            if serial is None or code is None or serial != role.mfa_serial:
+                raise denied
+            if not _mfa_ok(role.mfa_code, code):
+                raise Rejection(
+                    403,
+                    "AccessDenied",
+                    "MultiFactorAuthentication failed with invalid MFA one time pass code. ",
+                )
+        if duration > role.max_duration:
+            raise _validation(
+                "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+            )
+        if caller.parsed.principal_type == "assumed-role" and duration > _CHAINED_MAX:
+            raise _validation(
+                "The requested DurationSeconds exceeds the 1 hour session limit "
+                "for roles assumed by role chaining."
+            )
+        return self._mint(role.parsed, role.role_id, session, duration, now, source_identity)
+
+    def _assume_role_with_web_identity(self, params: dict[str, str], now: datetime) -> Tree:
+        role_arn = _required(params, "RoleArn")
+        session = _required(params, "RoleSessionName")
+        token = _required(params, "WebIdentityToken")
+        _check_text(role_arn, "roleArn", 20, 2048, None)
+        _check_text(session, "roleSessionName", 2, 64, _SESSION_NAME)
+        _check_text(token, "webIdentityToken", 4, 20000, None)
+        duration = _duration(params)
+        with self._lock:
+            configured = role_arn in self._web_identities
+            tokens = self._web_identities.get(role_arn)
+            role = self._roles.get(role_arn)
+        if not configured:
+            raise Rejection(
+                403, "AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"
+            )
+        if tokens is not None and not any(_same(token, known) for known in tokens):
+            raise Rejection(
+                400,
+                "InvalidIdentityToken",
+                "The web identity token is not valid for this role (not registered with FakeSTS).",
+            )
+        max_duration = role.max_duration if role is not None else 3600
+        if duration > max_duration:
+            raise _validation(
+                "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+            )
+        parsed = self._role_arn(role_arn)
+        role_id = role.role_id if role is not None else unique_id("AROA", role_arn)
+        return self._mint(parsed, role_id, session, duration, now, None)
+
+    def _mint(
+        self,
+        role: ParsedArn,
+        role_id: str,
+        session: str,
+        duration: int,
+        now: datetime,
+        source_identity: str | None,
+    ) -> Tree:
+        expiration = now.replace(microsecond=0) + timedelta(seconds=duration)
+        credentials = new_credentials("temporary", expiration=expiration)
+        arn = f"arn:{role.partition}:sts::{role.account_id}:assumed-role/{role.name}/{session}"
+        assumed_role_id = f"{role_id}:{session}"
+        self.register(credentials, arn, assumed_role_id)
+        result: dict[str, str | datetime | Tree] = {}
+        if source_identity is not None:
+            result["SourceIdentity"] = source_identity
+        result["AssumedRoleUser"] = {"AssumedRoleId": assumed_role_id, "Arn": arn}
+        result["Credentials"] = {
+            "AccessKeyId": credentials.access_key_id,
+            "SecretAccessKey": credentials.secret_access_key,
+            "SessionToken": credentials.session_token or "",
+            "Expiration": expiration,
+        }
+        return result
+
+    # --- validation of ARNs given by the test author -----------------------------------
+
+    @staticmethod
+    def _identity_arn(arn: str) -> ParsedArn:
+        try:
+            parsed = parse_arn(arn)
+        except ValueError as exc:
+            raise ConfigurationError(
+                f"not a caller identity ARN: {exc}", reason="fake-sts"
+            ) from None
+        if parsed.principal_type == "role":
+            raise ConfigurationError(
+                "an IAM role ARN is never a caller identity: register its session ARN "
+                "(arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION), or use register_role",
+                reason="fake-sts",
+            )
+        return parsed
+
+    @staticmethod
+    def _role_arn(role_arn: str) -> ParsedArn:
+        try:
+            parsed = parse_arn(role_arn)
+        except ValueError as exc:
+            raise ConfigurationError(f"not a role ARN: {exc}", reason="fake-sts") from None
+        if parsed.principal_type != "role":
+            raise ConfigurationError(
+                "expected an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)", reason="fake-sts"
+            )
+        return parsed
+
+
+def _default_user_id(parsed: ParsedArn) -> str:
+    if parsed.principal_type == "root":
+        return parsed.account_id
+    if parsed.principal_type == "federated-user":
+        return f"{parsed.account_id}:{parsed.name}"
+    if parsed.principal_type == "assumed-role":
+        return f"{unique_id('AROA', parsed.canonical_arn)}:{parsed.session_name}"
+    return unique_id("AIDA", parsed.arn)
+
+
+def _trusts(role: _Role, caller: ParsedArn) -> bool:
+    if role.trusted is None:
+        return True
+    account_root = f"arn:{caller.partition}:iam::{caller.account_id}:root"
+    return bool({caller.arn, caller.canonical_arn, account_root} & role.trusted)
+
+
+def _mfa_ok(expected: str | MfaCheck | None, code: str) -> bool:
+    if expected is None:
+        return False
+    if isinstance(expected, str):
+        return _same(code, expected)
+    return bool(expected(code))
+
+
+def _unique(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for name, value in pairs:
+        if name in params:
+            raise Rejection(
+                400, "MalformedQueryString", f"The parameter {name} appears more than once."
+            )
+        params[name] = value
+    return params
+
+
+def _internal(exc: BaseException) -> str:
+    return f"FakeSTS internal error: {type(exc).__name__}: {exc}"
+
+
+def _to_httpx(answer: Answer, request: httpx.Request) -> httpx.Response:
+    if answer.reply is None:
+        raise httpx.RemoteProtocolError(
+            "Server disconnected without sending a response.", request=request
+        )
+    reply = answer.reply
+    return httpx.Response(
+        reply.status, headers=reply.headers(), stream=_Body(reply.body), request=request
+    )
+
+
+class _Body(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """An unread response body, as a network transport returns it (streamable once or read)."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self._body
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield self._body

@@ -1,0 +1,51 @@
+"""``make_token``: sign a token for tests, at an emulator's clock."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from k8s_aws_auth._models import Credentials
+from k8s_aws_auth._token import presign_token
+
+from ._clock import utc_now
+from ._values import Principal
+
+if TYPE_CHECKING:
+    from ._fake_sts import FakeSTS
+
+__all__ = ["make_token"]
+
+
+def make_token(
+    *,
+    credentials: Credentials | Principal,
+    cluster_id: str,
+    region: str | None = "us-west-2",
+    now: datetime | None = None,
+    sts: FakeSTS | None = None,
+    sts_regional_endpoints: str = "regional",
+) -> str:
+    """Sign a ``k8s-aws-v1.`` token with :func:`k8s_aws_auth.presign_token` and return it.
+
+    Args:
+        credentials: the credentials to sign with, or a :class:`Principal` from
+            :meth:`FakeSTS.register` / :meth:`FakeSTS.create_principal`.
+        cluster_id: the cluster id to bind (the signed ``x-k8s-aws-id`` header).
+        region: the STS region (``None``: the global endpoint, us-east-1 scope).
+        now: the signing time; defaults to ``sts``'s clock, else the real time.
+        sts: the emulator whose clock gives the default ``now``.
+        sts_regional_endpoints: ``"regional"`` (awscli's default) or ``"legacy"``.
+    """
+    if isinstance(credentials, Principal):
+        credentials = credentials.credentials
+    if now is None:
+        now = sts.clock() if sts is not None else utc_now()
+    token = presign_token(
+        credentials,
+        cluster_id=cluster_id,
+        now=now,
+        region=region,
+        sts_regional_endpoints=sts_regional_endpoints,
+    )
+    return token.value
