@@ -34,7 +34,10 @@ def normalize_cluster_id(cluster_id: str) -> str:
     """
     if not isinstance(cluster_id, str):
         raise ConfigurationError("cluster id must be a string", reason="cluster-id")
-    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in cluster_id):
+    # Printable ASCII has no Cc/Cs characters: skip the per-character lookup for it.
+    if not (cluster_id.isascii() and cluster_id.isprintable()) and any(
+        unicodedata.category(ch) in ("Cc", "Cs") for ch in cluster_id
+    ):
         raise ConfigurationError(
             "cluster id must not contain control characters", reason="cluster-id"
         )

@@ -186,6 +186,9 @@ _REGEX_ORDER = (
     "aws",
 )
 _COMPILED = {name: re.compile(PARTITIONS[name].region_regex, re.ASCII) for name in _REGEX_ORDER}
+_PARTITION_OF_REGION = {
+    region: partition for partition in PARTITIONS.values() for region in partition.regions
+}
 
 #: What a region name may look like at all (lower-case ASCII labels, ending in a number).
 REGION_NAME = re.compile(r"[a-z]{2,}(?:-[a-z0-9]+)+-[0-9]+", re.ASCII)
@@ -196,9 +199,9 @@ def partition_for_region(region: str) -> Partition:
 
     Unknown names fall back to ``aws``, as the AWS SDKs' resolvers do.
     """
-    for partition in PARTITIONS.values():
-        if region in partition.regions:
-            return partition
+    partition = _PARTITION_OF_REGION.get(region)
+    if partition is not None:
+        return partition
     for name in _REGEX_ORDER:
         if _COMPILED[name].fullmatch(region):
             return PARTITIONS[name]

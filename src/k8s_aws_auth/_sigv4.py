@@ -5,6 +5,11 @@ credential calls need: RFC 3986 ``UriEncode``, the canonical query and headers,
 signing-key derivation (memoised: the key changes once a day per secret),
 presigned GET URLs (query authentication, empty-payload hash as botocore and
 the Go SDK sign) and signed form POSTs (header authentication).
+
+Presigning is split in two for speed: a :class:`Presigner` does, once per
+(credentials, endpoint, parameters, day), everything that does not depend on the
+signing second (encoding, sorting, the signing key and its HMAC pads), and
+:meth:`Presigner.url` then costs one SHA-256 and one HMAC per URL.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from ._models import Credentials
 __all__ = [
     "ALGORITHM",
     "EMPTY_PAYLOAD_SHA256",
+    "Presigner",
     "amz_date",
     "canonical_headers",
     "canonical_query",
@@ -84,7 +90,18 @@ def canonical_request(
 
 def amz_date(now: datetime) -> str:
     """Format an aware datetime as ``YYYYMMDDTHHMMSSZ`` in UTC."""
-    return now.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    now = now.astimezone(timezone.utc)
+    if now.year < 1000:  # keep strftime's unpadded years, as botocore prints them
+        return now.strftime("%Y%m%dT%H%M%SZ")
+    # %-formatting the fields is three times faster than strftime.
+    return "%04d%02d%02dT%02d%02d%02dZ" % (  # noqa: UP031
+        now.year,
+        now.month,
+        now.day,
+        now.hour,
+        now.minute,
+        now.second,
+    )
 
 
 def credential_scope(datestamp: str, region: str, service: str) -> str:
@@ -112,6 +129,114 @@ def sign(key: bytes, to_sign: str) -> str:
     return hmac.new(key, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+# HMAC (RFC 2104) pads: the signing key is fixed for a day, so a Presigner hashes
+# key ^ ipad and key ^ opad once and each signature then costs two copies of
+# those states instead of a full ``hmac.digest`` key set-up (1.6 µs → 0.6 µs).
+_IPAD = bytes(x ^ 0x36 for x in range(256))
+_OPAD = bytes(x ^ 0x5C for x in range(256))
+_SHA256_BLOCK = 64
+# Stands for X-Amz-Date while the template is built; an encoded string never holds it.
+_DATE_MARK = "\x00"
+
+
+class Presigner:
+    """Everything in a presigned GET that does not depend on the signing second.
+
+    Built once per (credentials, endpoint, parameters, day); :meth:`url` then
+    fills in ``X-Amz-Date`` and the signature. Callers memoise instances (they
+    hold key material: keep any cache small and bounded).
+    """
+
+    __slots__ = (
+        "_canonical_head",
+        "_canonical_tail",
+        "_datestamp",
+        "_inner",
+        "_outer",
+        "_to_sign_mid",
+        "_url_head",
+        "_url_tail",
+    )
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        host: str,
+        region: str,
+        service: str,
+        datestamp: str,
+        params: Sequence[tuple[str, str]],
+        signed_headers: Mapping[str, str],
+        expires: int,
+        path: str = "/",
+        scheme: str = "https",
+    ) -> None:
+        """Prepare presigning for one day (``datestamp`` is ``YYYYMMDD``).
+
+        Raises:
+            ValueError: ``params`` holds an ``X-Amz-Date`` of its own, or the
+                host, path or a signed header value holds a NUL character.
+        """
+        scope = credential_scope(datestamp, region, service)
+        headers = {"host": host, **{name.lower(): value for name, value in signed_headers.items()}}
+        headers_block, signed_list = canonical_headers(headers)
+        query_params = [
+            *params,
+            ("X-Amz-Algorithm", ALGORITHM),
+            ("X-Amz-Credential", f"{credentials.access_key_id}/{scope}"),
+            ("X-Amz-Date", _DATE_MARK),
+            ("X-Amz-Expires", str(expires)),
+            ("X-Amz-SignedHeaders", signed_list),
+        ]
+        if credentials.session_token:
+            query_params.append(("X-Amz-Security-Token", credentials.session_token))
+        encoded = [
+            (uri_encode(name), value if value is _DATE_MARK else uri_encode(value))
+            for name, value in query_params
+        ]
+        if sum(name == "X-Amz-Date" for name, _ in encoded) != 1:
+            raise ValueError("params must not contain X-Amz-Date")
+        # X-Amz-Date is the only name of its kind, so the mark sorts where the real
+        # date would: split the canonical request and the URL around it.
+        canonical = canonical_request(
+            "GET",
+            path,
+            "&".join(f"{name}={value}" for name, value in sorted(encoded)),
+            headers_block,
+            signed_list,
+            EMPTY_PAYLOAD_SHA256,
+        )
+        query = "&".join(f"{name}={value}" for name, value in encoded)
+        url = f"{scheme}://{host}{path}?{query}"
+        if canonical.count(_DATE_MARK) != 1 or url.count(_DATE_MARK) != 1:
+            raise ValueError("host, path and signed header values must not contain NUL")
+        head, _, tail = canonical.partition(_DATE_MARK)
+        self._canonical_head = head.encode("utf-8")
+        self._canonical_tail = tail.encode("utf-8")
+        self._url_head, _, tail = url.partition(_DATE_MARK)
+        self._url_tail = tail + "&X-Amz-Signature="
+        self._datestamp = datestamp
+        self._to_sign_mid = f"\n{scope}\n"
+        key = signing_key(credentials.secret_access_key, datestamp, region, service)
+        key = key.ljust(_SHA256_BLOCK, b"\0")  # 32-byte key: padded, never hashed
+        self._inner = hashlib.sha256(key.translate(_IPAD))
+        self._outer = hashlib.sha256(key.translate(_OPAD))
+
+    def url(self, x_amz_date: str) -> str:
+        """The presigned URL for ``x_amz_date`` (``YYYYMMDDTHHMMSSZ`` of this presigner's day)."""
+        if not x_amz_date.startswith(self._datestamp):
+            raise ValueError("x_amz_date is not on this presigner's day")
+        digest = hashlib.sha256(
+            self._canonical_head + x_amz_date.encode("ascii") + self._canonical_tail
+        ).hexdigest()
+        to_sign = f"{ALGORITHM}\n{x_amz_date}{self._to_sign_mid}{digest}"
+        inner = self._inner.copy()
+        inner.update(to_sign.encode("utf-8"))
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return self._url_head + x_amz_date + self._url_tail + outer.hexdigest()
+
+
 def presign_url(
     *,
     credentials: Credentials,
@@ -130,30 +255,23 @@ def presign_url(
     ``params`` come first in the given order, then the ``X-Amz-*`` parameters in
     botocore's order (``X-Amz-Security-Token`` after ``X-Amz-SignedHeaders``),
     then ``X-Amz-Signature``: the exact bytes ``aws eks get-token`` produces.
-    ``signed_headers`` are signed together with ``host``.
+    ``signed_headers`` are signed together with ``host``. To sign many URLs,
+    keep a :class:`Presigner` instead.
     """
     x_amz_date = amz_date(now)
-    datestamp = x_amz_date[:8]
-    scope = credential_scope(datestamp, region, service)
-    headers = {"host": host, **{name.lower(): value for name, value in signed_headers.items()}}
-    headers_block, signed_list = canonical_headers(headers)
-    query_params = [
-        *params,
-        ("X-Amz-Algorithm", ALGORITHM),
-        ("X-Amz-Credential", f"{credentials.access_key_id}/{scope}"),
-        ("X-Amz-Date", x_amz_date),
-        ("X-Amz-Expires", str(expires)),
-        ("X-Amz-SignedHeaders", signed_list),
-    ]
-    if credentials.session_token:
-        query_params.append(("X-Amz-Security-Token", credentials.session_token))
-    canonical = canonical_request(
-        "GET", path, canonical_query(query_params), headers_block, signed_list, EMPTY_PAYLOAD_SHA256
+    presigner = Presigner(
+        credentials,
+        host,
+        region,
+        service,
+        x_amz_date[:8],
+        params,
+        signed_headers,
+        expires,
+        path,
+        scheme,
     )
-    key = signing_key(credentials.secret_access_key, datestamp, region, service)
-    signature = sign(key, string_to_sign(x_amz_date, scope, canonical))
-    query = "&".join(f"{uri_encode(k)}={uri_encode(v)}" for k, v in query_params)
-    return f"{scheme}://{host}{path}?{query}&X-Amz-Signature={signature}"
+    return presigner.url(x_amz_date)
 
 
 def sign_post(

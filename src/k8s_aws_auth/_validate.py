@@ -34,7 +34,6 @@ Messages name the check and the parameter, never a value from the token.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import re
 from datetime import datetime, timedelta, timezone
@@ -98,26 +97,32 @@ _REQUIRED = (
     _SIGNED_HEADERS,
     _SIGNATURE,
 )
+_REQUIRED_SET = frozenset(_REQUIRED)
 
 # A value in canonical UriEncode form whose decoded bytes are printable ASCII:
 # unreserved characters bare, every other printable character as upper-case %XX.
+# Written as runs of unreserved characters between escapes ("unrolled"): one
+# character class per run instead of an alternation per character is ~20x faster
+# on a long session token, and the escape that starts each repetition keeps the
+# match linear (no nested quantifier can backtrack). ``(?=.)`` refuses "".
 _CANONICAL_VALUE = re.compile(
-    r"(?:[A-Za-z0-9_.~-]|%(?:2[0-9A-CF]|3[A-F]|40|5[B-E]|60|7[B-D]))+", re.ASCII
+    r"(?=.)[A-Za-z0-9_.~-]*(?:%(?:2[0-9A-CF]|3[A-F]|40|5[B-E]|60|7[B-D])[A-Za-z0-9_.~-]*)*",
+    re.ASCII | re.DOTALL,
 )
 _UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]+", re.ASCII)
-_DATE_FORMAT = re.compile(
-    r"([0-9]{4})([0-9]{2})([0-9]{2})T([0-9]{2})([0-9]{2})([0-9]{2})Z", re.ASCII
-)
+_DATE_FORMAT = re.compile(r"[0-9]{8}T[0-9]{6}Z", re.ASCII)
+_AUTHORITY = re.compile(r"[^/?#]*")
 _ACCESS_KEY_ID = re.compile(r"[A-Z0-9]{16,128}", re.ASCII)
 _EXPIRES_FORMAT = re.compile(r"0|[1-9][0-9]{0,2}", re.ASCII)
 _SIGNATURE_FORMAT = re.compile(r"[0-9a-f]{64}", re.ASCII)
-_BASE64URL_BODY = re.compile(r"[A-Za-z0-9_-]+", re.ASCII)
 # Bytes a URL may contain: printable ASCII without space.
 _URL_BYTES = bytes(range(0x21, 0x7F))
 _TO_STANDARD_ALPHABET = bytes.maketrans(b"-_", b"+/")
 # For a body of length % 4 == 2 (or 3) the last character carries 4 (or 2)
 # unused bits; canonical encoders leave them zero.
 _B64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_B64_ALPHABET_BYTES = _B64_ALPHABET.encode("ascii")
+_PADDING = {0: b"", 2: b"==", 3: b"="}
 _LAST_CHAR_OK = {
     2: frozenset(c for i, c in enumerate(_B64_ALPHABET) if i % 16 == 0),
     3: frozenset(c for i, c in enumerate(_B64_ALPHABET) if i % 4 == 0),
@@ -139,18 +144,19 @@ def decode_envelope(token: object, *, max_size: int) -> str:
         raise _malformed("token does not start with 'k8s-aws-v1.'", "prefix")
     body = token[_PREFIX_LEN:]
     remainder = len(body) % 4
+    # ``isascii`` is O(1) on a str; deleting the alphabet from the bytes and
+    # finding nothing left checks the characters 3-4x faster than a regex.
+    data = body.encode("ascii") if body.isascii() else b""
     if (
-        not body
+        not data
         or remainder == 1
-        or body[-1] not in _LAST_CHAR_OK[remainder if remainder else 0]
-        or not _BASE64URL_BODY.fullmatch(body)
+        or body[-1] not in _LAST_CHAR_OK[remainder]
+        or data.translate(None, _B64_ALPHABET_BYTES)
     ):
         raise _malformed("token body is not canonical unpadded base64url", "encoding")
     try:
-        raw = base64.b64decode(
-            body.encode("ascii").translate(_TO_STANDARD_ALPHABET) + b"=" * (-len(body) % 4),
-            validate=True,
-        )
+        # The alphabet and padding are checked above, so the lenient decoder is exact.
+        raw = binascii.a2b_base64(data.translate(_TO_STANDARD_ALPHABET) + _PADDING[remainder])
     except (binascii.Error, ValueError):  # unreachable after the checks above; kept total
         raise _malformed("token body is not canonical unpadded base64url", "encoding") from None
     if raw.translate(None, _URL_BYTES):
@@ -158,13 +164,33 @@ def decode_envelope(token: object, *, max_size: int) -> str:
     return raw.decode("ascii")
 
 
+def _decode_value(value: str) -> str:
+    """Percent-decode a value already known to be canonical (see ``_CANONICAL_VALUE``)."""
+    if "%" not in value:
+        return value
+    # Session tokens are base64: only these three escapes occur, and C-level
+    # replaces beat ``unquote``'s per-escape Python loop 5-10x. No replace makes a
+    # new "%", so any escape left over is still a whole one for ``unquote``.
+    value = value.replace("%2B", "+").replace("%2F", "/").replace("%3D", "=")
+    return unquote(value) if "%" in value else value
+
+
 def _parse_date(value: str) -> datetime:
-    match = _DATE_FORMAT.fullmatch(value)
-    if match is None:
+    if _DATE_FORMAT.fullmatch(value) is None:
         raise _malformed("X-Amz-Date is not in the form YYYYMMDDTHHMMSSZ", "date")
+    # Two int() calls and arithmetic cost half of six int() calls.
+    date, time = int(value[:8]), int(value[9:15])
     try:
-        year, month, day, hour, minute, second = (int(part) for part in match.groups())
-        return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
+        return datetime(
+            date // 10000,
+            date // 100 % 100,
+            date % 100,
+            time // 10000,
+            time // 100 % 100,
+            time % 100,
+            0,
+            timezone.utc,
+        )
     except ValueError:
         raise _malformed("X-Amz-Date is not a valid date and time", "date") from None
 
@@ -173,10 +199,8 @@ def _check_authority(url: str, config: VerifierConfig) -> tuple[str, str, int]:
     """Step 5–6: return (host, signing region, index of the path)."""
     if not url.startswith("https://"):
         raise UntrustedEndpointError("presigned URL must use https://", reason="scheme")
-    end = 8
-    length = len(url)
-    while end < length and url[end] not in "/?#":
-        end += 1
+    match = _AUTHORITY.match(url, 8)  # always matches, if only ""
+    end = match.end() if match is not None else 8
     authority = url[8:end]
     region = config.hosts.get(authority)
     if region is not None:
@@ -193,9 +217,31 @@ def _check_authority(url: str, config: VerifierConfig) -> tuple[str, str, int]:
 
 def _split_query(query: str) -> dict[str, str]:
     """Steps 8–11: the raw query as a name → raw value map of exactly the allowed names."""
+    components = query.split("&")
+    # Fast path for a well-formed query; anything else takes the step-by-step
+    # path below, which finds the first failure in the documented order. With
+    # every name one of the allowed spellings, names that differ only in case
+    # cannot occur, so exact-duplicate counting covers step 9 here.
+    params: dict[str, str] = {}
+    for component in components:
+        name, sep, value = component.partition("=")
+        if not sep:
+            break
+        params[name] = value
+    else:
+        if (
+            len(params) == len(components)
+            and _ALLOWED.issuperset(params)
+            and _REQUIRED_SET.issubset(params)
+        ):
+            return params
+    return _split_query_in_order(components)
+
+
+def _split_query_in_order(components: list[str]) -> dict[str, str]:
     params: dict[str, str] = {}
     seen_lower: set[str] = set()
-    for component in query.split("&"):
+    for component in components:
         name, sep, value = component.partition("=")
         if not sep or not name:
             raise _malformed("query has an empty component or a name without '='", "query-syntax")
@@ -221,6 +267,11 @@ def _split_query(query: str) -> dict[str, str]:
 
 def _check_credential(value: str, x_amz_date: str, region: str) -> str:
     """Step 16: the credential scope; return the access key id."""
+    # Fast path: the only scope that passes is KEY + this suffix (the date is
+    # digits and the region a known one, so the slow path would accept it too).
+    suffix = f"%2F{x_amz_date[:8]}%2F{region}%2Fsts%2Faws4_request"
+    if value.endswith(suffix) and _ACCESS_KEY_ID.fullmatch(value[: -len(suffix)]):
+        return value[: -len(suffix)]
     parts = value.split("%2F")
     if len(parts) != 5 or not all(_UNRESERVED.fullmatch(part) for part in parts):
         raise _malformed(
@@ -314,6 +365,6 @@ def validate_token(token: str, config: VerifierConfig, *, now: datetime) -> Vali
         expires_at=expires_at,
         x_amz_expires=int(expires),
         signature=signature,
-        security_token=None if security_token is None else unquote(security_token),
+        security_token=None if security_token is None else _decode_value(security_token),
         query=query,
     )
