@@ -1,0 +1,664 @@
+"""``{{EC2PrivateDNSName}}``: EC2 ``DescribeInstances`` lookups, batched, rate-limited, cached.
+
+* The request is a generator flow (:func:`describe_instances_flow`): a SigV4
+  signed query-API POST, retried with backoff on throttling, 5xx and network
+  errors; the drivers in ``k8s_aws_auth._drivers`` run it over httpx.
+* Only session names shaped like instance ids (``i-`` + 8 or 17 hex digits)
+  are ever looked up; the id goes in an ``instance-id`` filter, so an unknown
+  id yields "no such instance" instead of failing the whole batch.
+* Concurrent lookups are coalesced: the first caller waits ``batch_window``
+  for others to queue their ids, then fetches them in batches of at most
+  ``max_batch`` ids per call.
+* Every call takes a token from a token bucket (``qps``, ``burst``): upstream's
+  flags of the same name only limited its AssumeRole client.
+* Answers are cached for ``cache_ttl`` seconds (unknown instances for
+  ``negative_ttl``), at most ``cache_size`` entries, least recently used out.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import datetime, timezone
+from urllib.parse import urlencode, urlsplit
+
+import anyio
+import attrs
+import httpx
+
+from k8s_aws_auth._drivers import run_async, run_sync
+from k8s_aws_auth._effects import Flow, HttpRequest, HttpResponse, Sleep, TransportFailure
+from k8s_aws_auth._models import Credentials
+from k8s_aws_auth._partitions import partition_for_region
+from k8s_aws_auth._sigv4 import sign_post
+
+from ._errors import EC2LookupError
+from ._templates import EC2_DNS_NAME, INSTANCE_ID
+
+__all__ = [
+    "AsyncEC2Resolver",
+    "EC2Resolver",
+    "TTLCache",
+    "TokenBucket",
+    "describe_instances_flow",
+    "parse_describe_instances",
+]
+
+EC2_API_VERSION = "2016-11-15"
+_MAX_PAGES = 10
+_MAX_BODY = 4 * 1024 * 1024
+_RETRYABLE_CODES = frozenset(
+    {"RequestLimitExceeded", "Throttling", "ThrottlingException", "InternalError", "Unavailable"}
+)
+
+CredentialSource = Credentials | Callable[[], Credentials]
+
+
+# --- pure parts ------------------------------------------------------------------------------
+
+
+class TokenBucket:
+    """A token bucket: ``rate`` tokens per second, at most ``burst`` stored.
+
+    :meth:`reserve` takes a token now and returns how long the caller must wait
+    before using it (0 when one was available), so waits queue up fairly.
+    """
+
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float]) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError("rate must be positive and burst at least 1")
+        self._rate = rate
+        self._burst = float(burst)
+        self._clock = clock
+        self._tokens = float(burst)
+        self._updated = clock()
+        self._lock = threading.Lock()
+
+    def reserve(self) -> float:
+        """Take one token; return the seconds to wait before it may be spent."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self._burst, self._tokens + (now - self._updated) * self._rate)
+            self._updated = now
+            self._tokens -= 1.0
+            if self._tokens >= 0:
+                return 0.0
+            return -self._tokens / self._rate
+
+
+class TTLCache:
+    """A size-bounded LRU cache whose entries expire ``ttl`` seconds after they were stored."""
+
+    def __init__(self, max_size: int, clock: Callable[[], float]) -> None:
+        if max_size < 1:
+            raise ValueError("max_size must be at least 1")
+        self._max = max_size
+        self._clock = clock
+        self._items: OrderedDict[str, tuple[float, str | None]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> tuple[bool, str | None]:
+        """``(True, value)`` for a live entry, ``(False, None)`` otherwise."""
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                return False, None
+            if item[0] <= self._clock():
+                del self._items[key]
+                return False, None
+            self._items.move_to_end(key)
+            return True, item[1]
+
+    def put(self, key: str, value: str | None, ttl: float) -> None:
+        """Store ``value`` for ``ttl`` seconds, evicting the least recently used beyond the bound."""
+        with self._lock:
+            self._items[key] = (self._clock() + ttl, value)
+            self._items.move_to_end(key)
+            while len(self._items) > self._max:
+                self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def parse_describe_instances(body: bytes) -> tuple[dict[str, str], str | None]:
+    """``({instance id: private DNS name}, next token)`` from a DescribeInstances XML answer.
+
+    Raises ``ValueError`` for anything else (DTDs are refused: the body is
+    parsed only after that check and a size cap).
+    """
+    if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
+        raise ValueError("DescribeInstances answer has a DTD")
+    try:
+        root = ET.fromstring(body)  # noqa: S314 - capped size, DTDs refused above
+    except ET.ParseError:
+        raise ValueError("DescribeInstances answer is not XML") from None
+    if _local(root.tag) != "DescribeInstancesResponse":
+        raise ValueError("not a DescribeInstancesResponse")
+    found: dict[str, str] = {}
+    next_token: str | None = None
+    for child in root:
+        name = _local(child.tag)
+        if name == "nextToken" and child.text:
+            next_token = child.text.strip() or None
+        elif name == "reservationSet":
+            for reservation in child:
+                for part in reservation:
+                    if _local(part.tag) != "instancesSet":
+                        continue
+                    for instance in part:
+                        instance_id = dns = ""
+                        for field in instance:
+                            field_name = _local(field.tag)
+                            if field_name == "instanceId":
+                                instance_id = (field.text or "").strip()
+                            elif field_name == "privateDnsName":
+                                dns = (field.text or "").strip()
+                        if instance_id:
+                            found[instance_id] = dns
+    return found, next_token
+
+
+def _error_code(body: bytes) -> str | None:
+    match = re.search(rb"<Code>([A-Za-z0-9.]{1,100})</Code>", body)
+    return match.group(1).decode("ascii") if match else None
+
+
+def _credentials(source: CredentialSource) -> Credentials:
+    if isinstance(source, Credentials):
+        return source
+    try:
+        credentials = source()
+    except Exception as exc:
+        raise EC2LookupError(
+            f"could not get AWS credentials for DescribeInstances: {type(exc).__name__}",
+            reason="ec2-credentials",
+            retryable=True,
+        ) from exc
+    if not isinstance(credentials, Credentials):
+        raise EC2LookupError(
+            "the credentials provider did not return Credentials", reason="ec2-credentials"
+        )
+    return credentials
+
+
+def describe_instances_flow(
+    instance_ids: Sequence[str],
+    *,
+    credentials: CredentialSource,
+    region: str,
+    endpoint_url: str,
+    clock: Callable[[], datetime],
+    max_retries: int = 3,
+    backoff: float = 0.2,
+    connect_timeout: float = 2.0,
+    read_timeout: float = 5.0,
+) -> Flow[dict[str, str]]:
+    """A flow that asks EC2 for the private DNS names of ``instance_ids``.
+
+    Returns ``{instance id: private DNS name}`` for the instances EC2 knows
+    (the name may be empty). Raises :class:`EC2LookupError` (``retryable`` for
+    throttling, 5xx and network errors after ``max_retries`` retries).
+    """
+    for instance_id in instance_ids:
+        if not INSTANCE_ID.fullmatch(instance_id):
+            raise EC2LookupError(f"{instance_id!r} is not an EC2 instance id", reason="ec2-bad-id")
+    split = urlsplit(endpoint_url)
+    host = split.netloc
+    url = f"{split.scheme}://{host}/"
+    found: dict[str, str] = {}
+    next_token: str | None = None
+    for _page in range(_MAX_PAGES):
+        params = [("Action", "DescribeInstances"), ("Version", EC2_API_VERSION)]
+        params.append(("Filter.1.Name", "instance-id"))
+        params.extend((f"Filter.1.Value.{n}", iid) for n, iid in enumerate(instance_ids, 1))
+        if next_token:
+            params.append(("NextToken", next_token))
+        body = urlencode(params).encode("ascii")
+        attempt = 0
+        while True:
+            signed = sign_post(
+                credentials=_credentials(credentials),
+                host=host,
+                region=region,
+                service="ec2",
+                now=clock(),
+                body=body,
+            )
+            headers = (
+                ("Host", host.encode("ascii")),
+                *((name, value.encode("utf-8")) for name, value in signed.items()),
+            )
+            outcome = yield HttpRequest(
+                method="POST",
+                url=url,
+                headers=headers,
+                body=body,
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
+                max_body=_MAX_BODY,
+            )
+            retryable, message = _judge(outcome)
+            if message is None:
+                assert isinstance(outcome, HttpResponse)
+                try:
+                    page, next_token = parse_describe_instances(outcome.body)
+                except ValueError as exc:
+                    raise EC2LookupError(
+                        f"EC2 DescribeInstances answer unusable: {exc}",
+                        reason="ec2-bad-response",
+                        retryable=True,
+                    ) from None
+                found.update(page)
+                break
+            if not retryable or attempt >= max_retries:
+                raise EC2LookupError(message, reason="ec2-unavailable", retryable=retryable)
+            yield Sleep(backoff * (2**attempt))
+            attempt += 1
+        if not next_token:
+            return found
+    return found
+
+
+def _judge(outcome: object) -> tuple[bool, str | None]:
+    """``(retryable, error message or None for a usable 200 answer)``."""
+    if isinstance(outcome, TransportFailure):
+        return True, f"EC2 DescribeInstances failed: {outcome.kind} ({outcome.detail})"
+    if not isinstance(outcome, HttpResponse):
+        return True, "EC2 DescribeInstances got no answer"
+    if outcome.status == 200 and not outcome.truncated:
+        return False, None
+    if outcome.truncated:
+        return True, "EC2 DescribeInstances answer is too large"
+    code = _error_code(outcome.body) or "unknown"
+    retryable = outcome.status >= 500 or outcome.status == 429 or code in _RETRYABLE_CODES
+    return retryable, f"EC2 DescribeInstances failed: HTTP {outcome.status} {code}"
+
+
+# --- the resolvers -----------------------------------------------------------------------------
+
+
+@attrs.define
+class _Slot:
+    done: threading.Event | anyio.Event
+    value: str | None = None
+    error: EC2LookupError | None = None
+
+
+def _default_endpoint(region: str) -> str:
+    return f"https://ec2.{region}.{partition_for_region(region).dns_suffix}"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class _ResolverCore:
+    """State shared by the sync and async resolvers: cache, bucket, queue, flow building."""
+
+    def __init__(
+        self,
+        region: str,
+        *,
+        credentials: CredentialSource,
+        endpoint_url: str | None,
+        qps: float,
+        burst: int,
+        cache_ttl: float,
+        negative_ttl: float,
+        cache_size: int,
+        max_batch: int,
+        batch_window: float,
+        max_retries: int,
+        backoff: float,
+        deadline: float,
+        clock: Callable[[], datetime] | None,
+        monotonic: Callable[[], float] | None,
+    ) -> None:
+        if not 1 <= max_batch <= 1000:
+            raise ValueError("max_batch must be between 1 and 1000")
+        if cache_ttl <= 0 or negative_ttl < 0 or batch_window < 0 or deadline <= 0:
+            raise ValueError("cache_ttl and deadline must be positive, windows non-negative")
+        self.region = region
+        self.endpoint_url = endpoint_url or _default_endpoint(region)
+        self._credentials = credentials
+        self._clock = clock or _utcnow
+        self._monotonic = monotonic or time.monotonic
+        self.bucket = TokenBucket(qps, burst, self._monotonic)
+        self.cache = TTLCache(cache_size, self._monotonic)
+        self._cache_ttl = cache_ttl
+        self._negative_ttl = negative_ttl
+        self.max_batch = max_batch
+        self.batch_window = batch_window
+        self._max_retries = max_retries
+        self._backoff = backoff
+        self.deadline = deadline
+        self.pending: dict[str, _Slot] = {}
+        self.queue: list[str] = []
+        self.leading = False
+        self.calls = 0
+        """DescribeInstances calls made (for metrics: upstream's ec2_describe_instances_calls_total)."""
+
+    @staticmethod
+    def check_ids(instance_ids: Iterable[str]) -> list[str]:
+        unique = list(dict.fromkeys(instance_ids))
+        for instance_id in unique:
+            if not isinstance(instance_id, str) or not INSTANCE_ID.fullmatch(instance_id):
+                raise EC2LookupError(
+                    "the session name is not an EC2 instance id", reason="not-an-instance"
+                )
+        return unique
+
+    def flow(self, batch: Sequence[str]) -> Flow[dict[str, str]]:
+        self.calls += 1
+        return describe_instances_flow(
+            batch,
+            credentials=self._credentials,
+            region=self.region,
+            endpoint_url=self.endpoint_url,
+            clock=self._clock,
+            max_retries=self._max_retries,
+            backoff=self._backoff,
+        )
+
+    def next_batch(self) -> list[str]:
+        batch = self.queue[: self.max_batch]
+        del self.queue[: self.max_batch]
+        return batch
+
+    def settle(self, batch: Sequence[str], found: dict[str, str] | EC2LookupError) -> None:
+        for instance_id in batch:
+            slot = self.pending.pop(instance_id, None)
+            if isinstance(found, EC2LookupError):
+                if slot is not None:
+                    slot.error = found
+            else:
+                dns = found.get(instance_id) or None
+                if dns is not None and not EC2_DNS_NAME.fullmatch(dns):
+                    dns = None
+                if dns is not None:
+                    self.cache.put(instance_id, dns, self._cache_ttl)
+                elif self._negative_ttl > 0:
+                    self.cache.put(instance_id, None, self._negative_ttl)
+                if slot is not None:
+                    slot.value = dns
+            if slot is not None:
+                slot.done.set()
+
+
+def _require(instance_id: str, dns: str | None) -> str:
+    if not dns:
+        raise EC2LookupError(
+            f"EC2 knows no instance {instance_id} with a private DNS name",
+            reason="ec2-no-dns-name",
+        )
+    return dns
+
+
+class EC2Resolver:
+    """Resolve instance ids to private DNS names over a sync ``httpx.Client``.
+
+    Thread-safe; pass ``resolver.resolve`` as ``ec2_dns`` to
+    :class:`IdentityMapper`. ``credentials`` is a :class:`Credentials` or a
+    zero-argument callable returning one (called per request, so rotation
+    works). ``sleep`` and ``monotonic`` are injectable for tests.
+    """
+
+    def __init__(
+        self,
+        region: str,
+        *,
+        credentials: CredentialSource,
+        endpoint_url: str | None = None,
+        client: httpx.Client | None = None,
+        qps: float = 15.0,
+        burst: int = 5,
+        cache_ttl: float = 3600.0,
+        negative_ttl: float = 60.0,
+        cache_size: int = 10_000,
+        max_batch: int = 100,
+        batch_window: float = 0.02,
+        max_retries: int = 3,
+        backoff: float = 0.2,
+        deadline: float = 10.0,
+        clock: Callable[[], datetime] | None = None,
+        monotonic: Callable[[], float] | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        self._core = _ResolverCore(
+            region,
+            credentials=credentials,
+            endpoint_url=endpoint_url,
+            qps=qps,
+            burst=burst,
+            cache_ttl=cache_ttl,
+            negative_ttl=negative_ttl,
+            cache_size=cache_size,
+            max_batch=max_batch,
+            batch_window=batch_window,
+            max_retries=max_retries,
+            backoff=backoff,
+            deadline=deadline,
+            clock=clock,
+            monotonic=monotonic,
+        )
+        self._own_client = client is None
+        self._client = client if client is not None else httpx.Client(trust_env=False)
+        self._sleep = sleep or time.sleep
+        self._lock = threading.Lock()
+
+    @property
+    def calls(self) -> int:
+        """How many DescribeInstances calls this resolver made."""
+        return self._core.calls
+
+    def close(self) -> None:
+        """Close the HTTP client if the resolver created it."""
+        if self._own_client:
+            self._client.close()
+
+    def __enter__(self) -> EC2Resolver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def resolve(self, instance_id: str) -> str:
+        """The private DNS name of ``instance_id``; :class:`EC2LookupError` if there is none."""
+        return _require(instance_id, self.resolve_many([instance_id])[instance_id])
+
+    def resolve_many(self, instance_ids: Iterable[str]) -> dict[str, str | None]:
+        """``{id: DNS name or None}``, fetching the uncached ids in rate-limited batches."""
+        core = self._core
+        unique = core.check_ids(instance_ids)
+        results: dict[str, str | None] = {}
+        waits: list[tuple[str, _Slot]] = []
+        with self._lock:
+            for instance_id in unique:
+                hit, value = core.cache.get(instance_id)
+                if hit:
+                    results[instance_id] = value
+                    continue
+                slot = core.pending.get(instance_id)
+                if slot is None:
+                    slot = _Slot(done=threading.Event())
+                    core.pending[instance_id] = slot
+                    core.queue.append(instance_id)
+                waits.append((instance_id, slot))
+            lead = bool(waits) and not core.leading
+            if lead:
+                core.leading = True
+        if lead:
+            self._lead()
+        for instance_id, slot in waits:
+            assert isinstance(slot.done, threading.Event)
+            if not slot.done.wait(core.deadline * (core._max_retries + 2)):
+                raise EC2LookupError("EC2 lookup timed out", reason="ec2-timeout", retryable=True)
+            if slot.error is not None:
+                raise slot.error
+            results[instance_id] = slot.value
+        return results
+
+    def _lead(self) -> None:
+        core = self._core
+        try:
+            if core.batch_window > 0:
+                self._sleep(core.batch_window)
+            while True:
+                with self._lock:
+                    batch = core.next_batch()
+                    if not batch:
+                        core.leading = False
+                        return
+                wait = core.bucket.reserve()
+                if wait > 0:
+                    self._sleep(wait)
+                try:
+                    found: dict[str, str] | EC2LookupError = run_sync(
+                        core.flow(batch), self._client, deadline=core.deadline
+                    )
+                except EC2LookupError as exc:
+                    found = exc
+                with self._lock:
+                    core.settle(batch, found)
+        except BaseException:
+            with self._lock:
+                core.leading = False
+                failure = EC2LookupError("EC2 lookup failed", reason="ec2-error", retryable=True)
+                core.settle(list(core.pending), failure)
+                core.queue.clear()
+            raise
+
+
+class AsyncEC2Resolver:
+    """The async twin of :class:`EC2Resolver` (asyncio or trio), over ``httpx.AsyncClient``.
+
+    Pass ``resolver.resolve`` as ``ec2_dns`` to :meth:`IdentityMapper.amap`.
+    """
+
+    def __init__(
+        self,
+        region: str,
+        *,
+        credentials: CredentialSource,
+        endpoint_url: str | None = None,
+        client: httpx.AsyncClient | None = None,
+        qps: float = 15.0,
+        burst: int = 5,
+        cache_ttl: float = 3600.0,
+        negative_ttl: float = 60.0,
+        cache_size: int = 10_000,
+        max_batch: int = 100,
+        batch_window: float = 0.02,
+        max_retries: int = 3,
+        backoff: float = 0.2,
+        deadline: float = 10.0,
+        clock: Callable[[], datetime] | None = None,
+        monotonic: Callable[[], float] | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+    ) -> None:
+        self._core = _ResolverCore(
+            region,
+            credentials=credentials,
+            endpoint_url=endpoint_url,
+            qps=qps,
+            burst=burst,
+            cache_ttl=cache_ttl,
+            negative_ttl=negative_ttl,
+            cache_size=cache_size,
+            max_batch=max_batch,
+            batch_window=batch_window,
+            max_retries=max_retries,
+            backoff=backoff,
+            deadline=deadline,
+            clock=clock,
+            monotonic=monotonic,
+        )
+        self._own_client = client is None
+        self._client = client if client is not None else httpx.AsyncClient(trust_env=False)
+        self._sleep = sleep or anyio.sleep
+
+    @property
+    def calls(self) -> int:
+        """How many DescribeInstances calls this resolver made."""
+        return self._core.calls
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if the resolver created it."""
+        if self._own_client:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> AsyncEC2Resolver:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def resolve(self, instance_id: str) -> str:
+        """The private DNS name of ``instance_id``; :class:`EC2LookupError` if there is none."""
+        return _require(instance_id, (await self.resolve_many([instance_id]))[instance_id])
+
+    async def resolve_many(self, instance_ids: Iterable[str]) -> dict[str, str | None]:
+        """``{id: DNS name or None}``, fetching the uncached ids in rate-limited batches."""
+        core = self._core
+        unique = core.check_ids(instance_ids)
+        results: dict[str, str | None] = {}
+        waits: list[tuple[str, _Slot]] = []
+        # No await between reading and updating the shared state: one task at a time.
+        for instance_id in unique:
+            hit, value = core.cache.get(instance_id)
+            if hit:
+                results[instance_id] = value
+                continue
+            slot = core.pending.get(instance_id)
+            if slot is None:
+                slot = _Slot(done=anyio.Event())
+                core.pending[instance_id] = slot
+                core.queue.append(instance_id)
+            waits.append((instance_id, slot))
+        if waits and not core.leading:
+            core.leading = True
+            await self._lead()
+        for instance_id, slot in waits:
+            assert isinstance(slot.done, anyio.Event)
+            with anyio.fail_after(core.deadline * (core._max_retries + 2)):
+                await slot.done.wait()
+            if slot.error is not None:
+                raise slot.error
+            results[instance_id] = slot.value
+        return results
+
+    async def _lead(self) -> None:
+        core = self._core
+        try:
+            if core.batch_window > 0:
+                await self._sleep(core.batch_window)
+            while True:
+                batch = core.next_batch()
+                if not batch:
+                    core.leading = False
+                    return
+                wait = core.bucket.reserve()
+                if wait > 0:
+                    await self._sleep(wait)
+                try:
+                    found: dict[str, str] | EC2LookupError = await run_async(
+                        core.flow(batch), self._client, deadline=core.deadline
+                    )
+                except EC2LookupError as exc:
+                    found = exc
+                core.settle(batch, found)
+        except BaseException:
+            core.leading = False
+            failure = EC2LookupError("EC2 lookup failed", reason="ec2-error", retryable=True)
+            core.settle(list(core.pending), failure)
+            core.queue.clear()
+            raise

@@ -1,0 +1,211 @@
+"""Frozen values of the mapping package: entries, mapping sets, results, explanations."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from ._errors import MappingFileError, Problem
+
+if TYPE_CHECKING:
+    from ._match import CompiledMappings
+
+__all__ = [
+    "AccountMapping",
+    "ExplainStep",
+    "Explanation",
+    "MappedUser",
+    "MappingSet",
+    "MatchedEntry",
+    "RoleMapping",
+    "SSORole",
+    "UserMapping",
+]
+
+
+@attrs.frozen(kw_only=True)
+class SSORole:
+    """Upstream's ``sso:`` entry form: the roles IAM Identity Center creates for a permission set.
+
+    Matches ``arn:PARTITION:iam::ACCOUNT:role/AWSReservedSSO_<name>_<suffix>``.
+    """
+
+    permission_set_name: str
+    account_id: str
+    partition: str = "aws"
+
+
+@attrs.frozen(kw_only=True)
+class RoleMapping:
+    """A ``mapRoles`` entry.
+
+    ``arn`` is the role ARN as written (may carry an IAM path and ``*``/``?``
+    wildcards); for the ``sso`` form it is the pattern the entry stands for.
+    ``index`` is the entry's position among the roles of its file (file order).
+    """
+
+    arn: str
+    username: str
+    groups: tuple[str, ...] = ()
+    user_id: str | None = None
+    sso: SSORole | None = None
+    location: str = ""
+    index: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class UserMapping:
+    """A ``mapUsers`` entry (matched by exact canonical ARN, case-insensitively)."""
+
+    arn: str
+    username: str
+    groups: tuple[str, ...] = ()
+    user_id: str | None = None
+    location: str = ""
+    index: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class AccountMapping:
+    """A ``mapAccounts`` entry: every principal of the account maps to its canonical ARN."""
+
+    account_id: str
+    location: str = ""
+    index: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class MatchedEntry:
+    """Which entry produced a mapping: ``kind`` is ``role``, ``user`` or ``account``."""
+
+    backend: str
+    kind: str
+    index: int
+    location: str
+    arn: str
+    """The entry's ARN or pattern (the account id for ``account``)."""
+    how: str
+    """``exact``, ``path-stripped``, ``wildcard``, ``sso``, ``user-id`` or ``account``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return attrs.asdict(self)
+
+
+@attrs.frozen(kw_only=True)
+class MappedUser:
+    """The Kubernetes user an identity maps to.
+
+    ``uid`` and ``extra`` follow aws-iam-authenticator's TokenReview answer:
+    ``aws-iam-authenticator:ACCOUNT:USERID``, or
+    ``aws-iam-authenticator:administrative:USERNAME`` with no extras when the
+    account is scrubbed.
+    """
+
+    username: str
+    groups: tuple[str, ...]
+    matched: MatchedEntry
+    uid: str
+    extra: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
+    scrubbed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: ``username``, ``groups``, ``uid``, ``extra``, ``matched``."""
+        return {
+            "username": self.username,
+            "groups": list(self.groups),
+            "uid": self.uid,
+            "extra": {k: list(v) for k, v in self.extra.items()},
+            "matched": self.matched.to_dict(),
+        }
+
+
+@attrs.frozen(kw_only=True)
+class ExplainStep:
+    """What one backend did with the identity: ``outcome`` is ``matched``, ``account``,
+    ``not-mapped`` or ``error``; ``details`` are human sentences."""
+
+    backend: str
+    outcome: str
+    details: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {"backend": self.backend, "outcome": self.outcome, "details": list(self.details)}
+
+
+@attrs.frozen(kw_only=True)
+class Explanation:
+    """Why an identity maps to what it maps to, or why it maps to nothing.
+
+    ``result`` is what :meth:`IdentityMapper.map` would return; ``error`` the
+    message of the error it would raise; ``steps`` one record per backend tried.
+    """
+
+    canonical_arn: str
+    result: MappedUser | None
+    error: str | None
+    steps: tuple[ExplainStep, ...]
+
+    @property
+    def summary(self) -> str:
+        """One line: the user and groups, the error, or "not mapped"."""
+        if self.result is not None:
+            groups = ", ".join(self.result.groups) or "no groups"
+            return f"{self.canonical_arn} -> {self.result.username} ({groups})"
+        if self.error is not None:
+            return f"{self.canonical_arn} -> error: {self.error}"
+        return f"{self.canonical_arn} -> not mapped"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict in the shape ``mapping explain -o json`` prints."""
+        if self.result is not None:
+            return {**self.result.to_dict(), "steps": [s.to_dict() for s in self.steps]}
+        return {
+            "username": None,
+            "groups": [],
+            "matched": None,
+            "error": self.error,
+            "reason": self.error or "no entry of any backend matches this identity",
+            "steps": [s.to_dict() for s in self.steps],
+        }
+
+
+@attrs.frozen(kw_only=True)
+class MappingSet:
+    """One validated mapping file: roles, users and accounts in file order, compiled for lookup.
+
+    Constructing a ``MappingSet`` validates every entry (ARNs, patterns,
+    templates, account ids) and raises :class:`MappingFileError` listing all
+    problems; ``warnings`` holds what is legal but suspicious (duplicates).
+    ``format`` names the file format it was read from; ``reserved_prefixes``
+    and ``scrubbed_accounts`` carry settings an upstream server config file
+    may hold (backend name → username prefixes).
+    """
+
+    roles: tuple[RoleMapping, ...] = ()
+    users: tuple[UserMapping, ...] = ()
+    accounts: tuple[AccountMapping, ...] = ()
+    format: str = "native"
+    source: str = "<memory>"
+    user_id_strict: bool = False
+    scrubbed_accounts: frozenset[str] = frozenset()
+    reserved_prefixes: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
+    warnings: tuple[Problem, ...] = ()
+    compiled: CompiledMappings = attrs.field(init=False, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        from ._match import compile_mappings
+
+        compiled, problems, warnings = compile_mappings(
+            self.roles, self.users, self.accounts, user_id_strict=self.user_id_strict
+        )
+        if compiled is None:
+            raise MappingFileError(self.source, problems)
+        object.__setattr__(self, "compiled", compiled)
+        object.__setattr__(self, "warnings", (*self.warnings, *warnings))
+
+    def __len__(self) -> int:
+        return len(self.roles) + len(self.users) + len(self.accounts)
