@@ -1,0 +1,86 @@
+"""AWS credentials and region, found where the AWS CLI and SDKs find them (without botocore).
+
+Providers are frozen config objects whose flows run under the sync and the
+async resolver alike; :func:`default_chain` tries them in the SDKs' order.
+See ``docs/credentials.md``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._assume_role import AssumeRoleProvider
+    from ._base import CredentialProvider, ProviderContext, Skip
+    from ._chain import CredentialChain, StaticProvider, default_chain
+    from ._container import ContainerProvider
+    from ._env import EnvProvider
+    from ._imds import IMDSProvider
+    from ._process import ProcessProvider
+    from ._profile import ConfigFileProvider, ProfileProvider, SharedCredentialsProvider
+    from ._region import ClientSettings
+    from ._resolver import AsyncCredentialResolver, CredentialResolver
+    from ._sso import SSOProvider
+    from ._web_identity import WebIdentityProvider
+
+# Names load on first use: resolving credentials from the environment must not
+# pay for the network providers (k8s-aws-auth token runs for every kubectl call).
+_LAZY = {
+    "AssumeRoleProvider": "._assume_role",
+    "CredentialProvider": "._base",
+    "ProviderContext": "._base",
+    "Skip": "._base",
+    "CredentialChain": "._chain",
+    "StaticProvider": "._chain",
+    "default_chain": "._chain",
+    "ContainerProvider": "._container",
+    "EnvProvider": "._env",
+    "IMDSProvider": "._imds",
+    "ProcessProvider": "._process",
+    "ConfigFileProvider": "._profile",
+    "ProfileProvider": "._profile",
+    "SharedCredentialsProvider": "._profile",
+    "ClientSettings": "._region",
+    "AsyncCredentialResolver": "._resolver",
+    "CredentialResolver": "._resolver",
+    "SSOProvider": "._sso",
+    "WebIdentityProvider": "._web_identity",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+__all__ = [
+    "AssumeRoleProvider",
+    "AsyncCredentialResolver",
+    "ClientSettings",
+    "ConfigFileProvider",
+    "ContainerProvider",
+    "CredentialChain",
+    "CredentialProvider",
+    "CredentialResolver",
+    "EnvProvider",
+    "IMDSProvider",
+    "ProcessProvider",
+    "ProfileProvider",
+    "ProviderContext",
+    "SSOProvider",
+    "SharedCredentialsProvider",
+    "Skip",
+    "StaticProvider",
+    "WebIdentityProvider",
+    "default_chain",
+]

@@ -1,0 +1,111 @@
+"""The ordered provider chain: first answer wins, every skip is logged with its reason."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+
+from k8s_aws_auth._models import Credentials
+from k8s_aws_auth.errors import NoCredentialsError
+
+from ._base import CredentialFlow, CredentialProvider, ProviderContext, Skip
+
+__all__ = ["CredentialChain", "StaticProvider", "default_chain"]
+
+
+@attrs.frozen
+class StaticProvider:
+    """Always answers with the given credentials (secrets hidden in ``repr``)."""
+
+    credentials: Credentials
+    name: str = attrs.field(default="static", init=False)
+
+    def flow(self, ctx: ProviderContext) -> CredentialFlow[Credentials | Skip]:
+        """Return the credentials; no I/O."""
+        yield from ()
+        return self.credentials
+
+
+def _as_tuple(providers: Sequence[CredentialProvider]) -> tuple[CredentialProvider, ...]:
+    return tuple(providers)
+
+
+@attrs.frozen
+class CredentialChain:
+    """Providers tried in order; the first that returns credentials wins.
+
+    A provider that is not configured is skipped (its reason goes into the
+    attempt log, :attr:`NoCredentialsError.attempts`); a configured provider
+    that fails stops the chain with its :class:`CredentialProviderError`, as in
+    the AWS CLI. Later providers are not run, so no network call happens
+    once an earlier provider answered.
+    """
+
+    providers: tuple[CredentialProvider, ...] = attrs.field(converter=_as_tuple)
+    name: str = attrs.field(default="chain", kw_only=True)
+
+    def resolve_flow(
+        self,
+        ctx: ProviderContext,
+        *,
+        skip: int = 0,
+        attempts: list[tuple[str, str]] | None = None,
+    ) -> CredentialFlow[tuple[Credentials, CredentialProvider]]:
+        """Run the chain; return the credentials and the provider that answered.
+
+        ``skip`` providers at the front were already tried (their reasons are in
+        ``attempts``). Raises :class:`NoCredentialsError` (with the attempt log)
+        when every provider skipped.
+        """
+        attempts = list(attempts or ())
+        for provider in self.providers[skip:]:
+            result = yield from provider.flow(ctx)
+            if isinstance(result, Skip):
+                attempts.append((provider.name, result.reason))
+                continue
+            return result, provider
+        raise NoCredentialsError("no AWS credentials found", attempts=attempts)
+
+    def flow(self, ctx: ProviderContext) -> CredentialFlow[Credentials | Skip]:
+        """The chain as one provider: credentials, or a skip listing every member's reason."""
+        try:
+            credentials, _provider = yield from self.resolve_flow(ctx)
+        except NoCredentialsError as exc:
+            return Skip("; ".join(f"{name}: {why}" for name, why in exc.attempts) or "empty chain")
+        return credentials
+
+
+def default_chain(*, imds_timeout: float | None = None) -> CredentialChain:
+    """The AWS SDKs' default chain, in their documented order.
+
+    1. environment variables; 2. the profile's ``role_arn`` (AssumeRole);
+    3. web identity (``AWS_WEB_IDENTITY_TOKEN_FILE`` + ``AWS_ROLE_ARN``, or the
+    profile's ``web_identity_token_file``); 4. SSO; 5. static keys in the
+    credentials file; 6. ``credential_process``; 7. static keys in the config
+    file; 8. the container endpoint (ECS, EKS Pod Identity); 9. EC2 IMDSv2.
+    The profile is the resolver's (``AWS_PROFILE``, else ``default``).
+    ``imds_timeout`` overrides the IMDS connect/read timeout (default 1 s).
+    """
+    from ._assume_role import AssumeRoleProvider
+    from ._container import ContainerProvider
+    from ._env import EnvProvider
+    from ._imds import IMDSProvider
+    from ._process import ProcessProvider
+    from ._profile import ConfigFileProvider, SharedCredentialsProvider
+    from ._sso import SSOProvider
+    from ._web_identity import WebIdentityProvider
+
+    return CredentialChain(
+        (
+            EnvProvider(),
+            AssumeRoleProvider(),
+            WebIdentityProvider(),
+            SSOProvider(),
+            SharedCredentialsProvider(),
+            ProcessProvider(),
+            ConfigFileProvider(),
+            ContainerProvider(),
+            IMDSProvider(timeout=imds_timeout),
+        )
+    )

@@ -1,0 +1,113 @@
+"""Static keys from a profile of the shared files, and the profile-based sources as one provider."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import attrs
+
+from k8s_aws_auth._models import Credentials
+
+from ._base import CredentialFlow, ProviderContext, Skip, provider_error
+from ._shared_files import Value
+
+__all__ = ["ConfigFileProvider", "ProfileProvider", "SharedCredentialsProvider", "static_keys"]
+
+
+def static_keys(section: Mapping[str, Value], provider: str, where: str) -> Credentials | None:
+    """``aws_access_key_id``/``aws_secret_access_key`` (+ session token) of a section, or ``None``.
+
+    A key id without a secret is an error, as in the AWS CLI.
+    """
+    access_key_id = section.get("aws_access_key_id")
+    if not isinstance(access_key_id, str):
+        return None
+    secret = section.get("aws_secret_access_key")
+    if not isinstance(secret, str) or not secret:
+        raise provider_error(
+            provider,
+            f"{where} has aws_access_key_id but no aws_secret_access_key",
+            "partial-credentials",
+        )
+    # The AWS CLI prefers the older name when both are set.
+    token = section.get("aws_security_token")
+    if not isinstance(token, str):
+        token = section.get("aws_session_token")
+    return Credentials(access_key_id, secret, token if isinstance(token, str) and token else None)
+
+
+@attrs.frozen(kw_only=True)
+class SharedCredentialsProvider:
+    """Static keys in the ``credentials`` file (``AWS_SHARED_CREDENTIALS_FILE``, ``~/.aws/credentials``).
+
+    ``profile=None`` means the context's profile (``AWS_PROFILE`` or ``default``).
+    """
+
+    profile: str | None = None
+    name: str = attrs.field(default="shared-credentials-file", init=False)
+
+    def flow(self, ctx: ProviderContext) -> CredentialFlow[Credentials | Skip]:
+        """Look the profile up in the credentials file; no network."""
+        yield from ()
+        config = ctx.shared_config()
+        profile = self.profile or ctx.profile_name
+        section = config.credentials_profiles.get(profile)
+        if section is None:
+            return Skip(f"no [{profile}] section in {config.credentials_path}")
+        found = static_keys(section, self.name, f"[{profile}] in {config.credentials_path}")
+        return found if found is not None else Skip(f"[{profile}] has no aws_access_key_id")
+
+
+@attrs.frozen(kw_only=True)
+class ConfigFileProvider:
+    """Static keys in the ``config`` file's profile section (``AWS_CONFIG_FILE``, ``~/.aws/config``)."""
+
+    profile: str | None = None
+    name: str = attrs.field(default="config-file", init=False)
+
+    def flow(self, ctx: ProviderContext) -> CredentialFlow[Credentials | Skip]:
+        """Look the profile up in the config file; no network."""
+        yield from ()
+        config = ctx.shared_config()
+        profile = self.profile or ctx.profile_name
+        section = config.config_profiles.get(profile)
+        if section is None:
+            return Skip(f"no profile {profile!r} in {config.config_path}")
+        found = static_keys(section, self.name, f"profile {profile!r} in {config.config_path}")
+        return found if found is not None else Skip(f"profile {profile!r} has no aws_access_key_id")
+
+
+@attrs.frozen(kw_only=True)
+class ProfileProvider:
+    """Every source a profile can name, in the AWS CLI's order.
+
+    ``role_arn`` (AssumeRole via ``source_profile``/``credential_source``), then
+    ``web_identity_token_file``, SSO (``sso_session``/``sso_*``), static keys in
+    the credentials file, ``credential_process``, static keys in the config file.
+    This is what a ``source_profile`` resolves through.
+    """
+
+    profile: str | None = None
+    name: str = attrs.field(default="profile", init=False)
+
+    def providers(self) -> tuple[object, ...]:
+        """The member providers, in order."""
+        from ._assume_role import AssumeRoleProvider
+        from ._process import ProcessProvider
+        from ._sso import SSOProvider
+        from ._web_identity import WebIdentityProvider
+
+        return (
+            AssumeRoleProvider(profile=self.profile),
+            WebIdentityProvider(profile=self.profile, use_environ=False),
+            SSOProvider(profile=self.profile),
+            SharedCredentialsProvider(profile=self.profile),
+            ProcessProvider(profile=self.profile),
+            ConfigFileProvider(profile=self.profile),
+        )
+
+    def flow(self, ctx: ProviderContext) -> CredentialFlow[Credentials | Skip]:
+        """Try each member; the first that answers wins."""
+        from ._chain import CredentialChain
+
+        return (yield from CredentialChain(self.providers()).flow(ctx))  # type: ignore[arg-type]

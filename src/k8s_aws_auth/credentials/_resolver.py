@@ -1,0 +1,443 @@
+"""``CredentialResolver`` / ``AsyncCredentialResolver``: run the chain, cache, refresh.
+
+The shells own the only side effects: they read ``os.environ`` once (unless an
+``environ`` is given), read files, run ``credential_process``, prompt for MFA
+codes, and create an httpx client *only when a provider actually needs the
+network* (so static credentials never import httpx). Both shells run the
+same provider flows.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from k8s_aws_auth._models import Credentials
+from k8s_aws_auth.errors import CredentialsError, NoCredentialsError
+
+from ._base import (
+    CredentialFlow,
+    CredentialOutcome,
+    CredentialProvider,
+    ProviderContext,
+    ReadFile,
+    Skip,
+)
+from ._refresh import ADVISORY_REFRESH, MANDATORY_REFRESH, Need, RefreshWindows, refresh_need
+from ._region import ClientSettings, resolve_settings
+
+if TYPE_CHECKING:
+    import anyio
+    import httpx
+
+    from k8s_aws_auth._effects import Flow, HttpRequest, Outcome, Sleep
+
+    from ._local_effects import ProcessFailure, ProcessResult, RunProcess
+
+__all__ = [
+    "AsyncCredentialResolver",
+    "CredentialResolver",
+    "read_text_file",
+    "run_process",
+]
+
+T = TypeVar("T")
+
+#: Shared files and token files larger than this are refused.
+MAX_FILE_SIZE = 1024 * 1024
+
+MfaInput = Callable[[], str]
+
+
+def read_text_file(path: str) -> str | None:
+    """Read a small UTF-8 file; ``None`` if it does not exist (the default ``read_file``)."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE_SIZE + 1)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if len(data) > MAX_FILE_SIZE:
+        raise OSError(f"file larger than {MAX_FILE_SIZE} bytes")
+    return data.decode("utf-8")
+
+
+def run_process(effect: RunProcess) -> ProcessResult | ProcessFailure:
+    """Run a ``credential_process`` command (no shell, inherited stdin, timeout, capped output)."""
+    import subprocess
+
+    from ._local_effects import ProcessFailure, ProcessResult
+
+    try:
+        completed = subprocess.run(  # noqa: S603 - argv from the user's own config, no shell
+            list(effect.argv),
+            capture_output=True,
+            timeout=effect.timeout,
+            env=None if effect.env is None else dict(effect.env),
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return ProcessFailure(kind="timeout", detail="TimeoutExpired")
+    except FileNotFoundError:
+        return ProcessFailure(kind="not-found", detail="no such program")
+    except (OSError, ValueError) as exc:
+        return ProcessFailure(kind="error", detail=type(exc).__name__)
+    return ProcessResult(
+        returncode=completed.returncode,
+        stdout=completed.stdout[: effect.max_output],
+        stderr=completed.stderr[: effect.max_output],
+    )
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _stdin_readline() -> str:
+    return sys.stdin.readline() if sys.stdin is not None else ""
+
+
+class _Default:
+    def __repr__(self) -> str:
+        return "<stdin>"
+
+
+_STDIN: Any = _Default()
+
+
+def _single(effect: HttpRequest | Sleep) -> Flow[Outcome]:
+    return (yield effect)  # one effect through the shared drivers
+
+
+class _ResolverBase:
+    """State and policy shared by both shells."""
+
+    def __init__(
+        self,
+        chain: CredentialProvider | None = None,
+        *,
+        profile: str | None = None,
+        environ: Mapping[str, str] | None = None,
+        read_file: ReadFile | None = None,
+        clock: Callable[[], datetime] | None = None,
+        mfa_input: MfaInput | None = _STDIN,
+        process_runner: Callable[[RunProcess], ProcessResult | ProcessFailure] | None = None,
+        advisory_refresh: timedelta = ADVISORY_REFRESH,
+        mandatory_refresh: timedelta = MANDATORY_REFRESH,
+    ) -> None:
+        # ``None``: the default chain, built only if the environment has no keys
+        # (so the common case never imports the network providers).
+        self._chain: CredentialProvider | None = chain
+        # Read the process environment once, here, so providers never do.
+        self._environ: Mapping[str, str] = dict(os.environ) if environ is None else environ
+        self._read_file: ReadFile = read_file or read_text_file
+        self._clock = clock or _utc_now
+        self._profile = profile
+        self._mfa_input = mfa_input
+        self._run_process = process_runner or run_process
+        self._windows = RefreshWindows(advisory=advisory_refresh, mandatory=mandatory_refresh)
+        self._current: Credentials | None = None
+        self._source: CredentialProvider | None = None
+        self._config_cache: list[Any] = []
+
+    def __repr__(self) -> str:
+        chain = "default_chain()" if self._chain is None else repr(self._chain)
+        return f"{type(self).__name__}(chain={chain}, profile={self._profile!r})"
+
+    @property
+    def chain(self) -> CredentialProvider:
+        """The providers this resolver tries (the default chain unless one was given)."""
+        if self._chain is None:
+            from ._chain import default_chain
+
+            self._chain = default_chain()
+        return self._chain
+
+    @property
+    def profile(self) -> str | None:
+        """The explicitly chosen profile, or ``None`` (``AWS_PROFILE``/``default``)."""
+        return self._profile
+
+    def _context(self, *, fresh: bool = False) -> ProviderContext:
+        if fresh:
+            self._config_cache = []
+        return ProviderContext(
+            environ=self._environ,
+            read_file=self._read_file,
+            clock=self._clock,
+            profile=self._profile,
+            config_cache=self._config_cache,
+        )
+
+    def settings(self) -> ClientSettings:
+        """Region, STS endpoint mode, FIPS and dual-stack settings, resolved like the AWS CLI."""
+        return resolve_settings(self._context())
+
+    def _need(self) -> Need:
+        return refresh_need(self._current, self._clock(), self._windows)
+
+    def _plan(self) -> CredentialFlow[tuple[Credentials, CredentialProvider]]:
+        """Refresh with the provider that answered last; fall back to the whole chain."""
+        ctx = self._context(fresh=self._current is not None)
+        source = self._source
+        if source is not None:
+            result = yield from source.flow(ctx)
+            if not isinstance(result, Skip):
+                return result, source
+        skipped: list[tuple[str, str]] = []
+        if self._chain is None:
+            # The default chain starts with the environment: try it before building the rest.
+            from ._env import EnvProvider
+
+            env = EnvProvider()
+            first = yield from env.flow(ctx)
+            if not isinstance(first, Skip):
+                return first, env
+            skipped.append((env.name, first.reason))
+        chain = self.chain
+        from ._chain import CredentialChain
+
+        if isinstance(chain, CredentialChain):
+            return (yield from chain.resolve_flow(ctx, skip=len(skipped), attempts=skipped))
+        result = yield from chain.flow(ctx)
+        if isinstance(result, Skip):
+            raise NoCredentialsError(attempts=[(chain.name, result.reason)])
+        return result, chain
+
+    def _accept(self, found: tuple[Credentials, CredentialProvider]) -> Credentials:
+        credentials, source = found
+        if credentials.expiration is not None and credentials.expiration <= self._clock():
+            raise CredentialsError(
+                f"{source.name}: the credentials it returned have already expired"
+            )
+        self._current, self._source = credentials, source
+        return credentials
+
+    def _prompt(self, text: str) -> str | None:
+        reader = _stdin_readline if self._mfa_input is _STDIN else self._mfa_input
+        if reader is None:
+            return None
+        sys.stderr.write(text)
+        sys.stderr.flush()
+        line = reader()
+        return line.rstrip("\r\n") if line else None
+
+
+class CredentialResolver(_ResolverBase):
+    """Find AWS credentials like the AWS CLI, cache them and refresh them before they expire.
+
+    Args:
+        chain: the providers to try (default :func:`default_chain`).
+        client: an ``httpx.Client`` to borrow for the network providers; by
+            default a short-lived one is created only when a provider needs it.
+        profile: use this profile (like ``--profile``); environment credentials
+            are then ignored. ``None``: ``AWS_PROFILE``, else ``default``.
+        environ: the environment to read (default: ``os.environ``, copied once).
+        read_file: ``path -> text | None`` (default: read from disk).
+        clock: returns the current aware UTC time.
+        mfa_input: reads one line (the MFA code) after the prompt is written to
+            stderr; default stdin; ``None`` when nobody can answer (then a
+            profile with ``mfa_serial`` fails with a clear error).
+        process_runner: runs ``credential_process`` commands.
+        advisory_refresh / mandatory_refresh: the refresh windows.
+
+    :meth:`resolve` is thread-safe; one refresh runs at a time.
+    """
+
+    def __init__(
+        self,
+        chain: CredentialProvider | None = None,
+        *,
+        client: httpx.Client | None = None,
+        profile: str | None = None,
+        environ: Mapping[str, str] | None = None,
+        read_file: ReadFile | None = None,
+        clock: Callable[[], datetime] | None = None,
+        mfa_input: MfaInput | None = _STDIN,
+        process_runner: Callable[[RunProcess], ProcessResult | ProcessFailure] | None = None,
+        advisory_refresh: timedelta = ADVISORY_REFRESH,
+        mandatory_refresh: timedelta = MANDATORY_REFRESH,
+    ) -> None:
+        super().__init__(
+            chain,
+            profile=profile,
+            environ=environ,
+            read_file=read_file,
+            clock=clock,
+            mfa_input=mfa_input,
+            process_runner=process_runner,
+            advisory_refresh=advisory_refresh,
+            mandatory_refresh=mandatory_refresh,
+        )
+        self._client = client
+        self._lock = threading.Lock()
+
+    def resolve(self) -> Credentials:
+        """Current credentials: cached, refreshed in the advisory window, fetched when needed."""
+        need = self._need()
+        if need is Need.NONE:
+            assert self._current is not None
+            return self._current
+        if need is Need.ADVISORY:
+            if not self._lock.acquire(blocking=False):
+                assert self._current is not None
+                return self._current  # someone else is refreshing; ours is still good
+            try:
+                if self._need() is not Need.NONE:
+                    try:
+                        return self._accept(self._drive(self._plan()))
+                    except CredentialsError:
+                        pass  # advisory only: keep the still-valid credentials
+                assert self._current is not None
+                return self._current
+            finally:
+                self._lock.release()
+        with self._lock:
+            if self._need() is Need.MANDATORY:
+                return self._accept(self._drive(self._plan()))
+            assert self._current is not None
+            return self._current
+
+    def _drive(self, flow: CredentialFlow[T]) -> T:
+        owned: httpx.Client | None = None
+        outcome: CredentialOutcome = None
+        try:
+            while True:
+                effect = flow.send(outcome)
+                from ._local_effects import Prompt, RunProcess
+
+                if isinstance(effect, RunProcess):
+                    outcome = self._run_process(effect)
+                elif isinstance(effect, Prompt):
+                    outcome = self._prompt(effect.text)
+                else:
+                    from k8s_aws_auth._drivers import run_sync
+
+                    client = self._client
+                    if client is None:
+                        if owned is None:
+                            import httpx
+
+                            owned = httpx.Client()
+                        client = owned
+                    outcome = run_sync(_single(effect), client)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+        finally:
+            flow.close()
+            if owned is not None:
+                owned.close()
+
+
+class AsyncCredentialResolver(_ResolverBase):
+    """The async twin of :class:`CredentialResolver` (asyncio and trio, via anyio).
+
+    Same arguments, with ``client: httpx.AsyncClient``. The refresh lock is
+    created on first use, never at construction. ``credential_process`` and the
+    MFA prompt run in a worker thread.
+    """
+
+    def __init__(
+        self,
+        chain: CredentialProvider | None = None,
+        *,
+        client: httpx.AsyncClient | None = None,
+        profile: str | None = None,
+        environ: Mapping[str, str] | None = None,
+        read_file: ReadFile | None = None,
+        clock: Callable[[], datetime] | None = None,
+        mfa_input: MfaInput | None = _STDIN,
+        process_runner: Callable[[RunProcess], ProcessResult | ProcessFailure] | None = None,
+        advisory_refresh: timedelta = ADVISORY_REFRESH,
+        mandatory_refresh: timedelta = MANDATORY_REFRESH,
+    ) -> None:
+        super().__init__(
+            chain,
+            profile=profile,
+            environ=environ,
+            read_file=read_file,
+            clock=clock,
+            mfa_input=mfa_input,
+            process_runner=process_runner,
+            advisory_refresh=advisory_refresh,
+            mandatory_refresh=mandatory_refresh,
+        )
+        self._client = client
+        self._alock: anyio.Lock | None = None
+
+    def _get_lock(self) -> anyio.Lock:
+        if self._alock is None:
+            import anyio
+
+            self._alock = anyio.Lock()
+        return self._alock
+
+    async def resolve(self) -> Credentials:
+        """Current credentials (see :meth:`CredentialResolver.resolve`)."""
+        need = self._need()
+        if need is Need.NONE:
+            assert self._current is not None
+            return self._current
+        lock = self._get_lock()
+        if need is Need.ADVISORY:
+            import anyio
+
+            try:
+                lock.acquire_nowait()
+            except anyio.WouldBlock:
+                assert self._current is not None
+                return self._current
+            try:
+                if self._need() is not Need.NONE:
+                    try:
+                        return self._accept(await self._drive(self._plan()))
+                    except CredentialsError:
+                        pass
+                assert self._current is not None
+                return self._current
+            finally:
+                lock.release()
+        async with lock:
+            if self._need() is Need.MANDATORY:
+                return self._accept(await self._drive(self._plan()))
+            assert self._current is not None
+            return self._current
+
+    async def _drive(self, flow: CredentialFlow[T]) -> T:
+        owned: httpx.AsyncClient | None = None
+        outcome: CredentialOutcome = None
+        try:
+            while True:
+                effect = flow.send(outcome)
+                from ._local_effects import Prompt, RunProcess
+
+                if isinstance(effect, RunProcess):
+                    import anyio.to_thread
+
+                    outcome = await anyio.to_thread.run_sync(self._run_process, effect)
+                elif isinstance(effect, Prompt):
+                    import anyio.to_thread
+
+                    outcome = await anyio.to_thread.run_sync(self._prompt, effect.text)
+                else:
+                    from k8s_aws_auth._drivers import run_async
+
+                    client = self._client
+                    if client is None:
+                        if owned is None:
+                            import httpx
+
+                            owned = httpx.AsyncClient()
+                        client = owned
+                    outcome = await run_async(_single(effect), client)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+        finally:
+            flow.close()
+            if owned is not None:
+                await owned.aclose()
