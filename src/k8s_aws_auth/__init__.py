@@ -6,31 +6,99 @@ the STS call over httpx, in sync and async flavours.
 
 from __future__ import annotations
 
-from ._arn import canonicalize_arn
-from ._config import VerifierConfig
-from ._exec_credential import format_exec_credential, parse_exec_info
-from ._generate import agenerate_token, generate_token
-from ._models import Credentials, Identity, Token, ValidatedToken
-from ._token import decode_token, encode_token, presign_token
-from ._validate import validate_token
 from ._version import __version__
 from .errors import K8sAwsAuthError
 
+# Not `from typing import TYPE_CHECKING`: typing costs milliseconds at start-up
+# (the exec plugin's import path runs this file); mypy treats this name as True.
+TYPE_CHECKING = False
+
+if TYPE_CHECKING:
+    from ._arn import canonicalize_arn
+    from ._config import VerifierConfig
+    from ._exec_credential import format_exec_credential, parse_exec_info
+    from ._generate import agenerate_token, generate_token
+    from ._models import Credentials, Identity, Token, ValidatedToken
+    from ._token import decode_token, encode_token, presign_token
+    from ._validate import validate_token
+    from ._verifier import (
+        AsyncTokenVerifier,
+        TokenVerifier,
+        VerifierStats,
+        averify_token,
+        verify_token,
+    )
+    from .credentials import AsyncCredentialResolver, CredentialResolver, default_chain
+
+# Every public name loads on first use: the verifier shells need httpx (tens of
+# milliseconds to import) and the value types attrs (about 20 ms), while the
+# `k8s-aws-auth token` process, which kubectl starts for every command, must
+# import as little as possible (`import k8s_aws_auth.cli` runs this file).
+# Add new public names here (and under TYPE_CHECKING above), not as eager imports.
+_LAZY = {
+    "canonicalize_arn": "._arn",
+    "VerifierConfig": "._config",
+    "format_exec_credential": "._exec_credential",
+    "parse_exec_info": "._exec_credential",
+    "agenerate_token": "._generate",
+    "generate_token": "._generate",
+    "Credentials": "._models",
+    "Identity": "._models",
+    "Token": "._models",
+    "ValidatedToken": "._models",
+    "decode_token": "._token",
+    "encode_token": "._token",
+    "presign_token": "._token",
+    "validate_token": "._validate",
+    "AsyncTokenVerifier": "._verifier",
+    "TokenVerifier": "._verifier",
+    "VerifierStats": "._verifier",
+    "averify_token": "._verifier",
+    "verify_token": "._verifier",
+    "AsyncCredentialResolver": ".credentials",
+    "CredentialResolver": ".credentials",
+    "default_chain": ".credentials",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
 __all__ = [
+    "AsyncCredentialResolver",
+    "AsyncTokenVerifier",
+    "CredentialResolver",
     "Credentials",
     "Identity",
     "K8sAwsAuthError",
     "Token",
+    "TokenVerifier",
     "ValidatedToken",
     "VerifierConfig",
+    "VerifierStats",
     "__version__",
     "agenerate_token",
+    "averify_token",
     "canonicalize_arn",
     "decode_token",
+    "default_chain",
     "encode_token",
     "format_exec_credential",
     "generate_token",
     "parse_exec_info",
     "presign_token",
     "validate_token",
+    "verify_token",
 ]

@@ -3,6 +3,11 @@
 Each subcommand lives in its own module exposing ``configure(parser)`` and
 ``run(args) -> int``; this module imports only the one being run, so a
 ``token`` call never pays for httpx or the server extra.
+
+Exit codes: ``0`` success, ``1`` failure (for ``verify``: the token was denied),
+``2`` could not decide (``verify`` only: STS unreachable or unusable), ``64``
+usage error (sysexits ``EX_USAGE``), ``130`` interrupted. Errors are one line on
+stderr naming the cause and the fix; ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -12,24 +17,110 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-__all__ = ["main"]
+# `typing` costs milliseconds on the plugin's start-up path; mypy treats this name as True.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NoReturn
+
+__all__ = ["EXIT_FAILURE", "EXIT_UNDECIDED", "EXIT_USAGE", "describe_error", "main"]
+
+EXIT_FAILURE = 1
+EXIT_UNDECIDED = 2
+EXIT_USAGE = 64
 
 #: subcommand → (module, one-line help). Modules are imported only when chosen.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("k8s_aws_auth._cli_demo", "run the full loop against an embedded loopback STS"),
+    "token": (
+        "k8s_aws_auth._cli_token",
+        "print an ExecCredential for kubectl (aws-iam-authenticator token)",
+    ),
+    "get-token": (
+        "k8s_aws_auth._cli_token",
+        "print an ExecCredential for kubectl (aws eks get-token)",
+    ),
+    "verify": ("k8s_aws_auth._cli_verify", "verify a token against STS and print the identity"),
+    "kubeconfig": ("k8s_aws_auth._cli_kubeconfig", "print a kubeconfig wired to this exec plugin"),
+    "serve": (
+        "k8s_aws_auth._cli_server",
+        "run the TokenReview webhook server (aws-iam-authenticator server)",
+    ),
+    "init": ("k8s_aws_auth._cli_server", "write the webhook's TLS certificate, key and kubeconfig"),
+    "mapping": (
+        "k8s_aws_auth._cli_mapping",
+        "check a mapping file or explain how it maps a caller ARN",
+    ),
 }
 
 
-def _parser() -> tuple[
-    argparse.ArgumentParser, argparse._SubParsersAction[argparse.ArgumentParser]
-]:
-    parser = argparse.ArgumentParser(
+class _Parser(argparse.ArgumentParser):
+    """argparse with the sysexits usage code, so ``verify``'s 1 and 2 stay unambiguous."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction[_Parser]]:
+    parser = _Parser(
         prog="k8s-aws-auth",
         description="Generate and verify Kubernetes AWS IAM (k8s-aws-v1.) tokens.",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     return parser, sub
+
+
+def _version() -> str:
+    from ._version import __version__
+
+    return f"k8s-aws-auth {__version__}"
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for stderr: what went wrong and what to do about it.
+
+    Library errors carry vetted messages (never a token or a secret); anything
+    else is named by type only, because its text might quote a secret.
+    """
+    from .errors import (
+        ConfigurationError,
+        CredentialsError,
+        K8sAwsAuthError,
+        NoCredentialsError,
+        STSError,
+        TokenError,
+    )
+
+    if isinstance(exc, K8sAwsAuthError):
+        message = exc.message
+        if isinstance(exc, NoCredentialsError):
+            fix = (
+                "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE / --profile "
+                "for a profile in ~/.aws/config (run `aws sso login` for SSO profiles)"
+            )
+        elif isinstance(exc, CredentialsError):
+            fix = "check the AWS profile or credential source named above"
+        elif isinstance(exc, ConfigurationError):
+            if exc.reason == "usage":  # the message already says what to pass
+                return " ".join(message.split())
+            fix = "correct the value on the command line or in the environment"
+        elif isinstance(exc, STSError):
+            fix = "retry later, or check the network path to STS (--sts-endpoint-url)"
+        elif isinstance(exc, TokenError):
+            fix = "get a fresh token for the right cluster id"
+        else:
+            fix = "rerun with --debug for details"
+    elif isinstance(exc, OSError):
+        where = f" ({exc.filename})" if exc.filename else ""
+        message = f"{exc.strerror or type(exc).__name__}{where}"
+        fix = "check that the path exists and is accessible"
+    else:
+        message = f"internal error ({type(exc).__name__})"
+        fix = "rerun with --debug and report the traceback"
+    line = f"{message}; {fix}"
+    return " ".join(line.split())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -38,13 +129,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser, sub = _parser()
     chosen = next((a for a in args_list if not a.startswith("-")), None)
     for name, (module_name, help_text) in SUBCOMMANDS.items():
-        command_parser = sub.add_parser(name, help=help_text)
+        command_parser = sub.add_parser(name, help=help_text, description=help_text)
         if name == chosen:
+            command_parser.add_argument(
+                "--debug",
+                action="store_true",
+                default=argparse.SUPPRESS,
+                help="show tracebacks on errors",
+            )
             importlib.import_module(module_name).configure(command_parser)
     args = parser.parse_args(args_list)
     if args.command is None:
         parser.print_help(sys.stderr)
-        return 2
+        return EXIT_USAGE
     module = importlib.import_module(SUBCOMMANDS[args.command][0])
     try:
         code: int = module.run(args)
@@ -53,6 +150,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if args.debug:
             raise
-        print(f"k8s-aws-auth {args.command}: error: {exc}", file=sys.stderr)
-        return 1
+        print(f"k8s-aws-auth {args.command}: error: {describe_error(exc)}", file=sys.stderr)
+        return EXIT_FAILURE
     return code

@@ -1,0 +1,174 @@
+"""The plugin's seam to :mod:`k8s_aws_auth.credentials`: the slow path of ``token``.
+
+Imported only when the environment has no static keys, a profile or a role is
+named, or a shared config file may hold region settings. Everything here runs
+the credentials package's own flows under its :class:`CredentialResolver`; the
+explicit ``--role`` AssumeRole is a small provider over that package's STS
+request builder, so it gets the same endpoint rules, signing and error messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+import attrs
+
+from ._models import Credentials
+from .credentials import CredentialResolver, ProviderContext, Skip
+from .credentials._base import CredentialFlow, http, provider_error
+from .credentials._endpoints import ServiceEndpoint, sts_endpoint
+from .credentials._region import ClientSettings, resolve_settings
+from .credentials._sts_calls import (
+    AssumeRoleParams,
+    assume_role_request,
+    parse_credentials_response,
+    valid_session_name,
+)
+
+__all__ = ["ExplicitRoleProvider", "assume_role", "profile_settings", "resolve_credentials"]
+
+_NAME = "assume-role (--role)"
+
+
+def _resolver(
+    *,
+    chain: object | None = None,
+    profile: str | None,
+    environ: Mapping[str, str],
+    interactive: bool,
+    now: datetime | None = None,
+) -> CredentialResolver:
+    options: dict[str, object] = {"profile": profile, "environ": environ}
+    if not interactive:
+        options["mfa_input"] = None  # a profile needing MFA then fails with a clear message
+    if now is not None:
+        options["clock"] = lambda: now
+    return CredentialResolver(chain, **options)  # type: ignore[arg-type]
+
+
+def profile_settings(profile: str | None, environ: Mapping[str, str]) -> ClientSettings:
+    """Region and STS endpoint settings from the environment and the profile, like the AWS CLI."""
+    return _resolver(profile=profile, environ=environ, interactive=False).settings()
+
+
+def resolve_credentials(
+    *, profile: str | None, environ: Mapping[str, str], interactive: bool, now: datetime
+) -> Credentials:
+    """The default chain for ``profile``; MFA prompts (on stderr) only when ``interactive``."""
+    return _resolver(profile=profile, environ=environ, interactive=interactive, now=now).resolve()
+
+
+@attrs.frozen(kw_only=True)
+class ExplicitRoleProvider:
+    """AssumeRole ``role_arn`` with ``source``'s credentials (``token --role`` / ``get-token --role-arn``).
+
+    The session name is ``session_name``, else the caller's own (``forward``:
+    the part after ``:`` of GetCallerIdentity's UserId), else a time-based one.
+    """
+
+    source: Credentials = attrs.field(repr=False)
+    role_arn: str
+    external_id: str | None = attrs.field(default=None, repr=False)
+    session_name: str | None = None
+    forward_session_name: bool = False
+    region: str | None = None
+    timeout: float = 10.0
+    name: str = attrs.field(default=_NAME, init=False)
+
+    def flow(self, ctx: ProviderContext) -> CredentialFlow[Credentials | Skip]:
+        """Resolve the session name, then call AssumeRole at the configured STS endpoint."""
+        settings = resolve_settings(ctx)
+        if self.region is not None:
+            settings = attrs.evolve(settings, region=self.region)
+        endpoint = sts_endpoint(ctx, settings, _NAME)
+        session_name = self.session_name
+        if session_name is None and self.forward_session_name:
+            session_name = yield from self._caller_session_name(ctx, settings, endpoint)
+        if session_name is None:
+            session_name = f"k8s-aws-auth-{int(ctx.clock().timestamp())}"
+        if not valid_session_name(session_name):
+            raise provider_error(
+                _NAME,
+                "the role session name must be 2-64 characters of letters, digits and +=,.@_-",
+                "bad-session-name",
+            )
+        params = AssumeRoleParams(
+            role_arn=self.role_arn, role_session_name=session_name, external_id=self.external_id
+        )
+        request = assume_role_request(
+            params,
+            credentials=self.source,
+            endpoint=endpoint,
+            now=ctx.clock(),
+            read_timeout=self.timeout,
+        )
+        outcome = yield from http(request)
+        return parse_credentials_response(
+            outcome, action="AssumeRole", provider=_NAME, host=endpoint.host
+        )
+
+    def _caller_session_name(
+        self, ctx: ProviderContext, settings: ClientSettings, endpoint: ServiceEndpoint
+    ) -> CredentialFlow[str | None]:
+        """GetCallerIdentity with the source credentials; ``AROA…:NAME`` → ``NAME``.
+
+        The call is the verifier's own (a presigned GET checked like any token),
+        sent to the configured STS endpoint URL when there is one.
+        """
+        import random
+
+        from ._config import VerifierConfig
+        from ._partitions import partition_for_region
+        from ._token import presign_token
+        from ._validate import validate_token
+        from ._verify_flow import sts_flow
+
+        cluster = "k8s-aws-auth-forward-session-name"
+        now = ctx.clock()
+        token = presign_token(
+            self.source,
+            cluster_id=cluster,
+            now=now,
+            region=settings.region,
+            sts_regional_endpoints=settings.sts_regional_endpoints,
+            use_fips=settings.use_fips,
+            use_dualstack=settings.use_dualstack,
+        )
+        partition = partition_for_region(settings.region or "us-east-1").name
+        config = VerifierConfig(
+            cluster,
+            partition=partition,
+            sts_endpoint_url=endpoint.url if endpoint.configured else None,
+        )
+        validated = validate_token(token.value, config, now=now)
+        identity = yield from sts_flow(validated, config, random=random.random)
+        if identity.session_name:  # assumed-role: the verifier split UserId already
+            return identity.session_name
+        _, sep, name = identity.user_id.partition(":")  # federated user: ACCOUNT:NAME
+        return name if sep and name else None
+
+
+def assume_role(
+    base: Credentials,
+    *,
+    role_arn: str,
+    external_id: str | None,
+    session_name: str | None,
+    forward_session_name: bool,
+    region: str | None,
+    environ: Mapping[str, str],
+    now: datetime,
+) -> Credentials:
+    """Temporary credentials for ``role_arn``, obtained with ``base``."""
+    provider = ExplicitRoleProvider(
+        source=base,
+        role_arn=role_arn,
+        external_id=external_id,
+        session_name=session_name,
+        forward_session_name=forward_session_name,
+        region=region,
+    )
+    return _resolver(
+        chain=provider, profile=None, environ=environ, interactive=False, now=now
+    ).resolve()
