@@ -1,0 +1,96 @@
+"""The TokenReview webhook server (optional extra: ``pip install 'k8s-aws-auth[server]'``).
+
+* :class:`TokenReviewApp` — the webhook as a plain ASGI callable (mount it in
+  Starlette/FastAPI or run it under any ASGI server);
+* :func:`parse_token_review` / :func:`encode_token_review` — the wire format;
+* :class:`ServerConfig` / :func:`load_server_config` — the YAML config (upstream keys + ours);
+* :func:`ensure_certificates` / :func:`webhook_kubeconfig` — what ``init`` writes;
+* :class:`ServerMetrics` — Prometheus metrics in a registry of their own;
+* :func:`serve` — ``k8s-aws-auth serve`` (uvicorn, TLS).
+
+Only the codec and the app load without the extra; the rest needs uvicorn,
+prometheus-client, cryptography and PyYAML.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._app import AuthenticationResult, MappedUser, TokenReviewApp, Verifier, build_reviewed_user
+from ._tokenreview import (
+    SUPPORTED_API_VERSIONS,
+    ReviewedUser,
+    TokenReviewRequest,
+    TokenReviewRequestError,
+    encode_token_review,
+    parse_token_review,
+)
+
+if TYPE_CHECKING:
+    from ._certs import CertificateFiles, ensure_certificates, webhook_kubeconfig
+    from ._config import ServerConfig, load_server_config
+    from ._logging import JsonFormatter, configure_logging
+    from ._metrics import ServerMetrics
+    from ._serve import build_server, serve
+
+__all__ = [
+    "SUPPORTED_API_VERSIONS",
+    "AuthenticationResult",
+    "CertificateFiles",
+    "JsonFormatter",
+    "MappedUser",
+    "ReviewedUser",
+    "ServerConfig",
+    "ServerMetrics",
+    "TokenReviewApp",
+    "TokenReviewRequest",
+    "TokenReviewRequestError",
+    "Verifier",
+    "build_reviewed_user",
+    "build_server",
+    "configure_logging",
+    "encode_token_review",
+    "ensure_certificates",
+    "load_server_config",
+    "parse_token_review",
+    "serve",
+    "webhook_kubeconfig",
+]
+
+_WHERE = {
+    "CertificateFiles": "._certs",
+    "ensure_certificates": "._certs",
+    "webhook_kubeconfig": "._certs",
+    "ServerConfig": "._config",
+    "load_server_config": "._config",
+    "JsonFormatter": "._logging",
+    "configure_logging": "._logging",
+    "ServerMetrics": "._metrics",
+    "build_server": "._serve",
+    "serve": "._serve",
+}
+_EXTRA = ("uvicorn", "prometheus_client", "cryptography", "yaml")
+INSTALL_HINT = "the webhook server needs its extra: pip install 'k8s-aws-auth[server]'"
+
+
+def require_extra() -> None:
+    """Raise ``ImportError`` with the install hint when a server dependency is missing."""
+    missing = []
+    for module in _EXTRA:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        raise ImportError(f"{INSTALL_HINT} (missing: {', '.join(missing)})")
+
+
+def __getattr__(name: str) -> Any:
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    require_extra()
+    value = getattr(importlib.import_module(where, __name__), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,423 @@
+"""``TokenReviewApp``: the webhook as a plain ASGI callable.
+
+Routes: ``POST /authenticate`` (TokenReview), ``GET /healthz``, ``GET /readyz``
+and ``GET /metrics``. The app owns no sockets and no global state, so it runs
+under uvicorn (``k8s-aws-auth serve``) or mounts inside a Starlette/FastAPI app.
+
+Answers to ``/authenticate``:
+
+* 200 ``authenticated: true`` — STS confirmed the identity and the mapper mapped it;
+* 200 ``authenticated: false`` — a definitive denial (:class:`TokenError`, unmapped
+  identity, audience mismatch); ``status.error`` is a short code, never a detail
+  of the token or of the mapping;
+* 429 (STS throttled) or 500 (STS unreachable or unusable) with ``Retry-After``
+  — kube-apiserver retries these and does not cache them, so an outage never
+  becomes a cached denial (upstream answers 403);
+* 400 malformed TokenReview, 405 wrong method, 408 body too slow, 413 body too large.
+
+No answer ever carries a traceback or a token.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
+from typing import Any, Protocol
+
+import anyio
+import attrs
+
+from k8s_aws_auth._models import Identity
+from k8s_aws_auth.errors import K8sAwsAuthError, STSError, STSThrottledError, TokenError
+
+from ._tokenreview import (
+    ReviewedUser,
+    TokenReviewRequest,
+    TokenReviewRequestError,
+    encode_token_review,
+    parse_token_review,
+)
+
+__all__ = [
+    "AuthenticationResult",
+    "MappedUser",
+    "TokenReviewApp",
+    "Verifier",
+    "build_reviewed_user",
+]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+_JSON = b"application/json; charset=utf-8"
+_TEXT = b"text/plain; charset=utf-8"
+_UID_PREFIX = "aws-iam-authenticator"
+_PRINCIPAL_ID_KEY = "sigs.k8s.io/aws-iam-authenticator/principalId"
+
+
+class Verifier(Protocol):
+    """What the app needs from a verifier (:class:`AsyncTokenVerifier` fits)."""
+
+    async def verify(self, token: str) -> Identity:
+        """Return the STS-confirmed identity or raise a :class:`K8sAwsAuthError`."""
+        ...
+
+
+@attrs.frozen(kw_only=True)
+class MappedUser:
+    """The Kubernetes user an identity maps to."""
+
+    username: str
+    groups: tuple[str, ...] = ()
+
+
+#: Returns the mapped user (a :class:`ReviewedUser` is used as is, uid and extra
+#: included), or ``None`` when the identity is not mapped. A
+#: :class:`K8sAwsAuthError` it raises is a denial, unless it has ``retryable=True``.
+MapIdentity = Callable[[Identity], "MappedUser | ReviewedUser | None"]
+Hook = Callable[[], Awaitable[None]]
+
+
+@attrs.frozen(kw_only=True)
+class AuthenticationResult:
+    """What one ``/authenticate`` call decided (passed to the ``on_result`` hook and logs)."""
+
+    result: str
+    """``success``, ``malformed_request``, ``invalid_token``, ``unknown_user``,
+    ``audience_mismatch``, ``sts_error``, ``sts_throttling``, ``mapping_error`` or
+    ``internal_error``."""
+    status_code: int
+    seconds: float
+    reason: str | None = None
+    identity: Identity | None = None
+    user: ReviewedUser | None = None
+
+
+def build_reviewed_user(
+    identity: Identity, mapped: MappedUser, *, scrubbed_accounts: frozenset[str] = frozenset()
+) -> ReviewedUser:
+    """``status.user`` as aws-iam-authenticator fills it (uid and ``extra`` keys included).
+
+    For an account in ``scrubbed_accounts`` the uid is the administrative form
+    and no ``extra`` (ARN, session, key id) is disclosed.
+    """
+    if identity.account_id in scrubbed_accounts:
+        return ReviewedUser(
+            username=mapped.username,
+            uid=f"{_UID_PREFIX}:administrative:{mapped.username}",
+            groups=mapped.groups,
+        )
+    return ReviewedUser(
+        username=mapped.username,
+        uid=f"{_UID_PREFIX}:{identity.account_id}:{identity.user_id}",
+        groups=mapped.groups,
+        extra={
+            "arn": (identity.arn,),
+            "canonicalArn": (identity.canonical_arn,),
+            "sessionName": (identity.session_name,),
+            "accessKeyId": (identity.access_key_id,),
+            "principalId": (identity.user_id,),
+            _PRINCIPAL_ID_KEY: (identity.user_id,),
+        },
+    )
+
+
+class _Reject(Exception):
+    def __init__(self, status: int, message: str, result: str = "malformed_request") -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.result = result
+
+
+class TokenReviewApp:
+    """The TokenReview webhook as an ASGI 3 application.
+
+    Args:
+        verifier: verifies a token with STS (``AsyncTokenVerifier``).
+        map_identity: maps a confirmed identity to a :class:`MappedUser`, or
+            returns ``None`` when it is not mapped.
+        max_token_size: longest ``spec.token`` accepted (larger → 400).
+        max_body_bytes: largest request body read (larger → 413).
+        body_timeout: seconds allowed for the whole body to arrive (slower → 408).
+        audiences: the audiences this webhook authenticates for; when set and the
+            request names audiences, the answer carries their intersection and an
+            empty intersection is a denial. ``None`` ignores ``spec.audiences``
+            like upstream.
+        scrubbed_accounts: accounts whose identities are not disclosed in the answer.
+        retry_after: seconds put in ``Retry-After`` of 429/500 answers.
+        ready: readiness probe for ``/readyz`` (default: always ready).
+        metrics_endpoint: renders ``/metrics`` as ``(body, content type)``; 404 when ``None``.
+        on_result: called with every :class:`AuthenticationResult` (metrics hook).
+        logger: where one structured line per review goes (never the token).
+        timer: monotonic seconds (injectable for tests).
+        on_startup: coroutines awaited at ASGI lifespan startup, in order.
+        on_shutdown: coroutines awaited at ASGI lifespan shutdown, in order.
+    """
+
+    def __init__(
+        self,
+        verifier: Verifier,
+        map_identity: MapIdentity,
+        *,
+        max_token_size: int = 16 * 1024,
+        max_body_bytes: int = 64 * 1024,
+        body_timeout: float = 10.0,
+        audiences: Iterable[str] | None = None,
+        scrubbed_accounts: Iterable[str] = (),
+        retry_after: int = 1,
+        ready: Callable[[], bool] | None = None,
+        metrics_endpoint: Callable[[], tuple[bytes, str]] | None = None,
+        on_result: Callable[[AuthenticationResult], None] | None = None,
+        logger: logging.Logger | None = None,
+        timer: Callable[[], float] = time.perf_counter,
+        on_startup: Sequence[Hook] = (),
+        on_shutdown: Sequence[Hook] = (),
+    ) -> None:
+        self.verifier = verifier
+        self.map_identity = map_identity
+        self.max_token_size = max_token_size
+        self.max_body_bytes = max_body_bytes
+        self.body_timeout = body_timeout
+        self.audiences = None if audiences is None else frozenset(audiences)
+        self.scrubbed_accounts = frozenset(scrubbed_accounts)
+        self.retry_after = retry_after
+        self.ready = ready
+        self.metrics_endpoint = metrics_endpoint
+        self.on_result = on_result
+        self.logger = logger or logging.getLogger("k8s_aws_auth.server")
+        self.timer = timer
+        self.on_startup = list(on_startup)
+        self.on_shutdown = list(on_shutdown)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI entry point."""
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        try:
+            await self._route(scope, receive, send)
+        except Exception:
+            # A bug must not become a traceback on the wire or a dead worker.
+            self.logger.exception("unhandled error while answering %s", scope.get("path", "?"))
+            await _respond(send, 500, b"internal error\n", _TEXT)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    for hook in self.on_startup:
+                        await hook()
+                except Exception as exc:
+                    self.logger.exception("startup failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                for hook in self.on_shutdown:
+                    try:
+                        await hook()
+                    except Exception:
+                        self.logger.exception("shutdown hook failed")
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        # Mounted in Starlette/FastAPI, "path" may still include the mount prefix.
+        root = scope.get("root_path", "")
+        if root and path.startswith(root + "/"):
+            path = path[len(root) :]
+        method = scope.get("method", "GET")
+        if path == "/authenticate":
+            if method != "POST":
+                await _respond(send, 405, b"expected POST\n", _TEXT, [(b"allow", b"POST")])
+                return
+            await self._authenticate(scope, receive, send)
+            return
+        if path in ("/healthz", "/readyz", "/metrics"):
+            if method not in ("GET", "HEAD"):
+                await _respond(send, 405, b"expected GET\n", _TEXT, [(b"allow", b"GET, HEAD")])
+                return
+            head = method == "HEAD"
+            if path == "/healthz":
+                await _respond(send, 200, b"ok\n", _TEXT, head=head)
+            elif path == "/readyz":
+                ok = self.ready is None or self.ready()
+                await _respond(
+                    send, 200 if ok else 503, b"ok\n" if ok else b"not ready\n", _TEXT, head=head
+                )
+            elif self.metrics_endpoint is None:
+                await _respond(send, 404, b"not found\n", _TEXT)
+            else:
+                body, content_type = self.metrics_endpoint()
+                await _respond(send, 200, body, content_type.encode("latin-1"), head=head)
+            return
+        await _respond(send, 404, b"not found\n", _TEXT)
+
+    async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    raise _Reject(400, "invalid Content-Length") from None
+                if declared > self.max_body_bytes:
+                    raise _Reject(413, f"request body larger than {self.max_body_bytes} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        with anyio.move_on_after(self.body_timeout) as scope_timeout:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise _Reject(400, "client disconnected")
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > self.max_body_bytes:
+                    raise _Reject(413, f"request body larger than {self.max_body_bytes} bytes")
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
+        if scope_timeout.cancelled_caught:
+            raise _Reject(408, "request body not received in time")
+        return b"".join(chunks)
+
+    async def _authenticate(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = self.timer()
+        try:
+            body = await self._read_body(scope, receive)
+            try:
+                review = parse_token_review(body, max_token_size=self.max_token_size)
+            except TokenReviewRequestError as exc:
+                raise _Reject(400, str(exc)) from None
+        except _Reject as reject:
+            await _respond(send, reject.status, (reject.message + "\n").encode(), _TEXT)
+            self._finish(
+                AuthenticationResult(
+                    result=reject.result,
+                    status_code=reject.status,
+                    seconds=self.timer() - started,
+                    reason=reject.message,
+                )
+            )
+            return
+        status, body, outcome = await self._review(review)
+        headers: list[tuple[bytes, bytes]] = []
+        if status in (429, 500):
+            headers.append((b"retry-after", str(self.retry_after).encode()))
+        await _respond(send, status, body, _JSON, headers)
+        self._finish(attrs.evolve(outcome, status_code=status, seconds=self.timer() - started))
+
+    async def _review(self, review: TokenReviewRequest) -> tuple[int, bytes, AuthenticationResult]:
+        def deny(result: str, error: str, **kw: Any) -> tuple[int, bytes, AuthenticationResult]:
+            body = encode_token_review(review.api_version, error=error)
+            return (
+                200,
+                body,
+                AuthenticationResult(
+                    result=result, status_code=200, seconds=0.0, reason=error, **kw
+                ),
+            )
+
+        def retry(result: str, status: int, reason: str) -> tuple[int, bytes, AuthenticationResult]:
+            body = encode_token_review(review.api_version, error=f"temporary failure: {reason}")
+            return (
+                status,
+                body,
+                AuthenticationResult(result=result, status_code=status, seconds=0.0, reason=reason),
+            )
+
+        try:
+            identity = await self.verifier.verify(review.token)
+        except TokenError as exc:
+            return deny("invalid_token", f"token rejected: {exc.reason}")
+        except STSThrottledError as exc:
+            return retry("sts_throttling", 429, exc.reason)
+        except STSError as exc:
+            return retry("sts_error", 500, exc.reason)
+        except K8sAwsAuthError as exc:
+            return retry("internal_error", 500, exc.reason)
+
+        granted_audiences: list[str] | None = None
+        if self.audiences is not None and review.audiences is not None:
+            granted_audiences = [a for a in review.audiences if a in self.audiences]
+            if not granted_audiences:
+                return deny("audience_mismatch", "token audiences not accepted", identity=identity)
+
+        try:
+            mapped = self.map_identity(identity)
+        except K8sAwsAuthError as exc:
+            if getattr(exc, "retryable", False):
+                return retry("mapping_error", 500, exc.reason)
+            return deny("unknown_user", f"identity not mapped: {exc.reason}", identity=identity)
+        if mapped is None:
+            return deny("unknown_user", "identity is not mapped", identity=identity)
+        if isinstance(mapped, ReviewedUser):
+            user = mapped
+        else:
+            user = build_reviewed_user(identity, mapped, scrubbed_accounts=self.scrubbed_accounts)
+        body = encode_token_review(review.api_version, user=user, audiences=granted_audiences)
+        return (
+            200,
+            body,
+            AuthenticationResult(
+                result="success", status_code=200, seconds=0.0, identity=identity, user=user
+            ),
+        )
+
+    def _finish(self, outcome: AuthenticationResult) -> None:
+        if self.on_result is not None:
+            self.on_result(outcome)
+        fields: dict[str, Any] = {
+            "event": "token_review",
+            "result": outcome.result,
+            "status": outcome.status_code,
+            "seconds": round(outcome.seconds, 6),
+        }
+        if outcome.reason is not None:
+            fields["reason"] = outcome.reason
+        if outcome.identity is not None:
+            scrubbed = outcome.identity.account_id in self.scrubbed_accounts
+            if not scrubbed:
+                fields["arn"] = outcome.identity.arn
+            fields["sts_endpoint"] = outcome.identity.sts_endpoint
+        if outcome.user is not None:
+            fields["username"] = outcome.user.username
+            fields["uid"] = outcome.user.uid
+            fields["groups"] = list(outcome.user.groups)
+        level = logging.INFO if outcome.result == "success" else logging.WARNING
+        if outcome.result in ("invalid_token", "unknown_user", "audience_mismatch"):
+            level = logging.INFO
+        if self.logger.isEnabledFor(level):
+            message = "access granted" if outcome.result == "success" else "access not granted"
+            self.logger.log(level, message, extra={"fields": fields})
+
+
+async def _respond(
+    send: Send,
+    status: int,
+    body: bytes,
+    content_type: bytes,
+    headers: Sequence[tuple[bytes, bytes]] = (),
+    *,
+    head: bool = False,
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", content_type),
+                (b"content-length", str(len(body)).encode()),
+                (b"cache-control", b"no-store"),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": b"" if head else body})

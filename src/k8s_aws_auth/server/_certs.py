@@ -1,0 +1,308 @@
+"""``init``: the webhook's TLS material and the kubeconfig kube-apiserver uses to call it.
+
+:func:`ensure_certificates` writes, into a state directory:
+
+* ``ca.pem`` (0644) — a private CA that signed the serving certificate; its key
+  is never written anywhere, so nothing else can ever be signed with it;
+* ``cert.pem`` (0644) and ``key.pem`` (0600) — the serving certificate (ECDSA
+  P-256, ``serverAuth``, SANs for the hostname and address) and its key;
+
+and reuses an existing ``cert.pem``/``key.pem`` pair — also one made by
+aws-iam-authenticator, whose self-signed certificate is its own CA.
+:func:`webhook_kubeconfig` renders the file for kube-apiserver's
+``--authentication-token-webhook-config-file``. Upstream writes ``cert.pem``
+world-writable (0666) and valid for 100 years; here the lifetime is explicit.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import os
+import secrets
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import attrs
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from k8s_aws_auth.errors import ConfigurationError
+
+__all__ = [
+    "CA_FILE",
+    "CERT_FILE",
+    "DEFAULT_CERT_LIFETIME",
+    "KEY_FILE",
+    "KUBECONFIG_FILE",
+    "CertificateFiles",
+    "ensure_certificates",
+    "webhook_kubeconfig",
+    "write_file",
+]
+
+CERT_FILE = "cert.pem"
+KEY_FILE = "key.pem"
+CA_FILE = "ca.pem"
+KUBECONFIG_FILE = "kubeconfig.yaml"
+DEFAULT_CERT_LIFETIME = timedelta(days=365)
+#: Certificates start this long before "now", so a slightly slow apiserver clock accepts them.
+_BACKDATE = timedelta(minutes=5)
+
+
+@attrs.frozen(kw_only=True)
+class CertificateFiles:
+    """Where the serving certificate lives, and the CA that clients must trust."""
+
+    cert_path: Path
+    key_path: Path
+    ca_pem: bytes
+    """PEM of the CA (``ca.pem``, or the self-signed ``cert.pem`` of an upstream pair)."""
+    not_after: datetime
+    reused: bool
+
+
+def write_file(path: Path, data: bytes, mode: int) -> None:
+    """Write ``data`` to ``path`` atomically with exactly ``mode`` (never wider, whatever the umask)."""
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def _subject_alternative_names(hostname: str, address: str) -> list[x509.GeneralName]:
+    names: list[x509.GeneralName] = []
+
+    def add_host(value: str) -> None:
+        try:
+            ip = ipaddress.ip_address(value)
+        except ValueError:
+            entry: x509.GeneralName = x509.DNSName(value)
+        else:
+            if ip.is_unspecified:
+                return
+            entry = x509.IPAddress(ip)
+        if entry not in names:
+            names.append(entry)
+
+    add_host(hostname)
+    add_host(address)
+    return names
+
+
+def _generate(
+    hostname: str, address: str, lifetime: timedelta, now: datetime
+) -> tuple[bytes, bytes, bytes, datetime]:
+    not_before = now - _BACKDATE
+    not_after = now + lifetime
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "k8s-aws-auth webhook CA")])
+    ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(ca_ski, critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "k8s-aws-auth")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName(_subject_alternative_names(hostname, address)),
+            critical=False,
+        )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski),
+            critical=False,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return (
+        ca_cert.public_bytes(serialization.Encoding.PEM),
+        cert.public_bytes(serialization.Encoding.PEM),
+        key_pem,
+        not_after,
+    )
+
+
+def _load_existing(state_dir: Path, now: datetime) -> CertificateFiles:
+    cert_path, key_path = state_dir / CERT_FILE, state_dir / KEY_FILE
+    try:
+        cert_pem = cert_path.read_bytes()
+        cert = x509.load_pem_x509_certificate(cert_pem)
+        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    except (OSError, ValueError, TypeError) as exc:
+        raise ConfigurationError(
+            f"cannot reuse {cert_path} and {key_path}: {type(exc).__name__}: {exc}",
+            reason="certificate",
+        ) from None
+    public = cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    if (
+        key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        != public
+    ):
+        raise ConfigurationError(
+            f"{key_path} is not the private key of {cert_path}", reason="certificate"
+        )
+    if cert.not_valid_after_utc <= now:
+        raise ConfigurationError(
+            f"the certificate in {cert_path} expired on {cert.not_valid_after_utc:%Y-%m-%d}; "
+            f"delete {CERT_FILE} and {KEY_FILE} to generate a new pair",
+            reason="certificate",
+        )
+    ca_path = state_dir / CA_FILE
+    # An upstream pair has no ca.pem: its self-signed certificate is its own CA.
+    ca_pem = ca_path.read_bytes() if ca_path.exists() else cert_pem
+    return CertificateFiles(
+        cert_path=cert_path,
+        key_path=key_path,
+        ca_pem=ca_pem,
+        not_after=cert.not_valid_after_utc,
+        reused=True,
+    )
+
+
+def ensure_certificates(
+    state_dir: Path,
+    *,
+    hostname: str = "localhost",
+    address: str = "127.0.0.1",
+    lifetime: timedelta = DEFAULT_CERT_LIFETIME,
+    now: datetime,
+) -> CertificateFiles:
+    """Reuse the serving pair in ``state_dir`` or create CA, certificate and key there.
+
+    Raises:
+        ConfigurationError: only one of ``cert.pem``/``key.pem`` exists, they do
+            not belong together, the certificate expired, or ``lifetime`` is not positive.
+    """
+    if lifetime <= timedelta(0):
+        raise ConfigurationError("certificate lifetime must be positive", reason="certificate")
+    state_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
+    cert_path, key_path = state_dir / CERT_FILE, state_dir / KEY_FILE
+    have_cert, have_key = cert_path.exists(), key_path.exists()
+    if have_cert and have_key:
+        return _load_existing(state_dir, now)
+    if have_cert or have_key:
+        missing = key_path if have_cert else cert_path
+        raise ConfigurationError(
+            f"{missing} is missing; remove the other half of the pair to generate a new one",
+            reason="certificate",
+        )
+    ca_pem, cert_pem, key_pem, not_after = _generate(hostname, address, lifetime, now)
+    write_file(key_path, key_pem, 0o600)
+    write_file(state_dir / CA_FILE, ca_pem, 0o644)
+    write_file(cert_path, cert_pem, 0o644)
+    return CertificateFiles(
+        cert_path=cert_path, key_path=key_path, ca_pem=ca_pem, not_after=not_after, reused=False
+    )
+
+
+def _url_host(hostname: str) -> str:
+    try:
+        ip = ipaddress.ip_address(hostname)
+    except ValueError:
+        return hostname
+    return f"[{ip}]" if ip.version == 6 else str(ip)
+
+
+def webhook_kubeconfig(
+    *,
+    hostname: str,
+    port: int,
+    ca_pem: bytes,
+    client_certificate: str | None = None,
+    client_key: str | None = None,
+) -> str:
+    """The kubeconfig kube-apiserver reads to call the webhook (YAML text).
+
+    ``client_certificate``/``client_key`` (file paths on the apiserver's host)
+    are set when the webhook requires client certificates.
+    """
+    user: dict[str, str] = {}
+    if client_certificate is not None:
+        user["client-certificate"] = client_certificate
+    if client_key is not None:
+        user["client-key"] = client_key
+    document = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": "k8s-aws-auth",
+                "cluster": {
+                    "certificate-authority-data": base64.b64encode(ca_pem).decode("ascii"),
+                    "server": f"https://{_url_host(hostname)}:{port}/authenticate",
+                },
+            }
+        ],
+        "users": [{"name": "apiserver", "user": user}],
+        "contexts": [
+            {"name": "webhook", "context": {"cluster": "k8s-aws-auth", "user": "apiserver"}}
+        ],
+        "current-context": "webhook",
+    }
+    return yaml.safe_dump(document, sort_keys=False)

@@ -1,0 +1,395 @@
+"""The webhook's configuration: one YAML file with upstream's keys, plus ours.
+
+Keys are matched case-insensitively, like aws-iam-authenticator's config
+loader, so an upstream file works unchanged::
+
+    clusterID: my-cluster
+    server:
+      partition: aws
+      port: 21362
+      stateDir: /var/k8s-aws-auth
+      backendMode: [MountedFile]
+      mapRoles:
+        - roleARN: arn:aws:iam::111122223333:role/Admin
+          username: admin:{{SessionName}}
+          groups: [system:masters]
+      # ours
+      stsEndpointURL: https://sts.us-east-1.amazonaws.com   # VPC endpoint, emulator
+      cacheTTL: 60s
+
+Precedence: command-line flag > file > default. Keys this server does not use
+but upstream does (``kubeconfig``, ``master``, ``generateKubeconfig``...) are
+accepted and reported in :attr:`ServerConfig.ignored_keys`; any other key is an
+error naming it, so a typo never silently turns a setting off. The mapping keys
+(``mapRoles``, ``mapUsers``, ``mapAccounts``, ``dynamicfilepath``...) are kept in
+:attr:`ServerConfig.mapping_document` for the identity mapper.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import attrs
+import yaml
+
+from k8s_aws_auth._config import DEFAULT_MAX_TOKEN_SIZE, VerifierConfig
+from k8s_aws_auth.errors import ConfigurationError
+
+__all__ = ["DEFAULT_PORT", "ServerConfig", "load_server_config", "parse_duration"]
+
+DEFAULT_PORT = 21362
+_MAX_CONFIG_BYTES = 4 * 1024 * 1024
+
+# server.<key> (lower-cased) → ServerConfig attribute.
+_SERVER_KEYS = {
+    "partition": "partition",
+    "port": "port",
+    "hostname": "hostname",
+    "address": "address",
+    "statedir": "state_dir",
+    "backendmode": "backend_mode",
+    "scrubbedaccounts": "scrubbed_accounts",
+    # ours
+    "stsendpointurl": "sts_endpoint_url",
+    "extraregions": "extra_regions",
+    "maxtokensize": "max_token_size",
+    "maxbodybytes": "max_body_bytes",
+    "bodytimeout": "body_timeout",
+    "cachesize": "cache_size",
+    "cachettl": "cache_ttl",
+    "connecttimeout": "connect_timeout",
+    "readtimeout": "read_timeout",
+    "deadline": "deadline",
+    "maxretries": "max_retries",
+    "maxconnections": "max_connections",
+    "retryafter": "retry_after",
+    "audiences": "audiences",
+    "clientcafile": "client_ca_file",
+    "certlifetime": "cert_lifetime",
+    "loglevel": "log_level",
+    "reloadinterval": "mapping_reload_interval",
+    "shutdowntimeout": "shutdown_timeout",
+}
+# Read by the identity mapper, not by the server itself.
+MAPPING_KEYS = frozenset(
+    {
+        "maproles",
+        "mapusers",
+        "mapaccounts",
+        "reservedprefixconfig",
+        "dynamicfilepath",
+        "dynamicfileuseridstrict",
+        "dynamicbackendmodepath",
+        "ec2describeinstancesrolearn",
+        "sourcearn",
+        "ec2describeinstancesqps",
+        "ec2describeinstancesburst",
+        "awsauthconfigmapfile",
+    }
+)
+# Upstream keys with no meaning here (the kubeconfig is written by `init`; there is
+# no Kubernetes client): accepted so an upstream file loads, and reported.
+_IGNORED_UPSTREAM_KEYS = frozenset(
+    {"generatekubeconfig", "kubeconfigpregenerated", "kubeconfig", "master"}
+)
+_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)(d|h|ms|m|s))+", re.ASCII)
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(d|h|ms|m|s)", re.ASCII)
+_NUMBER = re.compile(r"\d+(?:\.\d+)?", re.ASCII)
+_UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+BACKEND_MODES = ("MountedFile", "DynamicFile", "EKSConfigMap", "CRD")
+_BACKEND_ALIASES = {"File": "MountedFile", "ConfigMap": "EKSConfigMap"}
+
+
+def parse_duration(value: object, name: str) -> float:
+    """Seconds from a number or a Go-style duration string (``90s``, ``2m``, ``1h30m``, ``500ms``, ``365d``)."""
+    if isinstance(value, bool):
+        raise ConfigurationError(f"{name} must be a duration like 30s", reason=name)
+    if isinstance(value, (int, float)) or (
+        isinstance(value, str) and _NUMBER.fullmatch(value.strip())
+    ):
+        seconds = float(value)
+    elif isinstance(value, str) and _DURATION.fullmatch(value.strip()):
+        seconds = sum(
+            float(number) * _UNITS[unit] for number, unit in _DURATION_PART.findall(value)
+        )
+    else:
+        raise ConfigurationError(f"{name} must be a duration like 30s", reason=name)
+    if seconds < 0:
+        raise ConfigurationError(f"{name} must not be negative", reason=name)
+    return seconds
+
+
+def _backend_modes(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        items = value.replace(",", " ").split()
+    elif isinstance(value, (list, tuple)):
+        items = [str(item) for item in value]
+    else:
+        raise ConfigurationError("backendMode must be a list of backend names", reason="backend")
+    modes: list[str] = []
+    for item in items:
+        mode = _BACKEND_ALIASES.get(item, item)
+        if mode not in BACKEND_MODES:
+            raise ConfigurationError(
+                f"unknown backend mode {item!r}; expected some of {', '.join(BACKEND_MODES)}",
+                reason="backend",
+            )
+        if mode in modes:
+            raise ConfigurationError(f"backend mode {mode} is listed twice", reason="backend")
+        modes.append(mode)
+    if not modes:
+        raise ConfigurationError("at least one backend mode is required", reason="backend")
+    return tuple(modes)
+
+
+def _strings(value: object, name: str) -> tuple[str, ...]:
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        value = [value]
+    if not isinstance(value, (list, tuple)):
+        raise ConfigurationError(f"{name} must be a list of strings", reason=name)
+    return tuple(str(item) for item in value)
+
+
+def _int(value: object, name: str, low: int, high: int) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ConfigurationError(f"{name} must be an integer in {low}..{high}", reason=name)
+    return value
+
+
+def _seconds(value: object, name: str) -> float:
+    seconds = parse_duration(value, name)
+    if seconds == 0:
+        raise ConfigurationError(f"{name} must be positive", reason=name)
+    return seconds
+
+
+def _optional_path(value: object) -> Path | None:
+    return None if value in (None, "") else Path(str(value))
+
+
+def _optional_audiences(value: object) -> tuple[str, ...] | None:
+    return None if value is None else _strings(value, "audiences")
+
+
+def _accounts(value: object) -> frozenset[str]:
+    accounts = frozenset(_strings(value, "scrubbedAccounts"))
+    for account in accounts:
+        if not re.fullmatch(r"[0-9]{12}", account):
+            raise ConfigurationError(
+                f"scrubbedAccounts entries must be 12-digit account ids, not {account!r}",
+                reason="scrubbedAccounts",
+            )
+    return accounts
+
+
+def _log_level(value: object) -> str:
+    level = str(value).lower()
+    if level not in ("debug", "info", "warning", "error"):
+        raise ConfigurationError(
+            "logLevel must be debug, info, warning or error", reason="logLevel"
+        )
+    return level
+
+
+#: attribute → coercion of a file or flag value (names in messages are the file keys).
+_COERCE: dict[str, Callable[[Any], object]] = {
+    "cluster_id": str,
+    "partition": str,
+    "address": str,
+    "hostname": str,
+    "port": lambda v: _int(v, "port", 0, 65535),
+    "state_dir": lambda v: Path(str(v)),
+    "backend_mode": _backend_modes,
+    "scrubbed_accounts": _accounts,
+    "sts_endpoint_url": lambda v: None if v in (None, "") else str(v),
+    "extra_regions": lambda v: _strings(v, "extraRegions"),
+    "max_token_size": lambda v: _int(v, "maxTokenSize", 256, 1 << 20),
+    "max_body_bytes": lambda v: _int(v, "maxBodyBytes", 1024, 16 << 20),
+    "body_timeout": lambda v: _seconds(v, "bodyTimeout"),
+    "cache_size": lambda v: _int(v, "cacheSize", 0, 10_000_000),
+    "cache_ttl": lambda v: parse_duration(v, "cacheTTL"),
+    "connect_timeout": lambda v: _seconds(v, "connectTimeout"),
+    "read_timeout": lambda v: _seconds(v, "readTimeout"),
+    "deadline": lambda v: _seconds(v, "deadline"),
+    "max_retries": lambda v: _int(v, "maxRetries", 0, 10),
+    "max_connections": lambda v: _int(v, "maxConnections", 1, 10_000),
+    "retry_after": lambda v: _int(v, "retryAfter", 0, 3600),
+    "audiences": _optional_audiences,
+    "client_ca_file": _optional_path,
+    "cert_lifetime": lambda v: _seconds(v, "certLifetime"),
+    "log_level": _log_level,
+    "mapping_reload_interval": lambda v: _seconds(v, "reloadInterval"),
+    "shutdown_timeout": lambda v: _seconds(v, "shutdownTimeout"),
+}
+
+
+@attrs.frozen(kw_only=True)
+class ServerConfig:
+    """Everything ``k8s-aws-auth serve`` and ``init`` need (see the module docstring).
+
+    Build it with :func:`load_server_config`, which coerces and checks file and
+    flag values; durations are in seconds.
+    """
+
+    cluster_id: str
+    partition: str = "aws"
+    address: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    hostname: str = "localhost"
+    state_dir: Path = Path()
+    backend_mode: tuple[str, ...] = ("MountedFile",)
+    scrubbed_accounts: frozenset[str] = frozenset()
+    sts_endpoint_url: str | None = None
+    """Send STS calls here (VPC endpoint, emulator); tokens are still checked for real STS hosts."""
+    extra_regions: tuple[str, ...] = ()
+    max_token_size: int = DEFAULT_MAX_TOKEN_SIZE
+    max_body_bytes: int = 64 * 1024
+    body_timeout: float = 10.0
+    cache_size: int = 10_000
+    cache_ttl: float = 60.0
+    """Seconds a positive verification is reused (0 turns the cache off)."""
+    connect_timeout: float = 2.0
+    read_timeout: float = 5.0
+    deadline: float = 10.0
+    max_retries: int = 2
+    max_connections: int = 100
+    retry_after: int = 1
+    audiences: tuple[str, ...] | None = None
+    client_ca_file: Path | None = None
+    """When set, clients (kube-apiserver) must present a certificate signed by this CA."""
+    cert_lifetime: float = 365 * 86400.0
+    log_level: str = "info"
+    mapping_reload_interval: float = 5.0
+    shutdown_timeout: float = 10.0
+    config_path: Path | None = None
+    mapping_document: Mapping[str, Any] = attrs.field(factory=dict)
+    """The mapping keys of ``server`` (``mapRoles``, ``mapUsers``...) as written."""
+    ignored_keys: tuple[str, ...] = ()
+
+    def verifier_config(self) -> VerifierConfig:
+        """The :class:`VerifierConfig` these settings describe (validates them)."""
+        return VerifierConfig(
+            self.cluster_id,
+            partition=self.partition,
+            sts_endpoint_url=self.sts_endpoint_url,
+            max_token_size=self.max_token_size,
+            extra_regions=frozenset(self.extra_regions),
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            deadline=self.deadline,
+            max_retries=self.max_retries,
+            max_connections=self.max_connections,
+            cache_size=self.cache_size if self.cache_ttl > 0 else 0,
+            cache_ttl=timedelta(seconds=self.cache_ttl) if self.cache_ttl > 0 else None,
+        )
+
+
+def _lower_keys(document: Mapping[Any, Any], where: str) -> dict[str, tuple[str, Any]]:
+    keys: dict[str, tuple[str, Any]] = {}
+    for key, value in document.items():
+        if not isinstance(key, str):
+            raise ConfigurationError(f"{where}: keys must be strings", reason="config")
+        lowered = key.lower()
+        if lowered in keys:
+            raise ConfigurationError(
+                f"{where}: {key!r} and {keys[lowered][0]!r} are the same key", reason="config"
+            )
+        keys[lowered] = (key, value)
+    return keys
+
+
+def read_config_file(path: Path) -> Mapping[str, Any]:
+    """The YAML document of ``path`` (a mapping; empty file → empty mapping)."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(_MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot read config file {path}: {exc.strerror}", reason="config"
+        ) from None
+    if len(data) > _MAX_CONFIG_BYTES:
+        raise ConfigurationError(f"config file {path} is larger than 4 MiB", reason="config")
+    try:
+        document = yaml.safe_load(data)
+    except yaml.YAMLError as exc:
+        raise ConfigurationError(
+            f"config file {path} is not valid YAML: {exc}", reason="config"
+        ) from None
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise ConfigurationError(f"config file {path} must hold a YAML mapping", reason="config")
+    return document
+
+
+def load_server_config(
+    path: Path | None = None, overrides: Mapping[str, object] | None = None
+) -> ServerConfig:
+    """Read the YAML file at ``path`` (if any) and apply ``overrides`` (flag values).
+
+    ``overrides`` uses :class:`ServerConfig` attribute names; ``None`` values are
+    skipped, so unset flags fall through to the file and then to the defaults.
+
+    Raises:
+        ConfigurationError: unreadable file, invalid YAML, an unknown key, a bad
+            value, or no cluster id at all.
+    """
+    values: dict[str, Any] = {}
+    mapping_document: dict[str, Any] = {}
+    ignored: list[str] = []
+    if path is not None:
+        top = _lower_keys(read_config_file(path), str(path))
+        for lowered, (key, value) in top.items():
+            if lowered == "clusterid":
+                values["cluster_id"] = value
+            elif lowered == "server":
+                if value is None:
+                    continue
+                if not isinstance(value, dict):
+                    raise ConfigurationError(f"{path}: server must be a mapping", reason="config")
+                for sub, (original, sub_value) in _lower_keys(value, f"{path}: server").items():
+                    if sub in _SERVER_KEYS:
+                        values[_SERVER_KEYS[sub]] = sub_value
+                    elif sub in MAPPING_KEYS:
+                        mapping_document[original] = sub_value
+                    elif sub in _IGNORED_UPSTREAM_KEYS:
+                        ignored.append(f"server.{original}")
+                    else:
+                        raise ConfigurationError(
+                            f"{path}: unknown key server.{original}", reason="config"
+                        )
+            elif lowered == "featuregates":
+                ignored.append(key)
+            else:
+                raise ConfigurationError(f"{path}: unknown key {key}", reason="config")
+    for name, value in (overrides or {}).items():
+        if value is not None:
+            values[name] = value
+    if "cluster_id" not in values or values["cluster_id"] in (None, ""):
+        raise ConfigurationError(
+            "a cluster id is required (-i/--cluster-id or clusterID in the config file)",
+            reason="cluster-id",
+        )
+    if "scrubbed_accounts" in values:
+        mapping_document["scrubbedAccounts"] = values["scrubbed_accounts"]
+    for name in list(values):
+        if name not in _COERCE:
+            raise ConfigurationError(f"unknown setting {name!r}", reason="config")
+        values[name] = _COERCE[name](values[name])
+    try:
+        config = ServerConfig(
+            **values,
+            config_path=path,
+            mapping_document=mapping_document,
+            ignored_keys=tuple(ignored),
+        )
+    except TypeError as exc:
+        raise ConfigurationError(f"invalid configuration: {exc}", reason="config") from None
+    config.verifier_config()  # validate cluster id, partition, endpoint URL, regions now
+    return config

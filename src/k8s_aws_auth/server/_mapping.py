@@ -1,0 +1,185 @@
+"""The webhook's identity mapping: backends from the config, reloaded while serving.
+
+Backends (``--backend-mode``, tried in order), each a
+:class:`~k8s_aws_auth.mapping.MappingLoader` of the mapping package:
+
+* ``MountedFile`` — ``server.mapRoles``/``mapUsers``/``mapAccounts`` of the config
+  file itself (upstream's default);
+* ``DynamicFile`` — the JSON file at ``server.dynamicfilepath``;
+* ``EKSConfigMap`` — an ``aws-auth`` ConfigMap mounted at
+  ``server.awsAuthConfigMapFile`` (a directory of ``mapRoles``/``mapUsers``
+  keys, or a manifest); this server never talks to the Kubernetes API.
+
+Every file is polled every ``reloadInterval`` seconds (the loader's thread). A changed file is
+validated as a whole; a broken or vanished one keeps the last good mapping in
+force (the loader logs it) and is counted for the metrics. A broken file at
+start-up is a :class:`ConfigurationError`: the server does not start.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from k8s_aws_auth._models import Identity
+from k8s_aws_auth.errors import ConfigurationError
+from k8s_aws_auth.mapping import Backend, IdentityMapper, MappingLoader, parse_document
+
+from ._config import ServerConfig
+from ._metrics import ServerMetrics
+from ._tokenreview import ReviewedUser
+
+__all__ = ["IdentityMapping", "load_identity_mapping"]
+
+# The keys of the config file's ``server`` section that MountedFile reads.
+_MOUNTED_KEYS = frozenset(
+    {
+        "maproles",
+        "mapusers",
+        "mapaccounts",
+        "scrubbedaccounts",
+        "reservedprefixconfig",
+        "dynamicfileuseridstrict",
+    }
+)
+
+
+class IdentityMapping:
+    """The mapper the app calls, and the loaders behind its file backends."""
+
+    def __init__(
+        self,
+        mapper: IdentityMapper,
+        loaders: list[MappingLoader],
+        *,
+        reload_interval: float,
+        outcomes: Counter[str] | None = None,
+    ) -> None:
+        self.mapper = mapper
+        self.loaders = loaders
+        self.reload_interval = reload_interval
+        #: load outcomes reported by the loaders' metric hook (``loaded``, ``error``, ...)
+        self.outcomes: Counter[str] = outcomes if outcomes is not None else Counter()
+        self._initial_loads = self.outcomes["loaded"]
+
+    def map_identity(self, identity: Identity) -> ReviewedUser | None:
+        """The reviewed user for ``identity``, ``None`` if unmapped; ``MappingError`` to deny."""
+        mapped = self.mapper.map(identity)
+        if mapped is None:
+            return None
+        return ReviewedUser(
+            username=mapped.username, uid=mapped.uid, groups=mapped.groups, extra=mapped.extra
+        )
+
+    def healthy(self) -> bool:
+        """Every file backend has a mapping in force."""
+        return all(loader.current is not None for loader in self.loaders)
+
+    def stats(self) -> dict[str, float]:
+        """Counters for metrics: successful reloads and failed ones (broken or missing file)."""
+        return {
+            "reloads": self.outcomes["loaded"] - self._initial_loads,
+            "reload_failures": self.outcomes["error"] + self.outcomes["missing"],
+        }
+
+    async def start(self) -> None:
+        """Start polling the files (a daemon thread per file; the swap is atomic)."""
+        for loader in self.loaders:
+            loader.start_polling(self.reload_interval)
+
+    async def stop(self) -> None:
+        """Stop polling."""
+        for loader in self.loaders:
+            await anyio.to_thread.run_sync(loader.stop_polling)
+
+
+def _setting(document: dict[str, Any], name: str) -> Any:
+    return next((v for k, v in document.items() if k.lower() == name.lower()), None)
+
+
+def _loader(path: Path, fmt: str, strict: bool | None, outcomes: Counter[str]) -> MappingLoader:
+    loader = MappingLoader(
+        path, format=fmt, user_id_strict=strict, metric=lambda outcome: outcomes.update([outcome])
+    )
+    result = loader.load()
+    if not result.ok:
+        raise ConfigurationError(
+            result.error or f"mapping file {path} is broken", reason="mapping-file"
+        )
+    return loader
+
+
+def load_identity_mapping(
+    config: ServerConfig, *, metrics: ServerMetrics | None = None
+) -> IdentityMapping:
+    """Load every backend of ``config.backend_mode`` (a broken file stops the start).
+
+    Raises:
+        ConfigurationError: a backend's file is missing or invalid, or a backend
+            cannot be served (``CRD``; ``EKSConfigMap`` without a mounted file).
+    """
+    document = dict(config.mapping_document)
+    strict = _setting(document, "dynamicfileUserIDStrict")
+    outcomes: Counter[str] = Counter()
+    loaders: list[MappingLoader] = []
+    backends: list[tuple[str, Any]] = []
+    for mode in config.backend_mode:
+        if mode == "MountedFile":
+            if config.config_path is not None:
+                loader = _loader(config.config_path, "mounted-file", strict, outcomes)
+                loaders.append(loader)
+                backends.append((mode, loader))
+            else:
+                mounted = {k: v for k, v in document.items() if k.lower() in _MOUNTED_KEYS}
+                backends.append(
+                    (
+                        mode,
+                        parse_document({"server": mounted}, source="flags", format="mounted-file"),
+                    )
+                )
+        elif mode == "DynamicFile":
+            path = _setting(document, "dynamicfilepath")
+            if not path:
+                raise ConfigurationError(
+                    "backend DynamicFile needs server.dynamicfilepath", reason="backend"
+                )
+            loader = _loader(Path(str(path)), "dynamic-file", strict, outcomes)
+            loaders.append(loader)
+            backends.append((mode, loader))
+        elif mode == "EKSConfigMap":
+            path = _setting(document, "awsAuthConfigMapFile")
+            if not path:
+                raise ConfigurationError(
+                    "backend EKSConfigMap needs server.awsAuthConfigMapFile (a mounted aws-auth "
+                    "ConfigMap); this server does not watch the Kubernetes API",
+                    reason="backend",
+                )
+            loader = _loader(Path(str(path)), "eks-configmap", None, outcomes)
+            loaders.append(loader)
+            backends.append((mode, loader))
+        else:
+            raise ConfigurationError(
+                f"backend {mode} is not supported by this server (use MountedFile, DynamicFile "
+                "or EKSConfigMap)",
+                reason="backend",
+            )
+    # Reserved username prefixes are a server setting (upstream's reservedPrefixConfig).
+    first = next((source for _, source in backends), None)
+    current = first.current if isinstance(first, MappingLoader) else first
+    reserved = dict(current.reserved_prefixes) if current is not None else {}
+    mapper = IdentityMapper(
+        [
+            Backend(name=name, source=source, reserved_prefixes=reserved.get(name, ()))
+            for name, source in backends
+        ],
+        scrubbed_accounts=config.scrubbed_accounts,
+    )
+    mapping = IdentityMapping(
+        mapper, loaders, reload_interval=config.mapping_reload_interval, outcomes=outcomes
+    )
+    if metrics is not None:
+        metrics.add_source("mapping", mapping.stats, documentation="identity mapping file reloads")
+    return mapping

@@ -1,0 +1,175 @@
+"""Prometheus metrics of the webhook, in a registry of its own (no global state).
+
+Metric names shared with aws-iam-authenticator keep its ``aws_iam_authenticator_``
+namespace so existing dashboards and alerts keep working; ours use
+``k8s_aws_auth_``. Counters owned by other components (the verifier's cache and
+single-flight, the mapping reloader) are read at scrape time through callables
+returning a mapping of counter name → value, so those components need not know
+about Prometheus.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from k8s_aws_auth._verifier import VerifierStats
+
+from ._app import AuthenticationResult
+
+__all__ = ["ServerMetrics"]
+
+_log = logging.getLogger("k8s_aws_auth.server")
+
+UPSTREAM = "aws_iam_authenticator"
+OURS = "k8s_aws_auth"
+
+#: Sources of counters read at scrape time: name → (help, kind, read).
+StatsReader = Callable[[], Mapping[str, float]]
+
+
+class _StatsCollector(Collector):
+    def __init__(self) -> None:
+        self.sources: list[tuple[str, str, str, StatsReader]] = []
+        self.verifier: Callable[[], VerifierStats] | None = None
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        if self.verifier is not None:
+            yield from _verifier_families(self.verifier())
+        for prefix, documentation, kind, read in self.sources:
+            try:
+                values = dict(read())
+            except Exception:  # a broken reader must not break the scrape
+                _log.exception("metrics source %s failed", prefix)
+                continue
+            for key, value in sorted(values.items()):
+                name = f"{OURS}_{prefix}_{key}"
+                family: CounterMetricFamily | GaugeMetricFamily
+                if kind == "counter":
+                    family = CounterMetricFamily(name, f"{documentation}: {key}")
+                else:
+                    family = GaugeMetricFamily(name, f"{documentation}: {key}")
+                family.add_metric([], float(value))
+                yield family
+
+
+def _verifier_families(
+    stats: VerifierStats,
+) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+    counters = {
+        "verifications": (stats.verifications, "calls to verify"),
+        "local_rejections": (stats.local_rejections, "tokens refused by local checks"),
+        "cache_hits": (stats.cache_hits, "verifications answered from the cache"),
+        "cache_misses": (stats.cache_misses, "cache lookups that found nothing fresh"),
+        "singleflight_joins": (
+            stats.singleflight_joins,
+            "verifications that joined an STS call already in flight",
+        ),
+        "sts_requests": (stats.sts_requests, "HTTP requests sent to STS, retries included"),
+    }
+    for key, (value, documentation) in counters.items():
+        family = CounterMetricFamily(f"{OURS}_verifier_{key}", documentation)
+        family.add_metric([], float(value))
+        yield family
+    entries = GaugeMetricFamily(f"{OURS}_verifier_cache_entries", "identities in the cache")
+    entries.add_metric([], float(stats.cache_entries))
+    yield entries
+    calls = CounterMetricFamily(
+        f"{OURS}_verifier_sts_calls", "STS exchanges by outcome", labels=["outcome"]
+    )
+    for outcome, count in sorted(stats.sts_calls.items()):
+        calls.add_metric([outcome], float(count))
+    yield calls
+
+
+class ServerMetrics:
+    """The webhook's metrics; pass :meth:`record` as ``TokenReviewApp(on_result=...)``.
+
+    * ``aws_iam_authenticator_authenticate_latency_seconds{result}`` — review latency;
+    * ``aws_iam_authenticator_sts_responses_total{ResponseCode,StsRegion}`` — STS answers;
+    * ``aws_iam_authenticator_sts_throttling_total{StsRegion}`` and
+      ``aws_iam_authenticator_sts_connection_failures_total{StsRegion}``;
+    * ``k8s_aws_auth_token_reviews_total{result,code}`` — answers by HTTP status;
+    * ``k8s_aws_auth_verifier_*`` — the verifier's counters (cache hits and
+      misses, single-flight joins, STS calls by outcome), read at scrape time;
+    * ``k8s_aws_auth_<source>_<counter>`` — counters of other registered sources
+      (mapping reloads and failures).
+    """
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self.latency = Histogram(
+            "authenticate_latency_seconds",
+            "Latency of TokenReview answers by result",
+            ["result"],
+            namespace=UPSTREAM,
+            registry=self.registry,
+        )
+        self.sts_responses = Counter(
+            "sts_responses_total",
+            "STS answers by HTTP status and signing region",
+            ["ResponseCode", "StsRegion"],
+            namespace=UPSTREAM,
+            registry=self.registry,
+        )
+        self.sts_throttling = Counter(
+            "sts_throttling_total",
+            "STS throttling answers by region",
+            ["StsRegion"],
+            namespace=UPSTREAM,
+            registry=self.registry,
+        )
+        self.sts_connection_failures = Counter(
+            "sts_connection_failures_total",
+            "STS calls that got no answer (network, timeout) by region",
+            ["StsRegion"],
+            namespace=UPSTREAM,
+            registry=self.registry,
+        )
+        self.reviews = Counter(
+            "token_reviews_total",
+            "TokenReview answers by result and HTTP status",
+            ["result", "code"],
+            namespace=OURS,
+            registry=self.registry,
+        )
+        self._stats = _StatsCollector()
+        self.registry.register(self._stats)
+
+    def record(self, outcome: AuthenticationResult) -> None:
+        """Count one ``/authenticate`` answer."""
+        self.latency.labels(outcome.result).observe(outcome.seconds)
+        self.reviews.labels(outcome.result, str(outcome.status_code)).inc()
+
+    def record_sts(self, status: int | None, region: str, *, throttled: bool = False) -> None:
+        """Count one STS exchange: ``status`` ``None`` means no answer arrived."""
+        if status is None:
+            self.sts_connection_failures.labels(region).inc()
+            return
+        self.sts_responses.labels(str(status), region).inc()
+        if throttled:
+            self.sts_throttling.labels(region).inc()
+
+    def watch_verifier(self, read: Callable[[], VerifierStats]) -> None:
+        """Expose a verifier's counters (``verifier.stats``) as ``k8s_aws_auth_verifier_*``."""
+        self._stats.verifier = read
+
+    def add_source(
+        self, prefix: str, read: StatsReader, *, documentation: str, kind: str = "counter"
+    ) -> None:
+        """Expose the counters ``read()`` returns as ``k8s_aws_auth_<prefix>_<name>``."""
+        self._stats.sources.append((prefix, documentation, kind, read))
+
+    def render(self) -> tuple[bytes, str]:
+        """The text exposition of every metric, and its content type."""
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
