@@ -84,7 +84,8 @@ def generate_token(
         now: the signing time (default: the current time).
         profile: the shared-config profile to use (like ``aws --profile``).
         environ: the environment to read instead of ``os.environ``.
-        use_fips / use_dualstack: endpoint variants; ``None`` means configured.
+        use_fips: sign for the FIPS STS host; ``None`` means configured.
+        use_dualstack: sign for the dual-stack STS host; ``None`` means configured.
 
     Raises:
         CredentialsError: no credentials were found or a configured source failed.
