@@ -221,3 +221,26 @@ def test_frozen_and_hashable_by_value() -> None:
     assert config == VerifierConfig("c")
     assert hash(config) == hash(VerifierConfig("c"))
     assert config != VerifierConfig("c", partition="aws-cn")
+
+
+@pytest.mark.parametrize(
+    ("partition", "region", "home"),
+    [
+        ("aws", "us-gov-west-1", "aws-us-gov"),
+        ("aws", "cn-north-1", "aws-cn"),
+        ("aws-us-gov", "us-east-1", "aws"),
+        ("aws-cn", "us-iso-east-1", "aws-iso"),
+    ],
+)
+def test_extra_region_of_another_partition_is_refused(
+    partition: str, region: str, home: str
+) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        VerifierConfig("c", partition=partition, extra_regions={region})
+    assert info.value.reason == "region"
+    assert home in str(info.value)
+
+
+def test_unknown_extra_region_is_added_to_the_partition() -> None:
+    config = VerifierConfig("c", partition="aws-cn", extra_regions={"cn-south-9"})
+    assert config.hosts["sts.cn-south-9.amazonaws.com.cn"] == "cn-south-9"

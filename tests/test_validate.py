@@ -370,3 +370,13 @@ def test_untrusted_endpoint_reasons_in_order() -> None:
 def test_raw_base64_of_the_golden_url_equals_encode_token() -> None:
     raw = base64.urlsafe_b64encode(GOLDEN_URL.encode()).decode().rstrip("=")
     assert encode_token(GOLDEN_URL) == "k8s-aws-v1." + raw
+
+
+def test_token_str_does_not_reveal_the_bearer_token(golden_credentials: Credentials) -> None:
+    token = presign_token(
+        golden_credentials, cluster_id="test-cluster", region="us-west-2", now=GOLDEN_TIME
+    )
+    assert token.value.startswith("k8s-aws-v1.")
+    assert token.value not in str(token)
+    assert token.value not in repr(token)
+    assert token.value not in f"{token}"

@@ -1,56 +1,33 @@
-"""Verifier configuration (frozen attrs) and cluster-id normalisation."""
+"""Verifier configuration (frozen attrs); re-exports the cluster-id normalisation."""
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
 
 import attrs
 
-from ._partitions import PARTITIONS, REGION_NAME, allowed_hosts
+from ._cluster_id import MAX_CLUSTER_ID_LENGTH, normalize_cluster_id
+from ._partitions import PARTITIONS, REGION_NAME, allowed_hosts, partition_for_region
 from .errors import ConfigurationError
 
-__all__ = ["DEFAULT_MAX_TOKEN_SIZE", "VerifierConfig", "normalize_cluster_id"]
+__all__ = [
+    "DEFAULT_MAX_TOKEN_SIZE",
+    "MAX_CLUSTER_ID_LENGTH",
+    "VerifierConfig",
+    "normalize_cluster_id",
+]
 
 #: STS accepts request URIs up to about 16 KiB; upstream's 4096 rejects real
 #: tokens with large session tokens (aws-iam-authenticator #1106).
 DEFAULT_MAX_TOKEN_SIZE = 16 * 1024
-MAX_CLUSTER_ID_LENGTH = 255
 
 _ENDPOINT_URL = re.compile(
     r"(?P<scheme>https?)://(?P<authority>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]{1,5}))?"
     r"(?P<path>(?:/[A-Za-z0-9._~!$&'()*+,;=:@%-]*)*)",
     re.ASCII,
 )
-
-
-def normalize_cluster_id(cluster_id: str) -> str:
-    """Validate a cluster id and return it as SigV4 signs it (trimmed, inner runs collapsed).
-
-    1–255 printable characters after normalisation; non-ASCII is allowed (sent as
-    UTF-8); control characters, CR and LF are refused with :class:`ConfigurationError`.
-    """
-    if not isinstance(cluster_id, str):
-        raise ConfigurationError("cluster id must be a string", reason="cluster-id")
-    # Printable ASCII has no Cc/Cs characters: skip the per-character lookup for it.
-    if not (cluster_id.isascii() and cluster_id.isprintable()) and any(
-        unicodedata.category(ch) in ("Cc", "Cs") for ch in cluster_id
-    ):
-        raise ConfigurationError(
-            "cluster id must not contain control characters", reason="cluster-id"
-        )
-    normalized = " ".join(cluster_id.split())
-    if not normalized:
-        raise ConfigurationError("cluster id must not be empty", reason="cluster-id")
-    if len(normalized) > MAX_CLUSTER_ID_LENGTH:
-        raise ConfigurationError(
-            f"cluster id must be at most {MAX_CLUSTER_ID_LENGTH} characters", reason="cluster-id"
-        )
-    if not normalized.isprintable():
-        raise ConfigurationError("cluster id must be printable", reason="cluster-id")
-    return normalized
 
 
 def _check_partition(_: object, __: attrs.Attribute[str], value: str) -> None:
@@ -161,6 +138,17 @@ class VerifierConfig:
 
     @hosts.default
     def _derive_hosts(self) -> Mapping[str, str]:
+        for region in self.extra_regions:
+            home = partition_for_region(region)
+            # A region that plainly belongs to another partition would admit that
+            # partition's STS host (e.g. GovCloud's for a commercial verifier).
+            if home.name != self.partition and (
+                region in home.regions or re.fullmatch(home.region_regex, region, re.ASCII)
+            ):
+                raise ConfigurationError(
+                    f"extra_regions entry belongs to partition {home.name}, not {self.partition}",
+                    reason="region",
+                )
         hosts = allowed_hosts(self.partition, self.extra_regions)
         return {
             host: region

@@ -27,14 +27,12 @@ class Credentials:
 class Token:
     """A ``k8s-aws-v1.`` bearer token and the moment a client should stop using it.
 
-    ``value`` is a bearer credential for 15 minutes, so it is hidden from ``repr``.
+    ``value`` is a bearer credential for 15 minutes, so neither ``repr`` nor ``str``
+    shows it: use ``token.value`` where the token itself is meant.
     """
 
     value: str = attrs.field(repr=False)
     expiration: datetime
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @attrs.frozen(kw_only=True)

@@ -101,8 +101,15 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+def _not_json(constant: str) -> Any:
+    # json.loads accepts NaN and Infinity, which RFC 8259 JSON (and STS) never has.
+    raise ValueError("not a JSON constant")
+
+
 def _strict_json(body: bytes) -> Any:
-    return json.loads(body.decode("utf-8"), object_pairs_hook=_no_duplicates)
+    return json.loads(
+        body.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_not_json
+    )
 
 
 def _bad(

@@ -340,7 +340,10 @@ def validate_token(token: str, config: VerifierConfig, *, now: datetime) -> Vali
     if not _SIGNATURE_FORMAT.fullmatch(signature):
         raise _malformed("X-Amz-Signature must be 64 lower-case hex digits", "signature")
 
-    expires_at = signed_at + STS_URL_LIFETIME
+    try:
+        expires_at = signed_at + STS_URL_LIFETIME
+    except OverflowError:  # a date in the last 15 minutes of year 9999
+        raise TokenNotYetValidError("token X-Amz-Date is too far in the future") from None
     if now > expires_at:
         raise ExpiredTokenError("token expired (X-Amz-Date is more than 15 minutes ago)")
     if signed_at > now + config.max_future_skew:
