@@ -1,0 +1,463 @@
+"""The verifier shells: :class:`TokenVerifier` (sync) and :class:`AsyncTokenVerifier` (async).
+
+Both are thin: the checks live in ``_validate``, the STS exchange in the
+``_verify_flow`` generator, the HTTP in ``_drivers``. The shells add what needs
+state: the clock, the HTTP client, single-flight, the positive cache and the
+counters behind :attr:`TokenVerifier.stats`.
+
+Order of one ``verify``: read the clock → serve a fresh cache entry (its time
+window repeats the token's expiry and not-yet-valid checks, the only parts of
+validation that change over time) → every local check → join the STS call in
+flight for the same token, or lead one → cache the identity.
+
+At the boundary, anything that is not a :class:`~k8s_aws_auth.errors.K8sAwsAuthError`
+becomes an :class:`~k8s_aws_auth.errors.STSError` (reason ``internal``, the
+original chained as ``__cause__``): a bug must read as "could not decide",
+never as a denial or an identity. Cancellation and ``KeyboardInterrupt`` are
+``BaseException`` and pass through untouched.
+"""
+
+from __future__ import annotations
+
+import random as _random_module
+import threading
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta, timezone
+from functools import partial
+from types import TracebackType
+from typing import TypeVar
+
+import attrs
+import httpx
+
+from ._cache import CacheEntry, IdentityCache, cache_key
+from ._config import VerifierConfig
+from ._drivers import run_async, run_sync
+from ._effects import Flow, HttpRequest, Outcome
+from ._models import Identity, ValidatedToken
+from ._singleflight import AsyncSingleFlight, SingleFlight
+from ._validate import validate_token
+from ._verify_flow import sts_flow
+from .errors import ConfigurationError, K8sAwsAuthError, STSError
+
+__all__ = [
+    "AsyncTokenVerifier",
+    "TokenVerifier",
+    "VerifierStats",
+    "averify_token",
+    "verify_token",
+]
+
+T = TypeVar("T")
+Clock = Callable[[], datetime]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@attrs.frozen(kw_only=True)
+class VerifierStats:
+    """A snapshot of a verifier's counters (monotonic since construction), for metrics.
+
+    ``sts_calls`` counts STS exchanges (one per single-flight leader, retries
+    included in one exchange) by outcome: ``ok`` or the error's ``reason``
+    (``sts-denied``, ``sts-throttled``, ``sts-timeout``, ...).
+    """
+
+    verifications: int
+    """Calls to ``verify``."""
+    local_rejections: int
+    """Tokens refused by the local checks (no STS call)."""
+    cache_hits: int
+    cache_misses: int
+    """Lookups that found nothing fresh (counted only when the cache is on)."""
+    cache_entries: int
+    singleflight_joins: int
+    """Verifications that shared an STS call already in flight."""
+    sts_requests: int
+    """HTTP requests sent to STS (retries included)."""
+    sts_calls: Mapping[str, int] = attrs.field(factory=dict)
+
+
+class _Counters:
+    """Mutable counters behind :class:`VerifierStats` (one lock: threads may share a verifier)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.verifications = 0
+        self.local_rejections = 0
+        self.cache_hits = 0
+        self.cache_misses = 0
+        self.sts_requests = 0
+        self.sts_calls: dict[str, int] = {}
+
+    def add(self, name: str) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + 1)
+
+    def sts_outcome(self, outcome: str) -> None:
+        with self._lock:
+            self.sts_calls[outcome] = self.sts_calls.get(outcome, 0) + 1
+
+
+def _counted(flow: Flow[T], counters: _Counters) -> Flow[T]:
+    """Pass ``flow`` through, counting the HTTP requests it makes."""
+    outcome: Outcome = None
+    while True:
+        try:
+            effect = flow.send(outcome)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+        if isinstance(effect, HttpRequest):
+            counters.add("sts_requests")
+        outcome = yield effect
+
+
+def _internal(exc: Exception) -> STSError:
+    return STSError(
+        f"unexpected internal error during verification ({type(exc).__name__})",
+        reason="internal",
+    )
+
+
+def _closed() -> STSError:
+    return STSError("the verifier has been closed", reason="closed")
+
+
+def _client_limits(config: VerifierConfig) -> httpx.Limits:
+    size = config.max_connections or None  # 0 means "no limit"
+    return httpx.Limits(max_connections=size, max_keepalive_connections=size)
+
+
+# Owned clients use trust_env=False: environment proxies (HTTPS_PROXY), .netrc
+# credentials and SSL_CERT_FILE would silently reroute or decorate requests that
+# carry bearer credentials; an operator who wants a proxy passes a client set up
+# for it. follow_redirects=False is httpx's default, pinned here on purpose (the
+# drivers also refuse redirects per request).
+
+
+def _owned_sync_client(config: VerifierConfig) -> httpx.Client:
+    return httpx.Client(
+        limits=_client_limits(config),
+        follow_redirects=False,
+        trust_env=False,
+        timeout=httpx.Timeout(config.read_timeout, connect=config.connect_timeout),
+    )
+
+
+def _owned_async_client(config: VerifierConfig) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        limits=_client_limits(config),
+        follow_redirects=False,
+        trust_env=False,
+        timeout=httpx.Timeout(config.read_timeout, connect=config.connect_timeout),
+    )
+
+
+class _VerifierBase:
+    """What both shells share: config, clock, cache, counters and the local checks."""
+
+    def __init__(self, config: VerifierConfig, clock: Clock | None) -> None:
+        if not isinstance(config, VerifierConfig):
+            raise ConfigurationError("config must be a VerifierConfig", reason="config")
+        ttl = config.cache_ttl
+        if ttl is not None and (not isinstance(ttl, timedelta) or ttl <= timedelta(0)):
+            raise ConfigurationError(
+                "cache_ttl must be a positive timedelta or None", reason="cache_ttl"
+            )
+        if clock is not None and not callable(clock):
+            raise ConfigurationError("clock must be a zero-argument callable", reason="clock")
+        self._config = config
+        self._clock: Clock = clock if clock is not None else _utc_now
+        # Jitter only needs to differ between processes, not to be unpredictable.
+        self._random = _random_module.Random().random  # noqa: S311
+        self._cache = IdentityCache(config.cache_size) if config.cache_size > 0 else None
+        self._counters = _Counters()
+        self._is_closed = False
+
+    @property
+    def config(self) -> VerifierConfig:
+        """The configuration tokens are checked against."""
+        return self._config
+
+    def _flight_joins(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def stats(self) -> VerifierStats:
+        """A snapshot of the counters (cheap; safe to call from any thread)."""
+        counters = self._counters
+        with counters._lock:
+            return VerifierStats(
+                verifications=counters.verifications,
+                local_rejections=counters.local_rejections,
+                cache_hits=counters.cache_hits,
+                cache_misses=counters.cache_misses,
+                cache_entries=0 if self._cache is None else len(self._cache),
+                singleflight_joins=self._flight_joins(),
+                sts_requests=counters.sts_requests,
+                sts_calls=dict(counters.sts_calls),
+            )
+
+    def clear_cache(self) -> None:
+        """Forget every cached identity (e.g. after revoking credentials)."""
+        if self._cache is not None:
+            self._cache.clear()
+
+    def _now(self) -> datetime:
+        now = self._clock()
+        if not isinstance(now, datetime) or now.utcoffset() is None:
+            raise ConfigurationError(
+                "the clock must return a timezone-aware datetime", reason="clock"
+            )
+        return now
+
+    def validate(self, token: str) -> ValidatedToken:
+        """Run only the local checks on ``token`` at the clock's current time (no I/O).
+
+        Raises a :class:`~k8s_aws_auth.errors.TokenError` (deny) naming the failed check.
+        """
+        try:
+            return validate_token(token, self._config, now=self._now())
+        except K8sAwsAuthError:
+            raise
+        except Exception as exc:
+            raise _internal(exc) from exc
+
+    def _key(self, token: str) -> bytes:
+        return cache_key(token, self._config.cluster_id, self._config.partition)
+
+    def _begin(self, token: str) -> tuple[Identity | None, ValidatedToken | None, bytes, datetime]:
+        """Cache lookup, then local checks: ``(cached identity, validated, key, now)``."""
+        if self._is_closed:
+            raise _closed()
+        counters = self._counters
+        counters.add("verifications")
+        now = self._now()
+        cache = self._cache
+        key = b""
+        # Only a string that could pass the size check is worth hashing.
+        if (
+            cache is not None
+            and isinstance(token, str)
+            and len(token) <= self._config.max_token_size
+        ):
+            key = self._key(token)
+            identity = cache.get(key, now)
+            if identity is not None:
+                counters.add("cache_hits")
+                return identity, None, key, now
+            counters.add("cache_misses")
+        try:
+            validated = validate_token(token, self._config, now=now)
+        except K8sAwsAuthError:
+            counters.add("local_rejections")
+            raise
+        return None, validated, key or self._key(token), now
+
+    def _remember(
+        self, key: bytes, identity: Identity, validated: ValidatedToken, now: datetime
+    ) -> None:
+        if self._cache is None:
+            return
+        fresh_until = validated.expires_at
+        if self._config.cache_ttl is not None:
+            fresh_until = min(fresh_until, now + self._config.cache_ttl)
+        self._cache.put(
+            key,
+            CacheEntry(
+                identity=identity,
+                not_before=validated.signed_at - self._config.max_future_skew,
+                fresh_until=fresh_until,
+            ),
+        )
+
+    def _flow(self, validated: ValidatedToken) -> Flow[Identity]:
+        return _counted(sts_flow(validated, self._config, random=self._random), self._counters)
+
+    def _settled(self, outcome: str) -> None:
+        self._counters.sts_outcome(outcome)
+
+
+class TokenVerifier(_VerifierBase):
+    """Verify tokens: every local check, then STS GetCallerIdentity (sync).
+
+    Args:
+        config: what tokens are checked against, plus the network settings.
+        client: an ``httpx.Client`` to borrow (never closed by the verifier and
+            not trusted with policy: requests are built here, redirects never
+            followed, no client headers, cookies or auth sent). When omitted the
+            verifier owns a client sized for ``config.max_connections``.
+        clock: zero-argument callable returning an aware UTC ``datetime``.
+
+    Thread-safe: share one verifier between threads (single-flight and the
+    cache then work across them). Use it as a context manager or call
+    :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        config: VerifierConfig,
+        *,
+        client: httpx.Client | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(config, clock)
+        if client is not None and not isinstance(client, httpx.Client):
+            raise ConfigurationError("client must be an httpx.Client", reason="client")
+        self._owns_client = client is None
+        self._client = client if client is not None else _owned_sync_client(config)
+        self._flight: SingleFlight[Identity] = SingleFlight()
+
+    def _flight_joins(self) -> int:
+        return self._flight.joins
+
+    def verify(self, token: str) -> Identity:
+        """Verify ``token`` and return the identity STS confirmed.
+
+        Raises:
+            TokenError: deny (a local check failed or STS refused the token).
+            STSError: could not decide (network, throttling, 5xx, bad answer): retry later.
+        """
+        try:
+            identity, validated, key, now = self._begin(token)
+            if identity is not None:
+                return identity
+            assert validated is not None
+            return self._flight.do(key, partial(self._ask, validated, key, now))
+        except K8sAwsAuthError:
+            raise
+        except Exception as exc:
+            raise _internal(exc) from exc
+
+    def _ask(self, validated: ValidatedToken, key: bytes, now: datetime) -> Identity:
+        try:
+            identity = run_sync(self._flow(validated), self._client, deadline=self._config.deadline)
+        except K8sAwsAuthError as exc:
+            self._settled(exc.reason)
+            raise
+        except Exception:
+            self._settled("internal")
+            raise
+        self._settled("ok")
+        self._remember(key, identity, validated, now)
+        return identity
+
+    def close(self) -> None:
+        """Close the owned HTTP client (a borrowed one is left open); idempotent."""
+        self._is_closed = True
+        if self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> TokenVerifier:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncTokenVerifier(_VerifierBase):
+    """Verify tokens: every local check, then STS GetCallerIdentity (async: asyncio or trio).
+
+    The same arguments and rules as :class:`TokenVerifier`, with an
+    ``httpx.AsyncClient``. Use one instance per event loop; use it as an async
+    context manager or call :meth:`aclose`.
+    """
+
+    def __init__(
+        self,
+        config: VerifierConfig,
+        *,
+        client: httpx.AsyncClient | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(config, clock)
+        if client is not None and not isinstance(client, httpx.AsyncClient):
+            raise ConfigurationError("client must be an httpx.AsyncClient", reason="client")
+        self._owns_client = client is None
+        self._client = client if client is not None else _owned_async_client(config)
+        self._flight: AsyncSingleFlight[Identity] = AsyncSingleFlight()
+
+    def _flight_joins(self) -> int:
+        return self._flight.joins
+
+    async def verify(self, token: str) -> Identity:
+        """Verify ``token`` and return the identity STS confirmed.
+
+        Raises:
+            TokenError: deny (a local check failed or STS refused the token).
+            STSError: could not decide (network, throttling, 5xx, bad answer): retry later.
+        """
+        try:
+            identity, validated, key, now = self._begin(token)
+            if identity is not None:
+                return identity
+            assert validated is not None
+            return await self._flight.do(key, partial(self._ask, validated, key, now))
+        except K8sAwsAuthError:
+            raise
+        except Exception as exc:
+            raise _internal(exc) from exc
+
+    async def _ask(self, validated: ValidatedToken, key: bytes, now: datetime) -> Identity:
+        try:
+            identity = await run_async(
+                self._flow(validated), self._client, deadline=self._config.deadline
+            )
+        except K8sAwsAuthError as exc:
+            self._settled(exc.reason)
+            raise
+        except Exception:
+            self._settled("internal")
+            raise
+        self._settled("ok")
+        self._remember(key, identity, validated, now)
+        return identity
+
+    async def aclose(self) -> None:
+        """Close the owned HTTP client (a borrowed one is left open); idempotent."""
+        self._is_closed = True
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> AsyncTokenVerifier:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+def verify_token(
+    token: str,
+    config: VerifierConfig,
+    *,
+    client: httpx.Client | None = None,
+    clock: Clock | None = None,
+) -> Identity:
+    """Verify one token with a short-lived :class:`TokenVerifier` (services: keep a verifier)."""
+    with TokenVerifier(config, client=client, clock=clock) as verifier:
+        return verifier.verify(token)
+
+
+async def averify_token(
+    token: str,
+    config: VerifierConfig,
+    *,
+    client: httpx.AsyncClient | None = None,
+    clock: Clock | None = None,
+) -> Identity:
+    """Verify one token with a short-lived :class:`AsyncTokenVerifier` (services: keep a verifier)."""
+    async with AsyncTokenVerifier(config, client=client, clock=clock) as verifier:
+        return await verifier.verify(token)
