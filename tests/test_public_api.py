@@ -18,7 +18,9 @@ import k8s_aws_auth.errors
 
 # INTEGRATOR: update at the end of the integration (see the module docstring).
 EXPECTED_ALL = [
+    "AsyncCredentialResolver",
     "AsyncTokenVerifier",
+    "CredentialResolver",
     "Credentials",
     "Identity",
     "K8sAwsAuthError",
@@ -32,6 +34,7 @@ EXPECTED_ALL = [
     "averify_token",
     "canonicalize_arn",
     "decode_token",
+    "default_chain",
     "encode_token",
     "format_exec_credential",
     "generate_token",

@@ -3,10 +3,11 @@
 ``token`` takes aws-iam-authenticator's flags and environment, ``get-token``
 takes ``aws eks get-token``'s; both print the same ExecCredential. kubectl runs
 the plugin before every command, so start-up time is the product: with static
-credentials in the environment this path imports the signing core and the
-standard library only. The credential chain (profiles, SSO, AssumeRole, and so
-httpx) is imported only when the environment has no static credentials, a role
-is requested, or a profile is named.
+credentials in the environment (and no ``--cache``) this path signs on strings
+and Unix seconds through ``_token_signer`` and imports only argparse, hashlib,
+hmac, json and time besides: no attrs, datetime or typing. The credential chain
+(profiles, SSO, AssumeRole, and so httpx) is imported only when the environment
+has no static credentials, a role is requested, or a profile is named.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Mapping
 
 # `typing` costs milliseconds on the plugin's start-up path; mypy treats this name as True.
@@ -239,6 +241,7 @@ def _has_shared_config(environ: Mapping[str, str]) -> bool:
 
 
 def _now(value: str | None) -> datetime:
+    """The signing clock: ``--now`` if given, else the system clock (aware UTC)."""
     from datetime import datetime, timezone
 
     if value is None:
@@ -261,6 +264,23 @@ def _exec_info(environ: Mapping[str, str]) -> ExecInfo | None:
     return parse_exec_info(raw)
 
 
+def _signing_second(value: str | None) -> int:
+    """:func:`_now` as whole Unix seconds; reads no datetime unless ``--now`` is given."""
+    if value is None:
+        return int(time.time())
+    return int(_now(value).replace(microsecond=0).timestamp())
+
+
+def _static_env_keys(environ: Mapping[str, str]) -> tuple[str, str, str | None] | None:
+    access_key_id = environ.get("AWS_ACCESS_KEY_ID", "")
+    secret = environ.get("AWS_SECRET_ACCESS_KEY", "")
+    if not access_key_id or not secret or environ.get("AWS_CREDENTIAL_EXPIRATION"):
+        return None  # the chain's environment provider handles (and parses) the rest
+    # botocore prefers the older name when both are set.
+    session_token = environ.get("AWS_SECURITY_TOKEN") or environ.get("AWS_SESSION_TOKEN") or None
+    return access_key_id, secret, session_token
+
+
 def static_env_credentials(environ: Mapping[str, str]) -> Credentials | None:
     """``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` [/ ``AWS_SESSION_TOKEN``], if both set.
 
@@ -269,15 +289,12 @@ def static_env_credentials(environ: Mapping[str, str]) -> Credentials | None:
     This is the first provider of every AWS default chain, so using it directly
     (without importing the chain) gives the same answer, only faster.
     """
-    access_key_id = environ.get("AWS_ACCESS_KEY_ID", "")
-    secret = environ.get("AWS_SECRET_ACCESS_KEY", "")
-    if not access_key_id or not secret or environ.get("AWS_CREDENTIAL_EXPIRATION"):
-        return None  # the chain's environment provider handles (and parses) the rest
+    keys = _static_env_keys(environ)
+    if keys is None:
+        return None
     from ._models import Credentials
 
-    # botocore prefers the older name when both are set.
-    session_token = environ.get("AWS_SECURITY_TOKEN") or environ.get("AWS_SESSION_TOKEN") or None
-    return Credentials(access_key_id, secret, session_token)
+    return Credentials(*keys)
 
 
 def _base_credentials(
@@ -394,20 +411,54 @@ def _interactive(exec_info: ExecInfo | None) -> bool:
         return False
 
 
-def _format(token: Token, request: TokenRequest, api_version: str) -> str:
+def _signed(
+    request: TokenRequest,
+    environ: Mapping[str, str],
+    *,
+    now: str | None,
+    exec_info: ExecInfo | None,
+) -> tuple[str, str]:
+    """Sign for ``request``; return the token and its RFC 3339 expiration."""
+    keys = None
+    if not (request.cache or request.role_arn or request.profile):
+        keys = _static_env_keys(environ)
+    if keys is not None:
+        # kubectl's common case: the same bytes as presign_token (one implementation,
+        # _token_signer), on strings and Unix seconds, without attrs or datetime.
+        from ._exec_credential import format_timestamp_at
+        from ._sigv4 import amz_date_at
+        from ._token_signer import CLIENT_TOKEN_LIFETIME_SECONDS, sign_token
+
+        signed_at = _signing_second(now)
+        value = sign_token(
+            *keys,
+            cluster_id=request.cluster_id,
+            x_amz_date=amz_date_at(signed_at),
+            region=request.region,
+            sts_regional_endpoints=request.sts_regional_endpoints,
+            use_fips=request.use_fips,
+            use_dualstack=request.use_dualstack,
+        )
+        return value, format_timestamp_at(signed_at + CLIENT_TOKEN_LIFETIME_SECONDS)
+    from ._exec_credential import format_timestamp
+
+    token = _token_for(request, environ, interactive=_interactive(exec_info), now=_now(now))
+    return token.value, format_timestamp(token.expiration)
+
+
+def _format(value: str, expires: str, request: TokenRequest, api_version: str) -> str:
     if request.output == "token":
-        return token.value
-    from ._exec_credential import format_exec_credential, format_timestamp
-
+        return value
     if request.output == "text":
-        expires = format_timestamp(token.expiration)
-        return f"{api_version}\tExecCredential\nSTATUS\t{expires}\t{token.value}"
-    document = format_exec_credential(token, api_version=api_version)
-    if request.output == "json-indented":  # get-token: awscli's layout
-        import json
+        return f"{api_version}\tExecCredential\nSTATUS\t{expires}\t{value}"
+    import json
 
-        return json.dumps(json.loads(document), indent=4)
-    return document
+    from ._exec_credential import exec_credential_document
+
+    document = exec_credential_document(value, expires, api_version=api_version)
+    if request.output == "json-indented":  # get-token: awscli's layout
+        return json.dumps(document, indent=4)
+    return json.dumps(document)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -422,8 +473,7 @@ def run(args: argparse.Namespace) -> int:
         elif api_version.endswith("/v1alpha1"):
             _warn("client.authentication.k8s.io/v1alpha1 is deprecated; use v1 in your kubeconfig")
     request = request_from_args(args, environ)
-    now = _now(args.now)
-    token = _token_for(request, environ, interactive=_interactive(exec_info), now=now)
-    sys.stdout.write(_format(token, request, api_version) + "\n")
+    value, expires = _signed(request, environ, now=args.now, exec_info=exec_info)
+    sys.stdout.write(_format(value, expires, request, api_version) + "\n")
     sys.stdout.flush()
     return 0

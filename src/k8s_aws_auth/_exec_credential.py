@@ -1,21 +1,34 @@
-"""The kubectl ExecCredential codec (client.authentication.k8s.io), pure."""
+"""The kubectl ExecCredential codec (client.authentication.k8s.io), pure.
+
+The exec plugin formats its output and parses ``KUBERNETES_EXEC_INFO`` through
+this module at start-up, so it imports json and time only: ``Token`` values
+(attrs) and datetimes are handled by the public wrappers, which receive them
+already loaded.
+"""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+import time
 
-import attrs
-
-from ._models import Token
+from ._frozen import Frozen
 from .errors import ConfigurationError
+
+# `typing` costs milliseconds on the plugin's start-up path; mypy treats this name as True.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from ._models import Token
 
 __all__ = [
     "DEFAULT_EXEC_API_VERSION",
     "EXEC_API_VERSIONS",
     "ExecInfo",
+    "exec_credential_document",
     "format_exec_credential",
     "format_timestamp",
+    "format_timestamp_at",
     "parse_exec_info",
 ]
 
@@ -29,11 +42,46 @@ EXEC_API_VERSIONS = frozenset(
 )
 
 
+_TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
 def format_timestamp(moment: datetime) -> str:
     """RFC 3339 in UTC with second precision and a ``Z`` suffix, as kubectl expects."""
-    if moment.utcoffset() is None:
+    offset = moment.utcoffset()
+    if offset is None:
         raise ConfigurationError("expiration must be a timezone-aware datetime", reason="clock")
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # Shifting by the offset gives the UTC fields without importing datetime.timezone.
+    return (moment - offset).strftime(_TIMESTAMP_FORMAT)
+
+
+def format_timestamp_at(epoch_seconds: int) -> str:
+    """:func:`format_timestamp` of a Unix time (whole seconds), without datetime."""
+    return time.strftime(_TIMESTAMP_FORMAT, time.gmtime(epoch_seconds))
+
+
+def _check_api_version(api_version: str) -> None:
+    if api_version not in EXEC_API_VERSIONS:
+        raise ConfigurationError(
+            f"unsupported ExecCredential apiVersion; expected one of {sorted(EXEC_API_VERSIONS)}",
+            reason="api-version",
+        )
+
+
+def exec_credential_document(
+    token: str, expiration_timestamp: str, *, api_version: str = DEFAULT_EXEC_API_VERSION
+) -> dict[str, object]:
+    """The ExecCredential object for a token value and its RFC 3339 expiration.
+
+    Keys in the order awscli and aws-iam-authenticator print them: ``kind``,
+    ``apiVersion``, ``spec``, ``status`` (``expirationTimestamp``, ``token``).
+    """
+    _check_api_version(api_version)
+    return {
+        "kind": "ExecCredential",
+        "apiVersion": api_version,
+        "spec": {},
+        "status": {"expirationTimestamp": expiration_timestamp, "token": token},
+    }
 
 
 def format_exec_credential(token: Token, *, api_version: str = DEFAULT_EXEC_API_VERSION) -> str:
@@ -42,36 +90,38 @@ def format_exec_credential(token: Token, *, api_version: str = DEFAULT_EXEC_API_
     Keys in the order awscli and aws-iam-authenticator print them: ``kind``,
     ``apiVersion``, ``spec``, ``status`` (``expirationTimestamp``, ``token``).
     """
-    if api_version not in EXEC_API_VERSIONS:
-        raise ConfigurationError(
-            f"unsupported ExecCredential apiVersion; expected one of {sorted(EXEC_API_VERSIONS)}",
-            reason="api-version",
-        )
+    from ._models import Token  # a Token argument means attrs is loaded already
+
+    _check_api_version(api_version)
     if not isinstance(token, Token):
         raise ConfigurationError("token must be a Token value", reason="token")
-    document = {
-        "kind": "ExecCredential",
-        "apiVersion": api_version,
-        "spec": {},
-        "status": {
-            "expirationTimestamp": format_timestamp(token.expiration),
-            "token": token.value,
-        },
-    }
+    document = exec_credential_document(
+        token.value, format_timestamp(token.expiration), api_version=api_version
+    )
     return json.dumps(document)
 
 
-@attrs.frozen(kw_only=True)
-class ExecInfo:
+class ExecInfo(Frozen):
     """What kubectl said in ``KUBERNETES_EXEC_INFO``.
 
     ``warning`` explains a fallback to the default (unparsable JSON, unknown
-    version) so a CLI can print it on stderr, as awscli does.
+    version) so a CLI can print it on stderr, as awscli does. A plain frozen
+    value, not attrs: the exec plugin reads it at start-up.
     """
 
-    api_version: str = DEFAULT_EXEC_API_VERSION
-    interactive: bool = False
-    warning: str | None = None
+    __slots__ = ("api_version", "interactive", "warning")
+    api_version: str
+    interactive: bool
+    warning: str | None
+
+    def __init__(
+        self,
+        *,
+        api_version: str = DEFAULT_EXEC_API_VERSION,
+        interactive: bool = False,
+        warning: str | None = None,
+    ) -> None:
+        self._init(api_version=api_version, interactive=interactive, warning=warning)
 
 
 def parse_exec_info(value: str | None) -> ExecInfo:

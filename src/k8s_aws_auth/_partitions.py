@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import cache
 
-import attrs
-
+from ._frozen import Frozen
 from .errors import ConfigurationError
 
 __all__ = [
@@ -26,19 +26,52 @@ __all__ = [
 ]
 
 
-@attrs.frozen(kw_only=True)
-class Partition:
-    """One AWS partition: its DNS suffixes, regions and which STS host variants exist."""
+class Partition(Frozen):
+    """One AWS partition: its DNS suffixes, regions and which STS host variants exist.
 
+    ``fips_regions`` are the regions with an ``sts-fips.`` host (US and Canada in
+    ``aws``); ``fips_is_regional`` marks GovCloud, whose regular regional host is
+    already FIPS (there is no ``sts-fips.`` host). A plain frozen value, not attrs:
+    the exec plugin chooses its STS host at start-up.
+    """
+
+    __slots__ = (  # noqa: RUF023 - the field order, shown by repr
+        "name",
+        "dns_suffix",
+        "dualstack_suffix",
+        "region_regex",
+        "regions",
+        "fips_regions",
+        "fips_is_regional",
+    )
     name: str
     dns_suffix: str
     dualstack_suffix: str | None
     region_regex: str
     regions: frozenset[str]
-    fips_regions: frozenset[str] = frozenset()
-    """Regions with an ``sts-fips.`` host (US and Canada in ``aws``)."""
-    fips_is_regional: bool = False
-    """GovCloud: the regular regional host is already FIPS; there is no ``sts-fips.`` host."""
+    fips_regions: frozenset[str]
+    fips_is_regional: bool
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        dns_suffix: str,
+        dualstack_suffix: str | None,
+        region_regex: str,
+        regions: frozenset[str],
+        fips_regions: frozenset[str] = frozenset(),
+        fips_is_regional: bool = False,
+    ) -> None:
+        self._init(
+            name=name,
+            dns_suffix=dns_suffix,
+            dualstack_suffix=dualstack_suffix,
+            region_regex=region_regex,
+            regions=regions,
+            fips_regions=fips_regions,
+            fips_is_regional=fips_is_regional,
+        )
 
 
 #: The global endpoint: commercial partition only, signed with the us-east-1 scope.
@@ -185,13 +218,21 @@ _REGEX_ORDER = (
     "aws-eusc",
     "aws",
 )
-_COMPILED = {name: re.compile(PARTITIONS[name].region_regex, re.ASCII) for name in _REGEX_ORDER}
 _PARTITION_OF_REGION = {
     region: partition for partition in PARTITIONS.values() for region in partition.regions
 }
 
 #: What a region name may look like at all (lower-case ASCII labels, ending in a number).
 REGION_NAME = re.compile(r"[a-z]{2,}(?:-[a-z0-9]+)+-[0-9]+", re.ASCII)
+
+
+@cache
+def _region_patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    # Compiled on first use: only names outside the embedded lists need them, and
+    # compiling all eight would cost the exec plugin's start-up half a millisecond.
+    return tuple(
+        (name, re.compile(PARTITIONS[name].region_regex, re.ASCII)) for name in _REGEX_ORDER
+    )
 
 
 def partition_for_region(region: str) -> Partition:
@@ -202,8 +243,8 @@ def partition_for_region(region: str) -> Partition:
     partition = _PARTITION_OF_REGION.get(region)
     if partition is not None:
         return partition
-    for name in _REGEX_ORDER:
-        if _COMPILED[name].fullmatch(region):
+    for name, pattern in _region_patterns():
+        if pattern.fullmatch(region):
             return PARTITIONS[name]
     return PARTITIONS["aws"]
 

@@ -10,25 +10,35 @@ Presigning is split in two for speed: a :class:`Presigner` does, once per
 (credentials, endpoint, parameters, day), everything that does not depend on the
 signing second (encoding, sorting, the signing key and its HMAC pads), and
 :meth:`Presigner.url` then costs one SHA-256 and one HMAC per URL.
+
+The exec plugin signs through this module at start-up, so it imports only
+hashlib, hmac and time: no attrs, datetime, re or urllib.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import re
+import time
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timezone
 from functools import lru_cache
-from urllib.parse import quote
 
-from ._models import Credentials
+from ._frozen import Frozen
+
+# `typing` costs milliseconds on the plugin's start-up path; mypy treats this name as True.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from ._models import Credentials
 
 __all__ = [
     "ALGORITHM",
     "EMPTY_PAYLOAD_SHA256",
     "Presigner",
+    "SigningKeys",
     "amz_date",
+    "amz_date_at",
     "canonical_headers",
     "canonical_query",
     "canonical_request",
@@ -46,14 +56,16 @@ ALGORITHM = "AWS4-HMAC-SHA256"
 #: SHA-256 of the empty string: the payload hash of a presigned GET (botocore, aws-sdk-go).
 EMPTY_PAYLOAD_SHA256 = hashlib.sha256(b"").hexdigest()
 
-_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~")
+#: Each UTF-8 byte as UriEncode writes it: itself if unreserved, else %XX (upper hex).
+_ENCODED_BYTE = tuple(chr(b) if chr(b) in _UNRESERVED else f"%{b:02X}" for b in range(256))
 
 
 def uri_encode(value: str) -> str:
     """Percent-encode ``value`` as SigV4's ``UriEncode``: all but ``A-Za-z0-9-_.~``, upper hex, UTF-8."""
-    if _UNRESERVED.fullmatch(value):
+    if _UNRESERVED.issuperset(value):
         return value
-    return quote(value, safe="-_.~")
+    return "".join([_ENCODED_BYTE[byte] for byte in value.encode("utf-8")])
 
 
 def canonical_query(params: Iterable[tuple[str, str]]) -> str:
@@ -90,18 +102,24 @@ def canonical_request(
 
 def amz_date(now: datetime) -> str:
     """Format an aware datetime as ``YYYYMMDDTHHMMSSZ`` in UTC."""
-    now = now.astimezone(timezone.utc)
-    if now.year < 1000:  # keep strftime's unpadded years, as botocore prints them
-        return now.strftime("%Y%m%dT%H%M%SZ")
+    offset = now.utcoffset()
+    if offset is None:  # naive: local time, as astimezone() reads it
+        return amz_date(now.astimezone())
+    # Shifting by the offset gives the UTC fields without importing datetime.timezone.
+    utc = now - offset
+    return _format_amz_date(utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second)
+
+
+def amz_date_at(epoch_seconds: int) -> str:
+    """Format a Unix time (whole seconds) as ``YYYYMMDDTHHMMSSZ``, without datetime."""
+    return _format_amz_date(*time.gmtime(epoch_seconds)[:6])
+
+
+def _format_amz_date(year: int, month: int, day: int, hour: int, minute: int, second: int) -> str:
+    if year < 1000:  # keep strftime's unpadded years, as botocore prints them
+        return time.strftime("%Y%m%dT%H%M%SZ", (year, month, day, hour, minute, second, 0, 1, -1))
     # %-formatting the fields is three times faster than strftime.
-    return "%04d%02d%02dT%02d%02d%02dZ" % (  # noqa: UP031
-        now.year,
-        now.month,
-        now.day,
-        now.hour,
-        now.minute,
-        now.second,
-    )
+    return "%04d%02d%02dT%02d%02d%02dZ" % (year, month, day, hour, minute, second)  # noqa: UP031
 
 
 def credential_scope(datestamp: str, region: str, service: str) -> str:
@@ -139,6 +157,29 @@ _SHA256_BLOCK = 64
 _DATE_MARK = "\x00"
 
 
+class SigningKeys(Frozen):
+    """The three strings a signature needs, for callers that must not import attrs.
+
+    The exec plugin signs with these at start-up; elsewhere pass
+    :class:`~k8s_aws_auth.Credentials`. The secret and session token stay out of ``repr``.
+    """
+
+    __slots__ = ("access_key_id", "secret_access_key", "session_token")
+    repr_hidden = frozenset({"secret_access_key", "session_token"})
+    access_key_id: str
+    secret_access_key: str
+    session_token: str | None
+
+    def __init__(
+        self, access_key_id: str, secret_access_key: str, session_token: str | None = None
+    ) -> None:
+        self._init(
+            access_key_id=access_key_id,
+            secret_access_key=secret_access_key,
+            session_token=session_token,
+        )
+
+
 class Presigner:
     """Everything in a presigned GET that does not depend on the signing second.
 
@@ -160,7 +201,7 @@ class Presigner:
 
     def __init__(
         self,
-        credentials: Credentials,
+        credentials: Credentials | SigningKeys,
         host: str,
         region: str,
         service: str,
