@@ -136,3 +136,102 @@ def test_error_reason_override_and_repr() -> None:
     assert str(error) == "bad thing"
     assert repr(error) == "MalformedTokenError('bad thing', reason='encoding')"
     assert k8s_aws_auth.errors.MalformedTokenError("x").reason == "malformed"
+
+
+EXPECTED_SUBPACKAGE_ALL = {
+    "k8s_aws_auth.testing": [
+        "FakeSTS",
+        "FixedClock",
+        "Principal",
+        "RecordedRequest",
+        "make_token",
+        "new_credentials",
+    ],
+    "k8s_aws_auth.credentials": [
+        "AssumeRoleProvider",
+        "AsyncCredentialResolver",
+        "ClientSettings",
+        "ConfigFileProvider",
+        "ContainerProvider",
+        "CredentialChain",
+        "CredentialProvider",
+        "CredentialResolver",
+        "EnvProvider",
+        "IMDSProvider",
+        "ProcessProvider",
+        "ProfileProvider",
+        "ProviderContext",
+        "SSOProvider",
+        "SharedCredentialsProvider",
+        "Skip",
+        "StaticProvider",
+        "WebIdentityProvider",
+        "default_chain",
+    ],
+    "k8s_aws_auth.mapping": [
+        "FORMATS",
+        "PLACEHOLDERS",
+        "AccountMapping",
+        "AsyncEC2Resolver",
+        "Backend",
+        "EC2LookupError",
+        "EC2Resolver",
+        "ExplainStep",
+        "Explanation",
+        "IdentityMapper",
+        "LoadResult",
+        "MappedUser",
+        "MappingError",
+        "MappingFileError",
+        "MappingLoader",
+        "MappingSet",
+        "MappingSource",
+        "MatchedEntry",
+        "Problem",
+        "ReservedUsernameError",
+        "RoleMapping",
+        "SSORole",
+        "TTLCache",
+        "TokenBucket",
+        "UserMapping",
+        "describe_instances_flow",
+        "detect_format",
+        "parse_describe_instances",
+        "parse_document",
+        "parse_mapping_path",
+        "parse_mapping_text",
+    ],
+    "k8s_aws_auth.server": [
+        "SUPPORTED_API_VERSIONS",
+        "AuthenticationResult",
+        "CertificateFiles",
+        "JsonFormatter",
+        "MappedUser",
+        "ReviewedUser",
+        "ServerConfig",
+        "ServerMetrics",
+        "TokenReviewApp",
+        "TokenReviewRequest",
+        "TokenReviewRequestError",
+        "Verifier",
+        "build_reviewed_user",
+        "build_server",
+        "configure_logging",
+        "encode_token_review",
+        "ensure_certificates",
+        "load_server_config",
+        "parse_token_review",
+        "serve",
+        "webhook_kubeconfig",
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_SUBPACKAGE_ALL))
+def test_subpackage_all_is_pinned_and_documented(name: str) -> None:
+    module = importlib.import_module(name)
+    assert list(module.__all__) == EXPECTED_SUBPACKAGE_ALL[name]
+    for public in module.__all__:
+        value = getattr(module, public)
+        if inspect.isclass(value) or inspect.isfunction(value):
+            assert inspect.getdoc(value), f"{name}.{public} has no docstring"
