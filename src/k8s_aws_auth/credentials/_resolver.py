@@ -242,7 +242,9 @@ class CredentialResolver(_ResolverBase):
             stderr; default stdin; ``None`` when nobody can answer (then a
             profile with ``mfa_serial`` fails with a clear error).
         process_runner: runs ``credential_process`` commands.
-        advisory_refresh / mandatory_refresh: the refresh windows.
+        advisory_refresh: refresh temporary credentials this long before they
+            expire, keeping the old ones if the refresh fails.
+        mandatory_refresh: within this window of expiry a refresh must succeed.
 
     :meth:`resolve` is thread-safe; one refresh runs at a time.
     """
