@@ -13,12 +13,13 @@ TEST_DEPS = ".[test]"
 
 @nox.session
 def check(session: nox.Session) -> None:
-    """Lint, type-check and run the whole test suite: the README's test command."""
+    """Lint, type-check, run the whole test suite and build the docs: the README's test command."""
     session.install("-e", TEST_DEPS)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
     session.run("pytest", *session.posargs)
+    session.run("mkdocs", "build", "--strict", "--quiet", "--site-dir", session.create_tmp())
 
 
 @nox.session
