@@ -62,28 +62,6 @@ _EMPTY_VALUES = frozenset({"", "``", '""', "''"})
 _PERMISSION_SET = re.compile(r"[\w+=,.@-]{1,32}", re.ASCII)
 _ACCOUNT = re.compile(r"[0-9]{12}", re.ASCII)
 _INSTALL_HINT = "reading mapping files needs PyYAML: pip install 'k8s-aws-auth[server]'"
-#: Keys of upstream's server config that are not mappings (read elsewhere, or not by us).
-_UPSTREAM_SERVER_KEYS = frozenset(
-    k.lower()
-    for k in [
-        "partition",
-        "port",
-        "hostname",
-        "address",
-        "stateDir",
-        "generateKubeconfig",
-        "kubeconfigPregenerated",
-        "kubeconfig",
-        "master",
-        "backendMode",
-        "ec2DescribeInstancesRoleARN",
-        "sourceARN",
-        "ec2DescribeInstancesQps",
-        "ec2DescribeInstancesBurst",
-        "dynamicfilepath",
-        "dynamicBackendModePath",
-    ]
-)
 
 
 @cache
@@ -465,8 +443,8 @@ def _parse_mounted_file(
                 settings["user_id_strict"] = value
         elif lowered.startswith("map"):
             out.error(where, "unknown mapping key (expected mapRoles, mapUsers or mapAccounts)")
-        elif lowered not in _UPSTREAM_SERVER_KEYS:
-            out.warn(where, "unknown server setting (ignored)")
+        # Other server settings (upstream's and ours) are the server config's to check:
+        # `k8s-aws-auth serve` refuses unknown keys when it loads the same file.
 
 
 def _reserved_prefixes(value: Any, where: str, out: _Collector) -> dict[str, tuple[str, ...]]:
