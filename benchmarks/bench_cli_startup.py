@@ -1,7 +1,9 @@
 """Start-up of the kubectl exec plugin: whole processes, side by side, in one run.
 
 kubectl starts the plugin for every command, so the process is the product:
-``k8s-aws-auth token`` with static credentials in the environment against
+``k8s-aws-auth token`` with static credentials in the environment (and, as most
+users have them, with a ``~/.aws/config`` file, or with the keys in
+``~/.aws/credentials`` instead of the environment) against
 ``python -c pass`` (the floor), ``import k8s_aws_auth`` and the AWS CLI's
 ``aws eks get-token`` (the peer), all run here with ``subprocess.run`` (wall
 time, median of 15 after a warm-up). The commands take turns, one run each per
@@ -43,8 +45,12 @@ PEER = "aws eks get-token --cluster-name c"
 FLOOR = "python -c pass"
 
 
-def _commands(config_file: str) -> dict[str, tuple[list[str], dict[str, str]]]:
-    """Each command's argv and the variables it adds to :data:`ENV`."""
+#: A command's argv and its changes to :data:`ENV` (``None``: the variable is unset).
+Command = tuple[list[str], dict[str, "str | None"]]
+
+
+def _commands(config_file: str, credentials_file: str) -> dict[str, Command]:
+    """Each command's argv and the variables it adds to (or removes from) :data:`ENV`."""
     plugin = str(BIN / "k8s-aws-auth")
     return {
         FLOOR: ([sys.executable, "-c", "pass"], {}),
@@ -57,13 +63,24 @@ def _commands(config_file: str) -> dict[str, tuple[list[str], dict[str, str]]]:
         PLUGIN: ([plugin, "token", "-i", "c"], {}),
         "k8s-aws-auth token -i c, as kubectl runs it (KUBERNETES_EXEC_INFO)": (
             [plugin, "token", "-i", "c"],
-            KUBECTL_ENV,
+            {**KUBECTL_ENV},
         ),
-        # Not the target's setting, shown for honesty: a shared config file may hold
-        # the STS endpoint settings, and reading it loads the credential chain.
+        # What `aws configure` leaves behind: a config file that may hold the region
+        # and STS endpoint settings (read without the credential chain).
         "k8s-aws-auth token -i c, with a ~/.aws/config file": (
             [plugin, "token", "-i", "c"],
             {"AWS_CONFIG_FILE": config_file},
+        ),
+        # The keys in ~/.aws/credentials rather than the environment (a plain profile:
+        # signed without the chain too).
+        "k8s-aws-auth token -i c, keys in ~/.aws/credentials": (
+            [plugin, "token", "-i", "c"],
+            {
+                "AWS_CONFIG_FILE": config_file,
+                "AWS_SHARED_CREDENTIALS_FILE": credentials_file,
+                "AWS_ACCESS_KEY_ID": None,
+                "AWS_SECRET_ACCESS_KEY": None,
+            },
         ),
         "k8s-aws-auth get-token --cluster-name c": (
             [plugin, "get-token", "--cluster-name", "c"],
@@ -73,11 +90,14 @@ def _commands(config_file: str) -> dict[str, tuple[list[str], dict[str, str]]]:
     }
 
 
-def _medians(
-    commands: dict[str, tuple[list[str], dict[str, str]]], env: dict[str, str]
-) -> dict[str, float]:
+def _environment(env: dict[str, str], changes: dict[str, str | None]) -> dict[str, str]:
+    merged: dict[str, str | None] = {**env, **changes}
+    return {name: value for name, value in merged.items() if value is not None}
+
+
+def _medians(commands: dict[str, Command], env: dict[str, str]) -> dict[str, float]:
     """Median wall time per command, the commands interleaved round by round."""
-    runs = {name: (argv, {**env, **extra}) for name, (argv, extra) in commands.items()}
+    runs = {name: (argv, _environment(env, extra)) for name, (argv, extra) in commands.items()}
     for argv, run_env in runs.values():  # warm-up: page cache, and .pyc files written
         subprocess.run(argv, env=run_env, capture_output=True, check=True)
     samples: dict[str, list[float]] = {name: [] for name in runs}
@@ -114,7 +134,13 @@ def main() -> str:
         env = {**ENV, "HOME": home, "AWS_CONFIG_FILE": os.path.join(home, "none")}
         config_file = os.path.join(home, "config")
         pathlib.Path(config_file).write_text("[default]\nregion = us-west-2\n", encoding="utf-8")
-        medians = _medians(_commands(config_file), env)
+        credentials_file = os.path.join(home, "credentials")
+        pathlib.Path(credentials_file).write_text(
+            f"[default]\naws_access_key_id = {ENV['AWS_ACCESS_KEY_ID']}\n"
+            f"aws_secret_access_key = {ENV['AWS_SECRET_ACCESS_KEY']}\n",
+            encoding="utf-8",
+        )
+        medians = _medians(_commands(config_file, credentials_file), env)
         imports = _importtime(env)
     floor = medians[FLOOR]
     awscli = medians[PEER]
@@ -123,7 +149,7 @@ def main() -> str:
         "### `k8s-aws-auth token` process start-up (exec plugin)",
         "",
         f"Wall time per process, median of {RUNS} interleaved runs after a warm-up; "
-        "static credentials in the environment.",
+        "static credentials in the environment unless the row says otherwise.",
         "",
         "| command | median | vs `python -c pass` | `aws eks get-token` / this |",
         "|---|---|---|---|",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pathlib
 import subprocess
 import sys
 import textwrap
@@ -24,7 +25,8 @@ _PROBE = textwrap.dedent(
 )
 
 #: Never on the static-credential token path: the HTTP stack, async runtimes, the
-#: verifier, the credential chain, the server extra and YAML.
+#: verifier, the credential chain, the server extra and YAML. Of the credentials
+#: package only LIGHT_CREDENTIAL_MODULES may load (the shared files and the settings).
 FORBIDDEN_PREFIXES = (
     "httpx",
     "httpcore",
@@ -37,11 +39,21 @@ FORBIDDEN_PREFIXES = (
     "k8s_aws_auth._validate",
     "k8s_aws_auth._drivers",
     "k8s_aws_auth._arn",
-    "k8s_aws_auth.credentials",
+    "k8s_aws_auth.credentials.",
     "k8s_aws_auth._cli_credentials",
     "k8s_aws_auth.server",
     "k8s_aws_auth.testing",
 )
+LIGHT_CREDENTIAL_MODULES = frozenset(
+    ("k8s_aws_auth.credentials._shared_files", "k8s_aws_auth.credentials._region")
+)
+
+
+def _heavy(modules: list[str]) -> list[str]:
+    return [
+        m for m in modules if m.startswith(FORBIDDEN_PREFIXES) and m not in LIGHT_CREDENTIAL_MODULES
+    ]
+
 
 #: Not on it either, though lighter: attrs and typing (about 20 ms together), datetime
 #: (the signing path works in Unix seconds), shutil (argparse's stock help formatter
@@ -74,13 +86,17 @@ KUBECTL_EXEC_INFO = (
 )
 
 
-def _run(*args: str, extra_env: dict[str, str] | None = None) -> tuple[str, list[str]]:
+ENV_KEYS = {"AWS_ACCESS_KEY_ID": DOC_ACCESS_KEY_ID, "AWS_SECRET_ACCESS_KEY": DOC_SECRET}
+
+
+def _run(
+    *args: str, extra_env: dict[str, str] | None = None, env_keys: bool = True
+) -> tuple[str, list[str]]:
     """Run the CLI in a fresh interpreter; return its stdout and the modules it loaded."""
     env = {
         "PATH": "/usr/bin:/bin",
         "HOME": "/nonexistent",
-        "AWS_ACCESS_KEY_ID": DOC_ACCESS_KEY_ID,
-        "AWS_SECRET_ACCESS_KEY": DOC_SECRET,
+        **(ENV_KEYS if env_keys else {}),
         "AWS_REGION": "us-west-2",
         **(extra_env or {}),
     }
@@ -105,14 +121,120 @@ def _modules(*args: str, extra_env: dict[str, str] | None = None) -> list[str]:
 
 def test_static_credential_token_path_imports_nothing_heavy() -> None:
     modules = _modules("token", "-i", "c")
-    heavy = [m for m in modules if m.startswith(FORBIDDEN_PREFIXES)]
-    assert heavy == []
+    assert _heavy(modules) == []
     assert "k8s_aws_auth._cli_token" in modules  # the probe really ran the command
 
 
 def test_get_token_path_is_as_light() -> None:
     modules = _modules("get-token", "--cluster-name", "c")
-    assert [m for m in modules if m.startswith(FORBIDDEN_PREFIXES)] == []
+    assert _heavy(modules) == []
+
+
+def test_the_light_credential_modules_exist() -> None:
+    # The allow-list names real modules: a rename cannot make the checks above vacuous.
+    for name in LIGHT_CREDENTIAL_MODULES:
+        assert (
+            pathlib.Path(sys.modules["k8s_aws_auth"].__file__ or "")
+            .parent.joinpath(*name.split(".")[1:])
+            .with_suffix(".py")
+            .is_file()
+        )
+
+
+_CONFIG = (
+    "[default]\nregion = eu-north-1\n\n"
+    "[profile fips]\nregion = us-east-1\nuse_fips_endpoint = true\n"
+    "use_dualstack_endpoint = false\n\n"
+    "[profile legacy]\nregion = eu-west-2\nsts_regional_endpoints = legacy\n"
+)
+
+
+def _aws_home(tmp_path: pathlib.Path, credentials: str = "") -> dict[str, str]:
+    aws = tmp_path / ".aws"
+    aws.mkdir()
+    (aws / "config").write_text(_CONFIG, encoding="utf-8")
+    (aws / "credentials").write_text(credentials, encoding="utf-8")
+    return {"HOME": str(tmp_path), "AWS_REGION": ""}
+
+
+def _host(stdout: str) -> str:
+    token = json.loads(stdout)["status"]["token"]
+    return validate_token(token, VerifierConfig("c"), now=datetime.now(timezone.utc)).host
+
+
+@pytest.mark.parametrize(
+    ("command", "profile_env", "host"),
+    [
+        (("token", "-i", "c"), {}, "sts.eu-north-1.amazonaws.com"),
+        (
+            ("get-token", "--cluster-name", "c"),
+            {"AWS_PROFILE": "fips"},
+            "sts-fips.us-east-1.amazonaws.com",
+        ),
+        (("token", "-i", "c"), {"AWS_PROFILE": "legacy"}, "sts.amazonaws.com"),
+        (
+            ("token", "-i", "c", "--profile", "legacy", "--region", "us-west-2"),
+            {},
+            "sts.amazonaws.com",
+        ),
+    ],
+)
+def test_config_file_settings_skip_the_chain_attrs_typing_and_datetime(
+    command: tuple[str, ...], profile_env: dict[str, str], host: str, tmp_path: pathlib.Path
+) -> None:
+    credentials = ""
+    if "--profile" in command:  # an explicit profile ignores the environment's keys
+        credentials = f"[legacy]\naws_access_key_id = AKIAI44QH8DHBEXAMPLE\naws_secret_access_key = {DOC_SECRET}\n"
+    env = {**_aws_home(tmp_path, credentials), **profile_env}
+    stdout, modules = _run(*command, extra_env=env)
+    assert _heavy(modules) == []
+    assert [m for m in modules if _is_forbidden_at_start_up(m)] == []
+    assert "configparser" in modules  # it did parse the config file
+    assert "k8s_aws_auth._token_signer" in modules
+    assert _host(stdout) == host
+
+
+@pytest.mark.parametrize(
+    ("args", "profile_env", "key_id"),
+    [
+        (("token", "-i", "c"), {}, "AKIAI44QH8DHBEXAMPLE"),
+        (("get-token", "--cluster-name", "c"), {"AWS_PROFILE": "legacy"}, "AKIAJ6ZM3IWEXAMPLE77"),
+        (("token", "-i", "c", "--profile", "legacy"), {}, "AKIAJ6ZM3IWEXAMPLE77"),
+    ],
+)
+def test_profile_static_keys_skip_the_chain_attrs_typing_and_datetime(
+    args: tuple[str, ...], profile_env: dict[str, str], key_id: str, tmp_path: pathlib.Path
+) -> None:
+    credentials = (
+        f"[default]\naws_access_key_id = AKIAI44QH8DHBEXAMPLE\naws_secret_access_key = {DOC_SECRET}\n"
+        f"[legacy]\naws_access_key_id = AKIAJ6ZM3IWEXAMPLE77\naws_secret_access_key = {DOC_SECRET}\n"
+        "aws_session_token = session/token+=\n"
+    )
+    env = {**_aws_home(tmp_path, credentials), **profile_env}
+    stdout, modules = _run(*args, extra_env=env, env_keys=False)
+    assert _heavy(modules) == []
+    assert [m for m in modules if _is_forbidden_at_start_up(m)] == []
+    token = json.loads(stdout)["status"]["token"]
+    validated = validate_token(token, VerifierConfig("c"), now=datetime.now(timezone.utc))
+    assert validated.access_key_id == key_id
+
+
+def test_a_profile_that_needs_the_chain_still_gets_it(tmp_path: pathlib.Path) -> None:
+    # credential_process comes before the config file's keys: only the chain may answer.
+    document = {"Version": 1, "AccessKeyId": "AKIAJ6ZM3IWEXAMPLE77", "SecretAccessKey": DOC_SECRET}
+    script = tmp_path / "process.py"
+    script.write_text(f"print({json.dumps(document)!r})\n", encoding="utf-8")
+    config = (
+        f"[default]\ncredential_process = {sys.executable} {script}\n"
+        f"aws_access_key_id = AKIAI44QH8DHBEXAMPLE\naws_secret_access_key = {DOC_SECRET}\n"
+    )
+    (tmp_path / "config").write_text(config, encoding="utf-8")
+    env = {"HOME": str(tmp_path), "AWS_CONFIG_FILE": str(tmp_path / "config")}
+    stdout, modules = _run("token", "-i", "c", extra_env=env, env_keys=False)
+    assert "k8s_aws_auth.credentials._resolver" in modules
+    token = json.loads(stdout)["status"]["token"]
+    validated = validate_token(token, VerifierConfig("c"), now=datetime.now(timezone.utc))
+    assert validated.access_key_id == "AKIAJ6ZM3IWEXAMPLE77"
 
 
 @pytest.mark.parametrize(

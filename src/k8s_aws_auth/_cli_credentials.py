@@ -1,7 +1,9 @@
 """The plugin's seam to :mod:`k8s_aws_auth.credentials`: the slow path of ``token``.
 
-Imported only when the environment has no static keys, a profile or a role is
-named, or a shared config file may hold region settings. Everything here runs
+Imported only when no static keys are at hand (neither in the environment nor
+as a plain profile's keys in the shared files), a role is named or ``--cache``
+is on; the region settings come from ``credentials._region`` directly, without
+this module. Everything here runs
 the credentials package's own flows under its :class:`CredentialResolver`; the
 explicit ``--role`` AssumeRole is a small provider over that package's STS
 request builder, so it gets the same endpoint rules, signing and error messages.
@@ -26,7 +28,7 @@ from .credentials._sts_calls import (
     valid_session_name,
 )
 
-__all__ = ["ExplicitRoleProvider", "assume_role", "profile_settings", "resolve_credentials"]
+__all__ = ["ExplicitRoleProvider", "assume_role", "resolve_credentials"]
 
 _NAME = "assume-role (--role)"
 
@@ -45,11 +47,6 @@ def _resolver(
     if now is not None:
         options["clock"] = lambda: now
     return CredentialResolver(chain, **options)  # type: ignore[arg-type]
-
-
-def profile_settings(profile: str | None, environ: Mapping[str, str]) -> ClientSettings:
-    """Region and STS endpoint settings from the environment and the profile, like the AWS CLI."""
-    return _resolver(profile=profile, environ=environ, interactive=False).settings()
 
 
 def resolve_credentials(
@@ -78,9 +75,7 @@ class ExplicitRoleProvider:
 
     def flow(self, ctx: ProviderContext) -> CredentialFlow[Credentials | Skip]:
         """Resolve the session name, then call AssumeRole at the configured STS endpoint."""
-        settings = resolve_settings(ctx)
-        if self.region is not None:
-            settings = attrs.evolve(settings, region=self.region)
+        settings = resolve_settings(ctx, region=self.region)
         endpoint = sts_endpoint(ctx, settings, _NAME)
         session_name = self.session_name
         if session_name is None and self.forward_session_name:

@@ -3,11 +3,16 @@
 ``token`` takes aws-iam-authenticator's flags and environment, ``get-token``
 takes ``aws eks get-token``'s; both print the same ExecCredential. kubectl runs
 the plugin before every command, so start-up time is the product: with static
-credentials in the environment (and no ``--cache``) this path signs on strings
-and Unix seconds through ``_token_signer`` and imports only argparse, hashlib,
-hmac, json and time besides: no attrs, datetime or typing. The credential chain
-(profiles, SSO, AssumeRole, and so httpx) is imported only when the environment
-has no static credentials, a role is requested, or a profile is named.
+credentials (and no ``--cache``) this path signs on strings and Unix seconds
+through ``_token_signer`` and imports only argparse, hashlib, hmac, json and
+time besides: no attrs, datetime or typing. Static credentials are the
+environment's keys, or the plain ``aws_access_key_id``/``aws_secret_access_key``
+of the selected profile when nothing else in the default chain could answer
+first (``credentials._shared_files.profile_static_keys``). Region and endpoint
+settings come from ``credentials._region``, the resolver's own rules, which read
+the shared files without the chain. The chain (SSO, AssumeRole, processes, and
+so httpx) is imported only when no such keys exist, a role is requested, or
+``--cache`` is on.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ if TYPE_CHECKING:
     from ._exec_credential import ExecInfo
     from ._models import Credentials, Token
     from ._token_cache import TokenCache
+    from .credentials._shared_files import SharedFiles
 
 __all__ = ["TokenRequest", "configure", "request_from_args", "run"]
 
@@ -156,18 +162,20 @@ class TokenRequest:
         }
 
 
-def _env_flag(environ: Mapping[str, str], name: str) -> bool:
-    return environ.get(name, "").strip().lower() == "true"
-
-
 def _usage_error(message: str) -> Exception:
     from .errors import ConfigurationError
 
     return ConfigurationError(message, reason="usage")
 
 
-def request_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> TokenRequest:
-    """Merge flags with the environment the way aws-iam-authenticator / awscli do."""
+def request_from_args(
+    args: argparse.Namespace, environ: Mapping[str, str], *, files: SharedFiles | None = None
+) -> TokenRequest:
+    """Merge flags with the environment and the profile the way aws-iam-authenticator / awscli do.
+
+    Flags win, then the environment, then the profile's settings (read from
+    ``files``, the shared files of the selected profile; made here when not given).
+    """
     get_token = args.command == "get-token"
     if get_token:
         cluster_id = args.cluster_id or args.cluster_name
@@ -193,51 +201,39 @@ def request_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> T
         region_env = ("AWS_REGION", "AWS_DEFAULT_REGION")
         output = "token" if args.token_only else "json"
     profile = args.profile or None
-    region = args.region or next((environ[n] for n in region_env if environ.get(n)), None)
-    mode = (
-        args.sts_regional_endpoints
-        or environ.get("AWS_STS_REGIONAL_ENDPOINTS", "").strip().lower()
-        or None
-    )
-    fips = (
-        _env_flag(environ, "AWS_USE_FIPS_ENDPOINT") if "AWS_USE_FIPS_ENDPOINT" in environ else None
-    )
-    dualstack = (
-        _env_flag(environ, "AWS_USE_DUALSTACK_ENDPOINT")
-        if "AWS_USE_DUALSTACK_ENDPOINT" in environ
-        else None
-    )
-    if None in (region, mode, fips, dualstack) and _has_shared_config(environ):
-        # Flags and environment first, then the profile (as the AWS CLI does).
-        from ._cli_credentials import profile_settings
+    if files is None:
+        files = _shared_files(args, environ)
+    # The credential resolver's rules (one implementation, attrs-free): the shared
+    # files are read only for a setting neither a flag nor the environment gives.
+    from .credentials._region import resolve_settings
 
-        settings = profile_settings(profile, environ)
-        region = region or settings.region
-        mode = mode or settings.sts_regional_endpoints
-        fips = settings.use_fips if fips is None else fips
-        dualstack = settings.use_dualstack if dualstack is None else dualstack
+    settings = resolve_settings(
+        files,
+        region_env=region_env,
+        region=args.region or None,
+        sts_regional_endpoints=args.sts_regional_endpoints,
+    )
     return TokenRequest(
         cluster_id=cluster_id,
-        region=region,
+        region=settings.region,
         profile=profile,
         role_arn=role_arn,
         external_id=external_id,
         session_name=session_name,
         forward_session_name=forward,
-        sts_regional_endpoints=mode or "regional",
-        use_fips=bool(fips),
-        use_dualstack=bool(dualstack),
+        sts_regional_endpoints=settings.sts_regional_endpoints,
+        use_fips=settings.use_fips,
+        use_dualstack=settings.use_dualstack,
         cache=bool(args.cache),
         output=output,
     )
 
 
-def _has_shared_config(environ: Mapping[str, str]) -> bool:
-    """Is there an AWS config file that could hold region settings? (one stat, no parsing)"""
-    path = environ.get("AWS_CONFIG_FILE") or os.path.join(
-        environ.get("HOME") or os.path.expanduser("~"), ".aws", "config"
-    )
-    return os.path.isfile(os.path.expanduser(path))
+def _shared_files(args: argparse.Namespace, environ: Mapping[str, str]) -> SharedFiles:
+    """The shared files as the selected profile (``--profile``, else the environment's) sees them."""
+    from .credentials._shared_files import SharedFiles
+
+    return SharedFiles(environ, profile=args.profile or None)
 
 
 def _now(value: str | None) -> datetime:
@@ -379,7 +375,9 @@ def _credential_source(request: TokenRequest, environ: Mapping[str, str]) -> str
 
             digest = hashlib.sha256(static.access_key_id.encode("utf-8")).hexdigest()[:16]
             return f"env:{digest}"
-    return f"profile:{request.profile or environ.get('AWS_PROFILE') or 'default'}"
+    from .credentials._shared_files import profile_from_environ
+
+    return f"profile:{request.profile or profile_from_environ(environ)}"
 
 
 def _token_for(
@@ -411,17 +409,35 @@ def _interactive(exec_info: ExecInfo | None) -> bool:
         return False
 
 
+def _chainless_keys(
+    request: TokenRequest, environ: Mapping[str, str], files: SharedFiles
+) -> tuple[str, str, str | None] | None:
+    """Static keys the default chain would answer with, found without running it.
+
+    The environment's keys (unless a profile was chosen explicitly), else the
+    selected profile's plain keys when no other source of the chain applies.
+    """
+    if request.profile is None:
+        keys = _static_env_keys(environ)
+        if keys is not None:
+            return keys
+    from .credentials._shared_files import profile_static_keys
+
+    return profile_static_keys(files)
+
+
 def _signed(
     request: TokenRequest,
     environ: Mapping[str, str],
     *,
     now: str | None,
     exec_info: ExecInfo | None,
+    files: SharedFiles,
 ) -> tuple[str, str]:
     """Sign for ``request``; return the token and its RFC 3339 expiration."""
     keys = None
-    if not (request.cache or request.role_arn or request.profile):
-        keys = _static_env_keys(environ)
+    if not (request.cache or request.role_arn):
+        keys = _chainless_keys(request, environ, files)
     if keys is not None:
         # kubectl's common case: the same bytes as presign_token (one implementation,
         # _token_signer), on strings and Unix seconds, without attrs or datetime.
@@ -472,8 +488,9 @@ def run(args: argparse.Namespace) -> int:
             _warn(exec_info.warning)
         elif api_version.endswith("/v1alpha1"):
             _warn("client.authentication.k8s.io/v1alpha1 is deprecated; use v1 in your kubeconfig")
-    request = request_from_args(args, environ)
-    value, expires = _signed(request, environ, now=args.now, exec_info=exec_info)
+    files = _shared_files(args, environ)  # parsed once, for settings and profile keys
+    request = request_from_args(args, environ, files=files)
+    value, expires = _signed(request, environ, now=args.now, exec_info=exec_info, files=files)
     sys.stdout.write(_format(value, expires, request, api_version) + "\n")
     sys.stdout.flush()
     return 0

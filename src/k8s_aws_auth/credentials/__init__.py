@@ -7,9 +7,13 @@ See ``docs/credentials.md``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+# Not `from typing import TYPE_CHECKING`: the exec plugin imports the shared-files and
+# region modules of this package at start-up, where typing costs milliseconds.
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from ._assume_role import AssumeRoleProvider
     from ._base import CredentialProvider, ProviderContext, Skip
     from ._chain import CredentialChain, StaticProvider, default_chain

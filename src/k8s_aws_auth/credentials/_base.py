@@ -23,6 +23,9 @@ import attrs
 from k8s_aws_auth._models import Credentials
 from k8s_aws_auth.errors import CredentialProviderError
 
+# Path and profile-name rules live with the shared files (importable without attrs).
+from ._shared_files import expand_path, profile_from_environ
+
 if TYPE_CHECKING:
     from typing import TypeAlias
 
@@ -140,15 +143,6 @@ class ProviderContext:
         return self.session_profile if self.session_profile is not None else self.profile_name
 
 
-def profile_from_environ(environ: Mapping[str, str]) -> str:
-    """The profile the AWS CLI would use: ``AWS_DEFAULT_PROFILE``, then ``AWS_PROFILE``, then ``default``."""
-    for name in ("AWS_DEFAULT_PROFILE", "AWS_PROFILE"):
-        value = environ.get(name)
-        if value:
-            return value
-    return "default"
-
-
 def http(request: HttpRequest) -> CredentialFlow[HttpResponse | TransportFailure]:
     """Yield one request and return what the driver sent back."""
     from k8s_aws_auth._effects import HttpResponse, TransportFailure
@@ -157,15 +151,6 @@ def http(request: HttpRequest) -> CredentialFlow[HttpResponse | TransportFailure
     if isinstance(outcome, HttpResponse | TransportFailure):
         return outcome
     return TransportFailure(kind="error", detail="the driver returned no HTTP response")
-
-
-def expand_path(path: str, environ: Mapping[str, str]) -> str:
-    """Expand a leading ``~`` with the injected ``HOME`` (``USERPROFILE`` on Windows)."""
-    if path == "~" or path.startswith(("~/", "~\\")):
-        home = environ.get("HOME") or environ.get("USERPROFILE")
-        if home:
-            return home + path[1:]
-    return path
 
 
 _TIMESTAMP = re.compile(

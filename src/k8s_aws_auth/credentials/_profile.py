@@ -9,7 +9,7 @@ import attrs
 from k8s_aws_auth._models import Credentials
 
 from ._base import CredentialFlow, ProviderContext, Skip, provider_error
-from ._shared_files import Value
+from ._shared_files import Value, section_keys
 
 __all__ = ["ConfigFileProvider", "ProfileProvider", "SharedCredentialsProvider", "static_keys"]
 
@@ -19,21 +19,17 @@ def static_keys(section: Mapping[str, Value], provider: str, where: str) -> Cred
 
     A key id without a secret is an error, as in the AWS CLI.
     """
-    access_key_id = section.get("aws_access_key_id")
-    if not isinstance(access_key_id, str):
+    keys = section_keys(section)
+    if keys is None:
         return None
-    secret = section.get("aws_secret_access_key")
-    if not isinstance(secret, str) or not secret:
+    access_key_id, secret, token = keys
+    if not secret:
         raise provider_error(
             provider,
             f"{where} has aws_access_key_id but no aws_secret_access_key",
             "partial-credentials",
         )
-    # The AWS CLI prefers the older name when both are set.
-    token = section.get("aws_security_token")
-    if not isinstance(token, str):
-        token = section.get("aws_session_token")
-    return Credentials(access_key_id, secret, token if isinstance(token, str) and token else None)
+    return Credentials(access_key_id, secret, token)
 
 
 @attrs.frozen(kw_only=True)

@@ -6,65 +6,130 @@ then ``region``; ``AWS_STS_REGIONAL_ENDPOINTS`` then ``sts_regional_endpoints``
 ``AWS_USE_DUALSTACK_ENDPOINT`` then ``use_dualstack_endpoint``. Booleans are
 true only for ``true`` (any case), like botocore's ``ensure_boolean``. The
 instance metadata region is used only when the caller allows it explicitly.
+
+These are the only copies of those rules: the resolver and its providers pass
+their :class:`~k8s_aws_auth.credentials.ProviderContext`, the exec plugin a
+:class:`~k8s_aws_auth.credentials._shared_files.SharedFiles` (this module imports
+neither attrs nor typing, so the plugin reads the settings without the chain).
 """
 
 from __future__ import annotations
 
-import attrs
-
+from k8s_aws_auth._frozen import Frozen
 from k8s_aws_auth.errors import ConfigurationError
 
-from ._base import ProviderContext
+# `typing` costs milliseconds on the plugin's start-up path; mypy treats this name as True.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Protocol
 
-__all__ = ["ClientSettings", "resolve_settings"]
+    from ._shared_files import SharedConfig
+
+    class SettingsSource(Protocol):
+        """What the settings are read from: a provider context or the plugin's shared files."""
+
+        @property
+        def environ(self) -> Mapping[str, str]:
+            """The injected environment."""
+
+        @property
+        def settings_profile(self) -> str:
+            """The profile whose settings apply."""
+
+        def shared_config(self) -> SharedConfig:
+            """The parsed shared files (read only when a setting is not in the environment)."""
+
+
+__all__ = ["REGION_ENV", "ClientSettings", "resolve_region", "resolve_settings"]
 
 _ENDPOINT_MODES = ("regional", "legacy")
 
+#: The region variables, in the SDKs' (and AWS CLI v2's) order.
+REGION_ENV = ("AWS_REGION", "AWS_DEFAULT_REGION")
 
-@attrs.frozen(kw_only=True)
-class ClientSettings:
+
+class ClientSettings(Frozen):
     """How to reach STS: the region (``None``: none configured) and the endpoint variant."""
 
-    region: str | None = None
-    sts_regional_endpoints: str = "regional"
-    use_fips: bool = False
-    use_dualstack: bool = False
+    __slots__ = (  # noqa: RUF023 - the field order, shown by repr
+        "region",
+        "sts_regional_endpoints",
+        "use_fips",
+        "use_dualstack",
+    )
+    region: str | None
+    sts_regional_endpoints: str
+    use_fips: bool
+    use_dualstack: bool
+
+    def __init__(
+        self,
+        *,
+        region: str | None = None,
+        sts_regional_endpoints: str = "regional",
+        use_fips: bool = False,
+        use_dualstack: bool = False,
+    ) -> None:
+        self._init(
+            region=region,
+            sts_regional_endpoints=sts_regional_endpoints,
+            use_fips=use_fips,
+            use_dualstack=use_dualstack,
+        )
 
 
-def _lookup(ctx: ProviderContext, env_names: tuple[str, ...], key: str) -> str | None:
-    for name in env_names:
-        if name in ctx.environ:
-            return ctx.environ[name]
-    return ctx.shared_config().setting(ctx.settings_profile, key)
+def _lookup(source: SettingsSource, env_name: str, key: str) -> str | None:
+    if env_name in source.environ:
+        return source.environ[env_name]
+    return source.shared_config().setting(source.settings_profile, key)
 
 
-def _flag(ctx: ProviderContext, env_name: str, key: str) -> bool:
-    value = _lookup(ctx, (env_name,), key)
+def _flag(source: SettingsSource, env_name: str, key: str) -> bool:
+    value = _lookup(source, env_name, key)
     return value is not None and value.strip().lower() == "true"
 
 
-def resolve_region(ctx: ProviderContext) -> str | None:
-    """``AWS_REGION``, ``AWS_DEFAULT_REGION``, then the profile's ``region`` (empty means unset)."""
-    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
-        value = ctx.environ.get(name, "").strip()
+def resolve_region(source: SettingsSource, env_names: tuple[str, ...] = REGION_ENV) -> str | None:
+    """The first non-empty of ``env_names``, then the profile's ``region`` (empty means unset).
+
+    ``env_names`` is :data:`REGION_ENV` for the library; ``k8s-aws-auth get-token``
+    passes awscli v1's order (``AWS_DEFAULT_REGION`` first), see ``docs/cli.md``.
+    """
+    for name in env_names:
+        value = source.environ.get(name, "").strip()
         if value:
             return value
-    configured = ctx.shared_config().setting(ctx.settings_profile, "region")
+    configured = source.shared_config().setting(source.settings_profile, "region")
     return configured.strip() or None if configured is not None else None
 
 
-def resolve_settings(ctx: ProviderContext) -> ClientSettings:
-    """All four settings for the context's profile (reads the shared config only when needed)."""
-    raw_mode = _lookup(ctx, ("AWS_STS_REGIONAL_ENDPOINTS",), "sts_regional_endpoints")
+def _endpoint_mode(source: SettingsSource) -> str:
+    raw_mode = _lookup(source, "AWS_STS_REGIONAL_ENDPOINTS", "sts_regional_endpoints")
     mode = (raw_mode or "regional").strip().lower()
     if mode not in _ENDPOINT_MODES:
         raise ConfigurationError(
             "AWS_STS_REGIONAL_ENDPOINTS / sts_regional_endpoints must be 'regional' or 'legacy'",
             reason="endpoint-mode",
         )
+    return mode
+
+
+def resolve_settings(
+    source: SettingsSource,
+    *,
+    region_env: tuple[str, ...] = REGION_ENV,
+    region: str | None = None,
+    sts_regional_endpoints: str | None = None,
+) -> ClientSettings:
+    """All four settings for the source's profile (reads the shared files only when needed).
+
+    ``region`` and ``sts_regional_endpoints``, when given (command-line flags),
+    win over the environment and the profile, whose values are then not read.
+    """
     return ClientSettings(
-        region=resolve_region(ctx),
-        sts_regional_endpoints=mode,
-        use_fips=_flag(ctx, "AWS_USE_FIPS_ENDPOINT", "use_fips_endpoint"),
-        use_dualstack=_flag(ctx, "AWS_USE_DUALSTACK_ENDPOINT", "use_dualstack_endpoint"),
+        region=region or resolve_region(source, region_env),
+        sts_regional_endpoints=sts_regional_endpoints or _endpoint_mode(source),
+        use_fips=_flag(source, "AWS_USE_FIPS_ENDPOINT", "use_fips_endpoint"),
+        use_dualstack=_flag(source, "AWS_USE_DUALSTACK_ENDPOINT", "use_dualstack_endpoint"),
     )

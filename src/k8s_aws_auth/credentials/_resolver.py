@@ -29,6 +29,7 @@ from ._base import (
 )
 from ._refresh import ADVISORY_REFRESH, MANDATORY_REFRESH, Need, RefreshWindows, refresh_need
 from ._region import ClientSettings, resolve_settings
+from ._shared_files import read_text_file
 
 if TYPE_CHECKING:
     import anyio
@@ -47,22 +48,7 @@ __all__ = [
 
 T = TypeVar("T")
 
-#: Shared files and token files larger than this are refused.
-MAX_FILE_SIZE = 1024 * 1024
-
 MfaInput = Callable[[], str]
-
-
-def read_text_file(path: str) -> str | None:
-    """Read a small UTF-8 file; ``None`` if it does not exist (the default ``read_file``)."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_FILE_SIZE + 1)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    if len(data) > MAX_FILE_SIZE:
-        raise OSError(f"file larger than {MAX_FILE_SIZE} bytes")
-    return data.decode("utf-8")
 
 
 def run_process(effect: RunProcess) -> ProcessResult | ProcessFailure:

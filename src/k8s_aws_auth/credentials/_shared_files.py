@@ -8,32 +8,77 @@ In the config file, profiles are ``[default]`` or ``[profile NAME]``, SSO
 sessions ``[sso-session NAME]`` and endpoint blocks ``[services NAME]``; in the
 credentials file every section is a profile name. Values from the credentials
 file win over the config file's for the same profile, as in the AWS CLI.
+
+This module is also the exec plugin's way into the shared files: it imports no
+attrs, typing or datetime (``configparser`` and ``shlex`` load only when a file
+is parsed), so ``k8s-aws-auth token`` reads region settings and a profile's
+static keys with the same code as the credential chain, without the chain.
 """
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Mapping
-from typing import Union
 
-import attrs
-
+from k8s_aws_auth._frozen import Frozen
 from k8s_aws_auth.errors import CredentialProviderError
 
-from ._base import ReadFile, expand_path
+# `typing` costs milliseconds on the plugin's start-up path; mypy treats this name as True.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ._base import ReadFile
 
 __all__ = [
+    "MAX_FILE_SIZE",
     "SharedConfig",
+    "SharedFiles",
     "config_file_path",
     "credentials_file_path",
+    "expand_path",
     "load_shared_config",
     "parse_ini",
+    "profile_from_environ",
+    "profile_static_keys",
+    "read_text_file",
+    "section_keys",
 ]
 
-Value = Union[str, "dict[str, str]"]
+Value = str | dict[str, str]
 Section = Mapping[str, Value]
 
 PROVIDER = "shared-config"
+
+#: Shared files and token files larger than this are refused.
+MAX_FILE_SIZE = 1024 * 1024
+
+
+def read_text_file(path: str) -> str | None:
+    """Read a small UTF-8 file; ``None`` if it does not exist (the default ``read_file``)."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE_SIZE + 1)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if len(data) > MAX_FILE_SIZE:
+        raise OSError(f"file larger than {MAX_FILE_SIZE} bytes")
+    return data.decode("utf-8")
+
+
+def expand_path(path: str, environ: Mapping[str, str]) -> str:
+    """Expand a leading ``~`` with the injected ``HOME`` (``USERPROFILE`` on Windows)."""
+    if path == "~" or path.startswith(("~/", "~\\")):
+        home = environ.get("HOME") or environ.get("USERPROFILE")
+        if home:
+            return home + path[1:]
+    return path
+
+
+def profile_from_environ(environ: Mapping[str, str]) -> str:
+    """The profile the AWS CLI would use: ``AWS_DEFAULT_PROFILE``, then ``AWS_PROFILE``, then ``default``."""
+    for name in ("AWS_DEFAULT_PROFILE", "AWS_PROFILE"):
+        value = environ.get(name)
+        if value:
+            return value
+    return "default"
 
 
 def config_file_path(environ: Mapping[str, str]) -> str:
@@ -116,6 +161,8 @@ def parse_ini(text: str, path: str) -> dict[str, dict[str, Value]]:
 
 def _section_name(header: str) -> tuple[str, str] | None:
     """``profile foo`` → ("profile", "foo"); quoted names allowed; anything else → None."""
+    import shlex
+
     try:
         parts = shlex.split(header)
     except ValueError:
@@ -125,18 +172,53 @@ def _section_name(header: str) -> tuple[str, str] | None:
     return None
 
 
-@attrs.frozen(kw_only=True)
-class SharedConfig:
-    """Both shared files, parsed. Profile sections are plain ``{key: value}`` mappings."""
+class SharedConfig(Frozen):
+    """Both shared files, parsed. Profile sections are plain ``{key: value}`` mappings.
 
-    profiles: Mapping[str, Mapping[str, Value]] = attrs.field(repr=False)
-    """Merged view: config-file profiles updated with the credentials file's sections."""
-    config_profiles: Mapping[str, Mapping[str, Value]] = attrs.field(repr=False)
-    credentials_profiles: Mapping[str, Mapping[str, Value]] = attrs.field(repr=False)
-    sso_sessions: Mapping[str, Mapping[str, Value]] = attrs.field(repr=False)
-    services: Mapping[str, Mapping[str, Value]] = attrs.field(repr=False)
+    ``profiles`` is the merged view: config-file profiles updated with the
+    credentials file's sections. The sections stay out of ``repr`` (they hold keys).
+    """
+
+    __slots__ = (  # noqa: RUF023 - the field order, shown by repr
+        "profiles",
+        "config_profiles",
+        "credentials_profiles",
+        "sso_sessions",
+        "services",
+        "config_path",
+        "credentials_path",
+    )
+    repr_hidden = frozenset(
+        ("profiles", "config_profiles", "credentials_profiles", "sso_sessions", "services")
+    )
+    profiles: Mapping[str, Mapping[str, Value]]
+    config_profiles: Mapping[str, Mapping[str, Value]]
+    credentials_profiles: Mapping[str, Mapping[str, Value]]
+    sso_sessions: Mapping[str, Mapping[str, Value]]
+    services: Mapping[str, Mapping[str, Value]]
     config_path: str
     credentials_path: str
+
+    def __init__(
+        self,
+        *,
+        profiles: Mapping[str, Mapping[str, Value]],
+        config_profiles: Mapping[str, Mapping[str, Value]],
+        credentials_profiles: Mapping[str, Mapping[str, Value]],
+        sso_sessions: Mapping[str, Mapping[str, Value]],
+        services: Mapping[str, Mapping[str, Value]],
+        config_path: str,
+        credentials_path: str,
+    ) -> None:
+        self._init(
+            profiles=profiles,
+            config_profiles=config_profiles,
+            credentials_profiles=credentials_profiles,
+            sso_sessions=sso_sessions,
+            services=services,
+            config_path=config_path,
+            credentials_path=credentials_path,
+        )
 
     def profile(self, name: str) -> Mapping[str, Value]:
         """The merged settings of profile ``name`` (empty when it does not exist)."""
@@ -210,3 +292,114 @@ def load_shared_config(environ: Mapping[str, str], read_file: ReadFile) -> Share
         config_path=config_path,
         credentials_path=credentials_path,
     )
+
+
+def section_keys(section: Mapping[str, Value]) -> tuple[str, str, str | None] | None:
+    """A section's static keys: key id, secret (``""`` when missing) and session token.
+
+    ``None`` when the section has no ``aws_access_key_id``. The session token is
+    ``aws_security_token`` if set (the AWS CLI prefers the older name), else
+    ``aws_session_token``; empty means none. What a missing secret means is the
+    caller's call (the providers raise, the exec plugin runs the chain).
+    """
+    access_key_id = section.get("aws_access_key_id")
+    if not isinstance(access_key_id, str):
+        return None
+    secret = section.get("aws_secret_access_key")
+    token = section.get("aws_security_token")
+    if not isinstance(token, str):
+        token = section.get("aws_session_token")
+    return (
+        access_key_id,
+        secret if isinstance(secret, str) else "",
+        token if isinstance(token, str) and token else None,
+    )
+
+
+class SharedFiles:
+    """The shared files as one environment and profile see them, parsed on first use.
+
+    The part of a :class:`~k8s_aws_auth.credentials.ProviderContext` that region
+    settings and static profile keys read (environment, file reader, chosen
+    profile), for a caller that must not import the credential chain: the exec
+    plugin's start-up path. ``profile=None`` means ``AWS_DEFAULT_PROFILE`` /
+    ``AWS_PROFILE`` / ``default``, and, as in the SDKs, a profile given here is an
+    explicit choice that turns the environment's credentials off.
+    """
+
+    __slots__ = ("_config", "environ", "profile", "read_file")
+
+    def __init__(
+        self,
+        environ: Mapping[str, str],
+        *,
+        profile: str | None = None,
+        read_file: ReadFile = read_text_file,
+    ) -> None:
+        self.environ = environ
+        self.profile = profile
+        self.read_file = read_file
+        self._config: SharedConfig | None = None
+
+    def __repr__(self) -> str:
+        return f"SharedFiles(profile={self.profile!r})"
+
+    @property
+    def profile_name(self) -> str:
+        """The profile to read: explicit, else from the environment, else ``default``."""
+        return self.profile if self.profile is not None else profile_from_environ(self.environ)
+
+    @property
+    def settings_profile(self) -> str:
+        """The profile whose region and endpoint settings apply (here: :attr:`profile_name`)."""
+        return self.profile_name
+
+    def shared_config(self) -> SharedConfig:
+        """Both files, read and parsed once."""
+        if self._config is None:
+            self._config = load_shared_config(self.environ, self.read_file)
+        return self._config
+
+
+#: Profile settings that put a source before the profile's static keys in the default
+#: chain, or make it the profile's only source: AssumeRole (``role_arn``, which
+#: ``credential_source`` and ``source_profile`` serve), web identity, SSO (``sso_*``)
+#: and ``credential_process`` (before the config file's keys).
+_CHAIN_ONLY_SETTINGS = (
+    "role_arn",
+    "credential_source",
+    "source_profile",
+    "web_identity_token_file",
+    "credential_process",
+)
+
+
+def profile_static_keys(files: SharedFiles) -> tuple[str, str, str | None] | None:
+    """The static keys the default chain answers with, when the shared files alone decide it.
+
+    That is when no earlier source of the chain can apply: no environment keys or
+    web identity token file (unless a profile was chosen explicitly), and a
+    profile without ``role_arn``, ``credential_source``, ``source_profile``,
+    ``web_identity_token_file``, ``sso_*`` or ``credential_process``. Then the
+    credentials file's section wins over the config file's, as in the chain.
+    ``None`` means "run the chain": it decides every other case, errors included
+    (a key id without a secret, a missing profile).
+    """
+    environ = files.environ
+    if files.profile is None and (
+        environ.get("AWS_ACCESS_KEY_ID") or environ.get("AWS_WEB_IDENTITY_TOKEN_FILE")
+    ):
+        return None
+    config = files.shared_config()
+    name = files.profile_name
+    merged = config.profile(name)
+    if any(key in merged for key in _CHAIN_ONLY_SETTINGS) or any(
+        key.startswith("sso_") for key in merged
+    ):
+        return None
+    for sections in (config.credentials_profiles, config.config_profiles):
+        keys = section_keys(sections.get(name, {}))
+        if keys is not None:
+            access_key_id, secret, _token = keys
+            return keys if access_key_id and secret else None
+    return None
