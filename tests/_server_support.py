@@ -1,4 +1,4 @@
-"""Helpers for the webhook server tests: the real ``serve`` process and a kube-apiserver stand-in."""
+"""Helpers for the webhook server tests: the real ``serve`` process, kube-apiserver and EC2 stand-ins."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 import trustme
@@ -61,7 +62,13 @@ def run_cli(*args: str, cwd: pathlib.Path | None = None) -> subprocess.Completed
 class ServerProcess:
     """``k8s-aws-auth serve`` as a child process; JSON log lines collected from stderr."""
 
-    def __init__(self, argv: Sequence[str], *, cwd: pathlib.Path | None = None) -> None:
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: pathlib.Path | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self._stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "k8s_aws_auth", "serve", *argv],
@@ -69,7 +76,7 @@ class ServerProcess:
             stdout=subprocess.DEVNULL,
             stderr=self._stderr,
             cwd=cwd,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
         )
         self.port = 0
 
@@ -232,15 +239,172 @@ class _StandInHandler(http.server.BaseHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def stand_in(ca: trustme.CA, webhook_kubeconfig: pathlib.Path) -> Iterator[APIServerStandIn]:
-    """A running :class:`APIServerStandIn`."""
-    server = APIServerStandIn(ca, webhook_kubeconfig)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+def serving(server: http.server.HTTPServer) -> Iterator[None]:
+    """Serve ``server`` from a thread until the block ends, then close it."""
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
-        yield server
+        yield
     finally:
         server.shutdown()
         server.server_close()
-        server.client.close()
         thread.join(timeout=10)
+
+
+@contextlib.contextmanager
+def stand_in(ca: trustme.CA, webhook_kubeconfig: pathlib.Path) -> Iterator[APIServerStandIn]:
+    """A running :class:`APIServerStandIn`."""
+    server = APIServerStandIn(ca, webhook_kubeconfig)
+    try:
+        with serving(server):
+            yield server
+    finally:
+        server.client.close()
+
+
+# --- an EC2 stand-in ------------------------------------------------------------------------
+
+
+def _ec2_error(code: str) -> bytes:
+    return (
+        f"<Response><Errors><Error><Code>{code}</Code><Message>{code}</Message></Error>"
+        "</Errors><RequestID>req</RequestID></Response>"
+    ).encode()
+
+
+class EC2StandIn(http.server.ThreadingHTTPServer):
+    """A loopback EC2 query API: checks SigV4 with botocore's ``SigV4Auth``, answers DescribeInstances.
+
+    ``credentials`` maps the access key ids it accepts to ``(secret, session token)``;
+    ``instances`` maps instance ids to private DNS names. ``requests`` records the
+    instance ids of every well-signed DescribeInstances call (throttled ones too),
+    ``refused`` counts requests refused for their signature or scope.
+    """
+
+    daemon_threads = True
+
+    def __init__(self, region: str) -> None:
+        super().__init__(("127.0.0.1", 0), _EC2Handler)
+        self.region = region
+        self.credentials: dict[str, tuple[str, str | None]] = {}
+        self.instances: dict[str, str] = {}
+        self.requests: list[list[str]] = []
+        self.access_keys: list[str] = []
+        self.refused = 0
+        self.throttle_next = 0
+        self.lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT``."""
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def accept(self, access_key_id: str, secret: str, session_token: str | None = None) -> None:
+        """Let these credentials call DescribeInstances."""
+        with self.lock:
+            self.credentials[access_key_id] = (secret, session_token)
+
+    def answer(self, handler: http.server.BaseHTTPRequestHandler) -> tuple[int, bytes]:
+        """Check one request and say what to answer."""
+        body = handler.rfile.read(int(handler.headers.get("Content-Length", "0")))
+        access_key = self._signed_by(handler, body)
+        if access_key is None:
+            with self.lock:
+                self.refused += 1
+            return 401, _ec2_error("AuthFailure")
+        params = parse_qsl(body.decode("ascii"), strict_parsing=True)
+        if ("Action", "DescribeInstances") not in params or (
+            "Filter.1.Name",
+            "instance-id",
+        ) not in params:
+            return 400, _ec2_error("InvalidParameterValue")
+        ids = [value for key, value in params if key.startswith("Filter.1.Value.")]
+        with self.lock:
+            self.requests.append(ids)
+            self.access_keys.append(access_key)
+            if self.throttle_next > 0:
+                self.throttle_next -= 1
+                return 503, _ec2_error("RequestLimitExceeded")
+            known = {i: self.instances[i] for i in ids if i in self.instances}
+        items = "".join(
+            "<item><instanceId>"
+            f"{instance}</instanceId><privateDnsName>{dns}</privateDnsName>"
+            "<instanceState><code>16</code><name>running</name></instanceState></item>"
+            for instance, dns in known.items()
+        )
+        document = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">'
+            "<requestId>req</requestId><reservationSet>"
+            + (
+                f"<item><reservationId>r-1</reservationId><instancesSet>{items}</instancesSet></item>"
+                if items
+                else ""
+            )
+            + "</reservationSet></DescribeInstancesResponse>"
+        )
+        return 200, document.encode()
+
+    def _signed_by(self, handler: http.server.BaseHTTPRequestHandler, body: bytes) -> str | None:
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials as BotoCredentials
+
+        authorization = handler.headers.get("Authorization", "")
+        algorithm, _, rest = authorization.partition(" ")
+        try:
+            fields = dict(part.strip().split("=", 1) for part in rest.split(","))
+            key_id, date, region, service, terminal = fields["Credential"].split("/")
+            signed_headers = fields["SignedHeaders"]
+        except (KeyError, ValueError):
+            return None
+        with self.lock:
+            known = self.credentials.get(key_id)
+        if algorithm != "AWS4-HMAC-SHA256" or known is None:
+            return None
+        if (region, service, terminal) != (self.region, "ec2", "aws4_request"):
+            return None
+        secret, session_token = known
+        if handler.headers.get("X-Amz-Security-Token") != session_token:
+            return None
+        amz_date = handler.headers.get("X-Amz-Date", "")
+        if not amz_date.startswith(date):
+            return None
+        names = signed_headers.split(";")
+        headers = {name: handler.headers.get(name, "") for name in names if name != "host"}
+        request = AWSRequest(
+            method="POST",
+            url=f"http://{handler.headers['Host']}{handler.path}",
+            data=body,
+            headers=headers,
+        )
+        request.context["timestamp"] = amz_date
+        signer = SigV4Auth(BotoCredentials(key_id, secret, session_token), "ec2", region)
+        if signer.signed_headers(signer.headers_to_sign(request)) != signed_headers:
+            return None
+        canonical = signer.canonical_request(request)
+        expected = signer.signature(signer.string_to_sign(request, canonical), request)
+        return key_id if expected == fields.get("Signature") else None
+
+
+class _EC2Handler(http.server.BaseHTTPRequestHandler):
+    server: EC2StandIn
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Keep test output quiet."""
+
+    def do_POST(self) -> None:
+        status, payload = self.server.answer(self)
+        self.send_response(status)
+        self.send_header("Content-Type", "text/xml;charset=UTF-8")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+@contextlib.contextmanager
+def ec2_stand_in(region: str) -> Iterator[EC2StandIn]:
+    """A running :class:`EC2StandIn`."""
+    server = EC2StandIn(region)
+    with serving(server):
+        yield server

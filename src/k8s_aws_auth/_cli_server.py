@@ -2,7 +2,8 @@
 
 Both take aws-iam-authenticator's flags (``-c/--config``, ``-i/--cluster-id``,
 ``--address``, ``--port``, ``--state-dir``, ``--partition``, ``--backend-mode``,
-``--hostname``) plus ours; a flag beats the config file, which beats the
+``--hostname``, ``--ec2-describeInstances-qps``, ``--ec2-describeInstances-burst``)
+plus ours; a flag beats the config file, which beats the
 default. Everything here needs the ``server`` extra.
 """
 
@@ -78,6 +79,29 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache-size", dest="cache_size", type=int, help="positive cache entries")
     parser.add_argument(
         "--log-level", dest="log_level", choices=("debug", "info", "warning", "error")
+    )
+    ec2 = parser.add_argument_group("{{EC2PrivateDNSName}} lookups (ec2:DescribeInstances)")
+    ec2.add_argument(
+        "--region", help="AWS region of the instances (default: AWS_REGION or the profile's)"
+    )
+    ec2.add_argument(
+        "--ec2-describeInstances-qps",
+        "--ec2-describe-instances-qps",
+        dest="ec2_qps",
+        type=int,
+        help="DescribeInstances calls per second (default 15)",
+    )
+    ec2.add_argument(
+        "--ec2-describeInstances-burst",
+        "--ec2-describe-instances-burst",
+        dest="ec2_burst",
+        type=int,
+        help="DescribeInstances calls allowed at once (default 5)",
+    )
+    ec2.add_argument(
+        "--ec2-endpoint-url",
+        dest="ec2_endpoint_url",
+        help="send DescribeInstances here (VPC endpoint); default AWS_ENDPOINT_URL_EC2",
     )
 
 
@@ -162,6 +186,10 @@ def _run_serve(args: argparse.Namespace) -> int:
                 "cache_ttl",
                 "cache_size",
                 "log_level",
+                "region",
+                "ec2_qps",
+                "ec2_burst",
+                "ec2_endpoint_url",
             ),
         ),
     )

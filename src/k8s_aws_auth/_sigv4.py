@@ -325,17 +325,21 @@ def sign_post(
     body: bytes,
     path: str = "/",
     content_type: str = "application/x-www-form-urlencoded; charset=utf-8",
+    extra_headers: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """Sign a form POST with header authentication; return the headers to send.
 
     The returned mapping holds ``Content-Type``, ``X-Amz-Date``,
-    ``X-Amz-Security-Token`` (temporary credentials only) and ``Authorization``;
-    ``Host`` is signed as given and must be sent unchanged.
+    ``X-Amz-Security-Token`` (temporary credentials only), ``extra_headers``
+    (signed too, e.g. ``x-amz-source-arn``) and ``Authorization``; ``Host`` is
+    signed as given and must be sent unchanged.
     """
     x_amz_date = amz_date(now)
     datestamp = x_amz_date[:8]
     scope = credential_scope(datestamp, region, service)
     to_send = {"Content-Type": content_type, "X-Amz-Date": x_amz_date}
+    if extra_headers:
+        to_send.update(extra_headers)
     if credentials.session_token:
         to_send["X-Amz-Security-Token"] = credentials.session_token
     headers_block, signed_list = canonical_headers({"host": host, **to_send})

@@ -91,7 +91,10 @@ class TokenBucket:
 
 
 class TTLCache:
-    """A size-bounded LRU cache whose entries expire ``ttl`` seconds after they were stored."""
+    """A size-bounded LRU cache whose entries expire ``ttl`` seconds after they were stored.
+
+    ``hits`` and ``misses`` count :meth:`get` answers (for metrics).
+    """
 
     def __init__(self, max_size: int, clock: Callable[[], float]) -> None:
         if max_size < 1:
@@ -100,17 +103,22 @@ class TTLCache:
         self._clock = clock
         self._items: OrderedDict[str, tuple[float, str | None]] = OrderedDict()
         self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
 
     def get(self, key: str) -> tuple[bool, str | None]:
         """``(True, value)`` for a live entry, ``(False, None)`` otherwise."""
         with self._lock:
             item = self._items.get(key)
             if item is None:
+                self.misses += 1
                 return False, None
             if item[0] <= self._clock():
                 del self._items[key]
+                self.misses += 1
                 return False, None
             self._items.move_to_end(key)
+            self.hits += 1
             return True, item[1]
 
     def put(self, key: str, value: str | None, ttl: float) -> None:
@@ -403,7 +411,28 @@ def _require(instance_id: str, dns: str | None) -> str:
     return dns
 
 
-class EC2Resolver:
+class _Counters:
+    """The counters both resolvers expose (for metrics)."""
+
+    _core: _ResolverCore
+
+    @property
+    def calls(self) -> int:
+        """How many DescribeInstances calls this resolver made."""
+        return self._core.calls
+
+    @property
+    def cache_hits(self) -> int:
+        """Lookups answered from the cache (negative entries included)."""
+        return self._core.cache.hits
+
+    @property
+    def cache_misses(self) -> int:
+        """Lookups that found no live cache entry."""
+        return self._core.cache.misses
+
+
+class EC2Resolver(_Counters):
     """Resolve instance ids to private DNS names over a sync ``httpx.Client``.
 
     Thread-safe; pass ``resolver.resolve`` as ``ec2_dns`` to
@@ -454,11 +483,6 @@ class EC2Resolver:
         self._client = client if client is not None else httpx.Client(trust_env=False)
         self._sleep = sleep or time.sleep
         self._lock = threading.Lock()
-
-    @property
-    def calls(self) -> int:
-        """How many DescribeInstances calls this resolver made."""
-        return self._core.calls
 
     def close(self) -> None:
         """Close the HTTP client if the resolver created it."""
@@ -538,7 +562,7 @@ class EC2Resolver:
             raise
 
 
-class AsyncEC2Resolver:
+class AsyncEC2Resolver(_Counters):
     """The async twin of :class:`EC2Resolver` (asyncio or trio), over ``httpx.AsyncClient``.
 
     Pass ``resolver.resolve`` as ``ec2_dns`` to :meth:`IdentityMapper.amap`.
@@ -585,11 +609,6 @@ class AsyncEC2Resolver:
         self._own_client = client is None
         self._client = client if client is not None else httpx.AsyncClient(trust_env=False)
         self._sleep = sleep or anyio.sleep
-
-    @property
-    def calls(self) -> int:
-        """How many DescribeInstances calls this resolver made."""
-        return self._core.calls
 
     async def aclose(self) -> None:
         """Close the HTTP client if the resolver created it."""

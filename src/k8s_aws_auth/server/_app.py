@@ -10,9 +10,10 @@ Answers to ``/authenticate``:
 * 200 ``authenticated: false`` — a definitive denial (:class:`TokenError`, unmapped
   identity, audience mismatch); ``status.error`` is a short code, never a detail
   of the token or of the mapping;
-* 429 (STS throttled) or 500 (STS unreachable or unusable) with ``Retry-After``
-  — kube-apiserver retries these and does not cache them, so an outage never
-  becomes a cached denial (upstream answers 403);
+* 429 (STS throttled) or 500 (STS unreachable or unusable, or a mapping that
+  could not be decided, e.g. EC2 throttled for ``{{EC2PrivateDNSName}}``) with
+  ``Retry-After`` — kube-apiserver retries these and does not cache them, so an
+  outage never becomes a cached denial (upstream answers 403);
 * 400 malformed TokenReview, 405 wrong method, 408 body too slow, 413 body too large.
 
 No answer ever carries a traceback or a token.
@@ -20,6 +21,7 @@ No answer ever carries a traceback or a token.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
@@ -75,9 +77,13 @@ class MappedUser:
 
 
 #: Returns the mapped user (a :class:`ReviewedUser` is used as is, uid and extra
-#: included), or ``None`` when the identity is not mapped. A
-#: :class:`K8sAwsAuthError` it raises is a denial, unless it has ``retryable=True``.
-MapIdentity = Callable[[Identity], "MappedUser | ReviewedUser | None"]
+#: included), or ``None`` when the identity is not mapped; it may be a coroutine
+#: function (e.g. one that asks EC2). A :class:`K8sAwsAuthError` it raises is a
+#: denial, unless it has ``retryable=True``.
+MapIdentity = Callable[
+    [Identity],
+    "MappedUser | ReviewedUser | Awaitable[MappedUser | ReviewedUser | None] | None",
+]
 Hook = Callable[[], Awaitable[None]]
 
 
@@ -139,7 +145,7 @@ class TokenReviewApp:
     Args:
         verifier: verifies a token with STS (``AsyncTokenVerifier``).
         map_identity: maps a confirmed identity to a :class:`MappedUser`, or
-            returns ``None`` when it is not mapped.
+            returns ``None`` when it is not mapped (a plain or a coroutine function).
         max_token_size: longest ``spec.token`` accepted (larger → 400).
         max_body_bytes: largest request body read (larger → 413).
         body_timeout: seconds allowed for the whole body to arrive (slower → 408).
@@ -351,7 +357,8 @@ class TokenReviewApp:
                 return deny("audience_mismatch", "token audiences not accepted", identity=identity)
 
         try:
-            mapped = self.map_identity(identity)
+            answer = self.map_identity(identity)
+            mapped = await answer if inspect.isawaitable(answer) else answer
         except K8sAwsAuthError as exc:
             if getattr(exc, "retryable", False):
                 return retry("mapping_error", 500, exc.reason)

@@ -73,6 +73,16 @@ _SERVER_KEYS = {
     "loglevel": "log_level",
     "reloadinterval": "mapping_reload_interval",
     "shutdowntimeout": "shutdown_timeout",
+    # {{EC2PrivateDNSName}}: upstream's four keys, then ours
+    "ec2describeinstancesrolearn": "ec2_role_arn",
+    "sourcearn": "source_arn",
+    "ec2describeinstancesqps": "ec2_qps",
+    "ec2describeinstancesburst": "ec2_burst",
+    "region": "region",
+    "ec2endpointurl": "ec2_endpoint_url",
+    "ec2cachettl": "ec2_cache_ttl",
+    "ec2negativecachettl": "ec2_negative_cache_ttl",
+    "ec2cachesize": "ec2_cache_size",
 }
 # Read by the identity mapper, not by the server itself.
 MAPPING_KEYS = frozenset(
@@ -84,10 +94,6 @@ MAPPING_KEYS = frozenset(
         "dynamicfilepath",
         "dynamicfileuseridstrict",
         "dynamicbackendmodepath",
-        "ec2describeinstancesrolearn",
-        "sourcearn",
-        "ec2describeinstancesqps",
-        "ec2describeinstancesburst",
         "awsauthconfigmapfile",
     }
 )
@@ -99,6 +105,7 @@ _IGNORED_UPSTREAM_KEYS = frozenset(
 _DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)(d|h|ms|m|s))+", re.ASCII)
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(d|h|ms|m|s)", re.ASCII)
 _NUMBER = re.compile(r"\d+(?:\.\d+)?", re.ASCII)
+_REGION = re.compile(r"[a-z]{2}(?:-[a-z0-9]+){1,4}", re.ASCII)
 _UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 BACKEND_MODES = ("MountedFile", "DynamicFile", "EKSConfigMap", "CRD")
 _BACKEND_ALIASES = {"File": "MountedFile", "ConfigMap": "EKSConfigMap"}
@@ -188,6 +195,19 @@ def _accounts(value: object) -> frozenset[str]:
     return accounts
 
 
+def _optional_text(value: object) -> str | None:
+    return None if value in (None, "") else str(value).strip()
+
+
+def _region(value: object) -> str | None:
+    region = _optional_text(value)
+    if region is not None and not _REGION.fullmatch(region):
+        raise ConfigurationError(
+            "region must be an AWS region name such as us-east-1", reason="region"
+        )
+    return region
+
+
 def _log_level(value: object) -> str:
     level = str(value).lower()
     if level not in ("debug", "info", "warning", "error"):
@@ -226,6 +246,15 @@ _COERCE: dict[str, Callable[[Any], object]] = {
     "log_level": _log_level,
     "mapping_reload_interval": lambda v: _seconds(v, "reloadInterval"),
     "shutdown_timeout": lambda v: _seconds(v, "shutdownTimeout"),
+    "ec2_role_arn": _optional_text,
+    "source_arn": _optional_text,
+    "ec2_qps": lambda v: _int(v, "ec2DescribeInstancesQps", 1, 10_000),
+    "ec2_burst": lambda v: _int(v, "ec2DescribeInstancesBurst", 1, 10_000),
+    "region": _region,
+    "ec2_endpoint_url": _optional_text,
+    "ec2_cache_ttl": lambda v: _seconds(v, "ec2CacheTTL"),
+    "ec2_negative_cache_ttl": lambda v: parse_duration(v, "ec2NegativeCacheTTL"),
+    "ec2_cache_size": lambda v: _int(v, "ec2CacheSize", 1, 10_000_000),
 }
 
 
@@ -267,6 +296,20 @@ class ServerConfig:
     log_level: str = "info"
     mapping_reload_interval: float = 5.0
     shutdown_timeout: float = 10.0
+    region: str | None = None
+    """The server's AWS region (EC2 lookups); ``None``: ``AWS_REGION``/the profile's."""
+    ec2_role_arn: str | None = None
+    """Role assumed for ``ec2:DescribeInstances`` (upstream's ``ec2DescribeInstancesRoleARN``)."""
+    source_arn: str | None = None
+    """Sent as ``x-amz-source-arn``/``x-amz-source-account`` with that AssumeRole."""
+    ec2_qps: int = 15
+    ec2_burst: int = 5
+    ec2_endpoint_url: str | None = None
+    """DescribeInstances goes here (VPC endpoint, stand-in); else ``AWS_ENDPOINT_URL_EC2``."""
+    ec2_cache_ttl: float = 3600.0
+    ec2_negative_cache_ttl: float = 10.0
+    """Seconds an unknown instance id stays unknown (0: not cached)."""
+    ec2_cache_size: int = 10_000
     config_path: Path | None = None
     mapping_document: Mapping[str, Any] = attrs.field(factory=dict)
     """The mapping keys of ``server`` (``mapRoles``, ``mapUsers``...) as written."""

@@ -14,6 +14,9 @@ Every file is polled every ``reloadInterval`` seconds (the loader's thread). A c
 validated as a whole; a broken or vanished one keeps the last good mapping in
 force (the loader logs it) and is counted for the metrics. A broken file at
 start-up is a :class:`ConfigurationError`: the server does not start.
+
+When an entry uses ``{{EC2PrivateDNSName}}`` the mapping asks EC2 through an
+:class:`~k8s_aws_auth.server._ec2.EC2NameLookup` (see :meth:`IdentityMapping.amap_identity`).
 """
 
 from __future__ import annotations
@@ -26,9 +29,16 @@ import anyio
 
 from k8s_aws_auth._models import Identity
 from k8s_aws_auth.errors import ConfigurationError
-from k8s_aws_auth.mapping import Backend, IdentityMapper, MappingLoader, parse_document
+from k8s_aws_auth.mapping import (
+    Backend,
+    IdentityMapper,
+    MappingLoader,
+    MappingSet,
+    parse_document,
+)
 
 from ._config import ServerConfig
+from ._ec2 import EC2NameLookup
 from ._metrics import ServerMetrics
 from ._tokenreview import ReviewedUser
 
@@ -57,8 +67,11 @@ class IdentityMapping:
         *,
         reload_interval: float,
         outcomes: Counter[str] | None = None,
+        ec2: EC2NameLookup | None = None,
     ) -> None:
         self.mapper = mapper
+        #: resolves ``{{EC2PrivateDNSName}}``; ``None``: such an entry is a denial
+        self.ec2 = ec2
         self.loaders = loaders
         self.reload_interval = reload_interval
         #: load outcomes reported by the loaders' metric hook (``loaded``, ``error``, ...)
@@ -73,6 +86,23 @@ class IdentityMapping:
         return ReviewedUser(
             username=mapped.username, uid=mapped.uid, groups=mapped.groups, extra=mapped.extra
         )
+
+    async def amap_identity(self, identity: Identity) -> ReviewedUser | None:
+        """Like :meth:`map_identity`, asking EC2 when the matching entry needs the DNS name.
+
+        Raises ``EC2LookupError`` with ``retryable=True`` when EC2 could not be asked.
+        """
+        ec2_dns = self.ec2.resolve if self.ec2 is not None else None
+        mapped = await self.mapper.amap(identity, ec2_dns=ec2_dns)
+        if mapped is None:
+            return None
+        return ReviewedUser(
+            username=mapped.username, uid=mapped.uid, groups=mapped.groups, extra=mapped.extra
+        )
+
+    def mapping_sets(self) -> list[MappingSet | None]:
+        """The mapping set each backend has in force now."""
+        return [backend.mapping_set() for backend in self.mapper.backends]
 
     def healthy(self) -> bool:
         """Every file backend has a mapping in force."""

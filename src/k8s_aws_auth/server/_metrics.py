@@ -42,10 +42,13 @@ class _StatsCollector(Collector):
     def __init__(self) -> None:
         self.sources: list[tuple[str, str, str, StatsReader]] = []
         self.verifier: Callable[[], VerifierStats] | None = None
+        self.ec2: StatsReader | None = None
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         if self.verifier is not None:
             yield from _verifier_families(self.verifier())
+        if self.ec2 is not None:
+            yield from _ec2_families(self.ec2())
         for prefix, documentation, kind, read in self.sources:
             try:
                 values = dict(read())
@@ -92,6 +95,21 @@ def _verifier_families(
     yield calls
 
 
+def _ec2_families(stats: Mapping[str, float]) -> Iterator[CounterMetricFamily]:
+    calls = CounterMetricFamily(
+        f"{UPSTREAM}_ec2_describe_instances_calls", "EC2 DescribeInstances calls made"
+    )
+    calls.add_metric([], float(stats.get("describe_instances_calls", 0)))
+    yield calls
+    for key, documentation in (
+        ("cache_hits", "instance DNS name lookups answered from the cache"),
+        ("cache_misses", "instance DNS name lookups that had to ask EC2"),
+    ):
+        family = CounterMetricFamily(f"{OURS}_ec2_{key}", documentation)
+        family.add_metric([], float(stats.get(key, 0)))
+        yield family
+
+
 class ServerMetrics:
     """The webhook's metrics; pass :meth:`record` as ``TokenReviewApp(on_result=...)``.
 
@@ -102,6 +120,9 @@ class ServerMetrics:
     * ``k8s_aws_auth_token_reviews_total{result,code}`` — answers by HTTP status;
     * ``k8s_aws_auth_verifier_*`` — the verifier's counters (cache hits and
       misses, single-flight joins, STS calls by outcome), read at scrape time;
+    * ``aws_iam_authenticator_ec2_describe_instances_calls_total`` and
+      ``k8s_aws_auth_ec2_cache_hits_total``/``…_misses_total`` — ``{{EC2PrivateDNSName}}``
+      lookups (when enabled);
     * ``k8s_aws_auth_<source>_<counter>`` — counters of other registered sources
       (mapping reloads and failures).
     """
@@ -163,6 +184,10 @@ class ServerMetrics:
     def watch_verifier(self, read: Callable[[], VerifierStats]) -> None:
         """Expose a verifier's counters (``verifier.stats``) as ``k8s_aws_auth_verifier_*``."""
         self._stats.verifier = read
+
+    def watch_ec2(self, read: StatsReader) -> None:
+        """Expose EC2 lookup counters (``describe_instances_calls``, ``cache_hits``, ``cache_misses``)."""
+        self._stats.ec2 = read
 
     def add_source(
         self, prefix: str, read: StatsReader, *, documentation: str, kind: str = "counter"

@@ -16,10 +16,11 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import os
 import signal
 import socket
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -39,6 +40,7 @@ from ._certs import (
     write_file,
 )
 from ._config import ServerConfig
+from ._ec2 import EC2NameLookup, build_ec2_lookup, uses_ec2_dns_name
 from ._logging import configure_logging
 from ._mapping import IdentityMapping, load_identity_mapping
 from ._metrics import ServerMetrics
@@ -111,14 +113,28 @@ class ServerParts:
     mapping: IdentityMapping
     metrics: ServerMetrics
     certificates: CertificateFiles
+    ec2: EC2NameLookup | None = None
+    """``{{EC2PrivateDNSName}}`` lookups, when a mapping needs them."""
     ready: bool = False
 
 
-def build_server(config: ServerConfig, *, now: datetime | None = None) -> ServerParts:
+def build_server(
+    config: ServerConfig,
+    *,
+    now: datetime | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> ServerParts:
     """Certificates, verifier, mapping, metrics and the app for ``config`` (no sockets yet).
 
+    ``environ`` (default: a copy of ``os.environ``) is where the EC2 lookups find
+    the region, ``AWS_ENDPOINT_URL_EC2`` and the server's AWS credentials. They
+    are built when a loaded mapping uses ``{{EC2PrivateDNSName}}`` or
+    ``ec2DescribeInstancesRoleARN``/``ec2EndpointURL`` is set; their credentials
+    are fetched at start-up (:func:`serve`, or the ASGI lifespan startup).
+
     Raises:
-        ConfigurationError: an invalid setting, certificate or mapping.
+        ConfigurationError: an invalid setting, certificate or mapping; EC2
+            lookups needed but no region.
     """
     now = now or datetime.now(timezone.utc)
     verifier_config = config.verifier_config()
@@ -142,6 +158,11 @@ def build_server(config: ServerConfig, *, now: datetime | None = None) -> Server
         )
     metrics = ServerMetrics()
     mapping = load_identity_mapping(config, metrics=metrics)
+    ec2: EC2NameLookup | None = None
+    if uses_ec2_dns_name(mapping.mapping_sets()) or config.ec2_role_arn or config.ec2_endpoint_url:
+        ec2 = build_ec2_lookup(config, environ=dict(os.environ) if environ is None else environ)
+        mapping.ec2 = ec2
+        metrics.watch_ec2(ec2.stats)
     client = httpx.AsyncClient(
         transport=ObservingTransport(
             httpx.AsyncHTTPTransport(
@@ -172,6 +193,8 @@ def build_server(config: ServerConfig, *, now: datetime | None = None) -> Server
     parts_holder: list[ServerParts] = []
 
     async def startup() -> None:
+        if ec2 is not None:
+            await ec2.start()
         await mapping.start()
         parts_holder[0].ready = True
 
@@ -180,8 +203,10 @@ def build_server(config: ServerConfig, *, now: datetime | None = None) -> Server
         await mapping.stop()
         await verifier.aclose()
         await client.aclose()
+        if ec2 is not None:
+            await ec2.aclose()
 
-    map_identity: MapIdentity = mapping.map_identity
+    map_identity: MapIdentity = mapping.amap_identity
     app = TokenReviewApp(
         verifier,
         map_identity,
@@ -204,6 +229,7 @@ def build_server(config: ServerConfig, *, now: datetime | None = None) -> Server
         mapping=mapping,
         metrics=metrics,
         certificates=certificates,
+        ec2=ec2,
     )
     parts_holder.append(parts)
     return parts
@@ -241,6 +267,9 @@ async def serve(
 ) -> None:
     """Build everything for ``config`` and serve until SIGTERM/SIGINT."""
     parts = build_server(config)
+    if parts.ec2 is not None:
+        # Before listening: missing credentials are a start-up error naming the fix.
+        await parts.ec2.start()
     sock = _bind(config.address, config.port)
     host, port = sock.getsockname()[:2]
     server = uvicorn.Server(uvicorn_config(config, parts.app, parts.certificates))
