@@ -87,6 +87,26 @@ def serve(stand_in: StandIn) -> Iterator[StandIn]:
         thread.join(5)
 
 
+IMDS_REGION_PATH = "/latest/meta-data/placement/region"
+IMDS_SESSION = "imds-session-token"
+
+
+def imds_region_stand_in(region: bytes = b"eu-central-1") -> StandIn:
+    """IMDSv2 answering the placement region only to a request carrying its session token."""
+
+    def token(seen: Seen) -> Reply:
+        if seen.header("x-aws-ec2-metadata-token-ttl-seconds") is None:
+            return 400, {}, b""
+        return 200, {}, IMDS_SESSION.encode()
+
+    def placement(seen: Seen) -> Reply:
+        if seen.header("x-aws-ec2-metadata-token") != IMDS_SESSION:
+            return 401, {}, b""
+        return 200, {}, region
+
+    return StandIn({("PUT", "/latest/api/token"): token, ("GET", IMDS_REGION_PATH): placement})
+
+
 def unused_port() -> int:
     """A loopback port with nothing listening (connections are refused)."""
     import socket

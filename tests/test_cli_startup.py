@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from _credentials_helpers import IMDS_REGION_PATH, imds_region_stand_in, serve
 from conftest import DOC_ACCESS_KEY_ID, DOC_SECRET
 from k8s_aws_auth import VerifierConfig, validate_token
 
@@ -45,7 +46,11 @@ FORBIDDEN_PREFIXES = (
     "k8s_aws_auth.testing",
 )
 LIGHT_CREDENTIAL_MODULES = frozenset(
-    ("k8s_aws_auth.credentials._shared_files", "k8s_aws_auth.credentials._region")
+    (
+        "k8s_aws_auth.credentials._shared_files",
+        "k8s_aws_auth.credentials._region",
+        "k8s_aws_auth.credentials._env_keys",
+    )
 )
 
 
@@ -293,3 +298,38 @@ def test_importing_the_package_alone_is_light() -> None:
     assert [m for m in modules if m.startswith(("httpx", "attr", "k8s_aws_auth._"))] == [
         "k8s_aws_auth._version"
     ]
+
+
+# --- --imds-region: loads the chain only for a lookup it really needs ----------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("token", "-i", "c", "--imds-region"), ("get-token", "--cluster-name", "c", "--imds-region")],
+)
+def test_imds_region_flag_signs_for_the_instance_region(args: tuple[str, ...]) -> None:
+    with serve(imds_region_stand_in(b"eu-south-2")) as stand_in:
+        env = {"AWS_REGION": "", "AWS_EC2_METADATA_SERVICE_ENDPOINT": stand_in.base_url}
+        stdout, modules = _run(*args, extra_env=env)
+    assert _host(stdout) == "sts.eu-south-2.amazonaws.com"
+    assert [s.path for s in stand_in.seen] == ["/latest/api/token", IMDS_REGION_PATH]
+    assert "k8s_aws_auth.credentials._imds" in modules  # the lookup needed the chain's flow
+
+
+def test_imds_region_flag_with_a_configured_region_asks_nothing_and_stays_light() -> None:
+    with serve(imds_region_stand_in()) as stand_in:
+        env = {"AWS_EC2_METADATA_SERVICE_ENDPOINT": stand_in.base_url}  # AWS_REGION=us-west-2
+        stdout, modules = _run("token", "-i", "c", "--imds-region", extra_env=env)
+    assert _host(stdout) == "sts.us-west-2.amazonaws.com"
+    assert stand_in.seen == []
+    assert _heavy(modules) == []
+    assert [m for m in modules if _is_forbidden_at_start_up(m)] == []
+
+
+def test_without_the_flag_the_plugin_never_asks_imds() -> None:
+    with serve(imds_region_stand_in()) as stand_in:
+        env = {"AWS_REGION": "", "AWS_EC2_METADATA_SERVICE_ENDPOINT": stand_in.base_url}
+        stdout, modules = _run("token", "-i", "c", extra_env=env)
+    assert _host(stdout) == "sts.amazonaws.com"
+    assert stand_in.seen == []
+    assert _heavy(modules) == []

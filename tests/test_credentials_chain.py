@@ -164,29 +164,61 @@ def test_role_arn_beats_static_keys_in_the_same_profile(home: Path) -> None:
     assert fake.count("AssumeRole") == 1
 
 
-def test_httpx_is_not_imported_for_environment_credentials() -> None:
+def _loaded_chain_modules(extra_env: dict[str, str]) -> tuple[list[str], str]:
+    """Run generate_token('c') in a fresh process; its credentials and network modules, expiry."""
     code = (
-        "import sys, k8s_aws_auth\n"
+        "import json, sys, k8s_aws_auth\n"
         "t = k8s_aws_auth.generate_token('c')\n"
         "assert t.value.startswith('k8s-aws-v1.')\n"
-        "print(sorted(m for m in ('httpx', 'httpcore', 'anyio', 'ssl') if m in sys.modules))\n"
+        "names = ('k8s_aws_auth.credentials.', 'httpx', 'httpcore', 'anyio', 'ssl')\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith(names))))\n"
+        "print(t.expiration.isoformat())\n"
     )
     env = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": os.environ["HOME"],
         "AWS_ACCESS_KEY_ID": DOC_ACCESS_KEY_ID,
         "AWS_SECRET_ACCESS_KEY": DOC_SECRET,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        **extra_env,
     }
     result = subprocess.run(
         [sys.executable, "-c", code],
         env=env,
         capture_output=True,
         text=True,
-        check=False,
         timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
+    modules, expiration = result.stdout.splitlines()
+    return json.loads(modules), expiration
+
+
+def test_environment_keys_sign_without_building_the_chain() -> None:
+    # The default chain's first provider decides: generate_token reads the keys with the
+    # provider's own function and the settings with the resolver's rules, nothing more.
+    # No httpx, anyio or ssl either.
+    modules, _expiration = _loaded_chain_modules({"AWS_REGION": "eu-west-1"})
+    assert modules == [
+        "k8s_aws_auth.credentials._env_keys",
+        "k8s_aws_auth.credentials._region",
+        "k8s_aws_auth.credentials._shared_files",
+    ]
+
+
+def test_expiring_environment_keys_still_go_through_the_provider() -> None:
+    # AWS_CREDENTIAL_EXPIRATION is parsed by EnvProvider: the token cannot outlive the keys.
+    modules, expiration = _loaded_chain_modules(
+        {"AWS_CREDENTIAL_EXPIRATION": "2099-01-01T00:00:05Z"}
+    )
+    assert "k8s_aws_auth.credentials._env" in modules
+    assert "k8s_aws_auth.credentials._resolver" in modules
+    assert [m for m in modules if not m.startswith("k8s_aws_auth.")] == []  # still no httpx
+    assert expiration != "2099-01-01T00:00:05+00:00"  # 14 minutes from now comes first
+    soon = (datetime.now(timezone.utc) + timedelta(minutes=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    modules, expiration = _loaded_chain_modules({"AWS_CREDENTIAL_EXPIRATION": soon})
+    assert expiration == soon.replace("Z", "+00:00")
 
 
 # --- refresh ------------------------------------------------------------------------------

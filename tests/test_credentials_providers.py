@@ -29,6 +29,7 @@ from k8s_aws_auth.credentials import (
     ProcessProvider,
     ProviderContext,
     SharedCredentialsProvider,
+    Skip,
     SSOProvider,
     StaticProvider,
     WebIdentityProvider,
@@ -131,6 +132,42 @@ def test_env_key_without_secret_is_a_clear_error(base_env: dict[str, str]) -> No
     assert caught.value.provider == "environment"
     assert "AWS_SECRET_ACCESS_KEY" in str(caught.value)
     assert_no_secret(caught.value)
+
+
+_ENV_CASES = [
+    {},
+    {"AWS_ACCESS_KEY_ID": ""},
+    {"AWS_ACCESS_KEY_ID": "AKIAENV", "AWS_SECRET_ACCESS_KEY": "s"},
+    {"AWS_ACCESS_KEY_ID": "AKIAENV", "AWS_SECRET_ACCESS_KEY": ""},
+    {"AWS_ACCESS_KEY_ID": "AKIAENV"},
+    {"AWS_ACCESS_KEY_ID": "ASIAENV", "AWS_SECRET_ACCESS_KEY": "s", "AWS_SESSION_TOKEN": "t"},
+    {"AWS_ACCESS_KEY_ID": "ASIAENV", "AWS_SECRET_ACCESS_KEY": "s", "AWS_SESSION_TOKEN": ""},
+    {"AWS_ACCESS_KEY_ID": "ASIAENV", "AWS_SECRET_ACCESS_KEY": "s", "AWS_SECURITY_TOKEN": "o"},
+    {
+        "AWS_ACCESS_KEY_ID": "ASIAENV",
+        "AWS_SECRET_ACCESS_KEY": "s",
+        "AWS_SESSION_TOKEN": "t",
+        "AWS_CREDENTIAL_EXPIRATION": "2026-11-28T14:00:00Z",
+    },
+]
+
+
+@pytest.mark.parametrize("environ", _ENV_CASES)
+def test_exec_plugin_and_env_provider_read_the_environment_alike(environ: dict[str, str]) -> None:
+    # One reading of the variables serves both: the plugin's fast path answers exactly
+    # when the provider would answer with keys that never expire, and with the same keys.
+    from k8s_aws_auth._cli_token import static_env_credentials
+
+    ctx = ProviderContext(environ=environ, read_file=lambda _path: None, clock=lambda: NOW)
+    fast = static_env_credentials(environ)
+    try:
+        provider: Credentials | Skip | None = EnvProvider().read(ctx)
+    except CredentialProviderError:
+        provider = None  # a key id without a secret: the plugin leaves that to the chain
+    if isinstance(provider, Credentials) and provider.expiration is None:
+        assert fast == provider
+    else:
+        assert fast is None
 
 
 # --- shared files --------------------------------------------------------------------

@@ -28,7 +28,7 @@ from .credentials._sts_calls import (
     valid_session_name,
 )
 
-__all__ = ["ExplicitRoleProvider", "assume_role", "resolve_credentials"]
+__all__ = ["ExplicitRoleProvider", "assume_role", "instance_region", "resolve_credentials"]
 
 _NAME = "assume-role (--role)"
 
@@ -54,6 +54,16 @@ def resolve_credentials(
 ) -> Credentials:
     """The default chain for ``profile``; MFA prompts (on stderr) only when ``interactive``."""
     return _resolver(profile=profile, environ=environ, interactive=interactive, now=now).resolve()
+
+
+def instance_region(*, profile: str | None, environ: Mapping[str, str]) -> str | None:
+    """The EC2 instance's region from IMDS (``--imds-region`` when no region is configured).
+
+    The resolver's own lookup: ``AWS_EC2_METADATA_DISABLED``, the endpoint and
+    timeout settings of the environment and ``profile`` apply; ``None`` off EC2.
+    """
+    resolver = CredentialResolver(profile=profile, environ=environ, imds_region=True)
+    return resolver.settings().region
 
 
 @attrs.frozen(kw_only=True)

@@ -49,6 +49,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--region", help="AWS region whose STS endpoint signs the token")
     parser.add_argument("--profile", help="AWS profile from ~/.aws/config (default: AWS_PROFILE)")
     parser.add_argument(
+        "--imds-region",
+        action="store_true",
+        help="when no region is configured, use the EC2 instance's region from the "
+        "instance metadata service (1 s timeout; off EC2: no region)",
+    )
+    parser.add_argument(
         "--sts-regional-endpoints",
         choices=("regional", "legacy"),
         help="STS endpoint mode (default: AWS_STS_REGIONAL_ENDPOINTS, else regional)",
@@ -213,9 +219,15 @@ def request_from_args(
         region=args.region or None,
         sts_regional_endpoints=args.sts_regional_endpoints,
     )
+    region = settings.region
+    if region is None and args.imds_region:
+        # Only now, and only with the flag: the lookup needs the chain's HTTP machinery.
+        from ._cli_credentials import instance_region
+
+        region = instance_region(profile=profile, environ=environ)
     return TokenRequest(
         cluster_id=cluster_id,
-        region=settings.region,
+        region=region,
         profile=profile,
         role_arn=role_arn,
         external_id=external_id,
@@ -268,13 +280,18 @@ def _signing_second(value: str | None) -> int:
 
 
 def _static_env_keys(environ: Mapping[str, str]) -> tuple[str, str, str | None] | None:
-    access_key_id = environ.get("AWS_ACCESS_KEY_ID", "")
-    secret = environ.get("AWS_SECRET_ACCESS_KEY", "")
-    if not access_key_id or not secret or environ.get("AWS_CREDENTIAL_EXPIRATION"):
-        return None  # the chain's environment provider handles (and parses) the rest
-    # botocore prefers the older name when both are set.
-    session_token = environ.get("AWS_SECURITY_TOKEN") or environ.get("AWS_SESSION_TOKEN") or None
-    return access_key_id, secret, session_token
+    """The environment's complete static keys, read by the chain's own function (attrs-free).
+
+    ``None`` when the key id or the secret is missing, or when they expire
+    (``AWS_CREDENTIAL_EXPIRATION``): the chain's environment provider then
+    decides (and raises for a key id without a secret).
+    """
+    from .credentials._env_keys import EXPIRATION_ENV, environment_keys
+
+    keys = environment_keys(environ)
+    if keys is None or not keys[1] or environ.get(EXPIRATION_ENV):
+        return None
+    return keys
 
 
 def static_env_credentials(environ: Mapping[str, str]) -> Credentials | None:

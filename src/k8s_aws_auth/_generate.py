@@ -4,20 +4,21 @@ With ``credentials`` omitted, credentials *and* the STS host settings (region,
 ``AWS_STS_REGIONAL_ENDPOINTS``, FIPS, dual-stack) are resolved the way the AWS
 CLI resolves them (:mod:`k8s_aws_auth.credentials`); anything passed
 explicitly wins. With explicit credentials nothing is read from the
-environment: ``region=None`` then means the global host, as before.
+environment: ``region=None`` then means the global host, as before (unless
+``imds_region=True`` asks for the configured settings and the instance's region).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._models import Credentials, Token
 from ._token import presign_token
 
 if TYPE_CHECKING:
-    from .credentials import AsyncCredentialResolver, CredentialResolver
+    from .credentials import ClientSettings
 
 __all__ = ["agenerate_token", "generate_token"]
 
@@ -29,7 +30,7 @@ def _fixed_clock(now: datetime | None) -> Callable[[], datetime] | None:
 
 
 def _sign(
-    resolver: CredentialResolver | AsyncCredentialResolver | None,
+    settings: ClientSettings | None,
     credentials: Credentials,
     cluster_id: str,
     *,
@@ -39,8 +40,7 @@ def _sign(
     use_dualstack: bool | None,
     now: datetime | None,
 ) -> Token:
-    if resolver is not None:
-        settings = resolver.settings()
+    if settings is not None:
         region = region if region is not None else settings.region
         if sts_regional_endpoints is None:
             sts_regional_endpoints = settings.sts_regional_endpoints
@@ -57,6 +57,66 @@ def _sign(
     )
 
 
+def _environment_answer(
+    *, profile: str | None, environ: Mapping[str, str] | None, region: str | None
+) -> tuple[Credentials, ClientSettings] | None:
+    """The default chain's answer when its first provider, the environment's keys, decides it.
+
+    The same reading as :class:`~k8s_aws_auth.credentials.EnvProvider` (one
+    function) and the resolver's settings rules, without building the chain: a
+    fresh process signing with environment keys pays milliseconds less. ``None``
+    (run the resolver) for an explicit profile, incomplete keys, or keys with an
+    ``AWS_CREDENTIAL_EXPIRATION`` (the provider parses and checks it).
+    """
+    import os
+
+    from .credentials._env_keys import EXPIRATION_ENV, environment_keys
+
+    source = os.environ if environ is None else environ
+    keys = environment_keys(source) if profile is None else None
+    if keys is None or not keys[1] or source.get(EXPIRATION_ENV):
+        return None
+    from .credentials._region import resolve_settings
+    from .credentials._shared_files import SharedFiles
+
+    settings = resolve_settings(SharedFiles(source), region=region)
+    return Credentials(*keys), settings
+
+
+def _plan(
+    credentials: Credentials | None,
+    *,
+    region: str | None,
+    profile: str | None,
+    environ: Mapping[str, str] | None,
+    now: datetime | None,
+    imds_region: bool,
+) -> tuple[Credentials, ClientSettings | None] | dict[str, Any]:
+    """Credentials and settings found without a resolver, else the resolver's arguments.
+
+    Explicit credentials need none (settings ``None``: nothing configured is read)
+    unless the instance's region may be looked up; environment keys need none
+    unless a profile was chosen or IMDS may be asked.
+    """
+    if credentials is not None and not (imds_region and region is None):
+        return credentials, None
+    if credentials is None and not imds_region:
+        answer = _environment_answer(profile=profile, environ=environ, region=region)
+        if answer is not None:
+            return answer
+    options: dict[str, Any] = {
+        "profile": profile,
+        "environ": environ,
+        "clock": _fixed_clock(now),
+        "imds_region": imds_region,
+    }
+    if credentials is not None:
+        from .credentials import StaticProvider
+
+        options["chain"] = StaticProvider(credentials)
+    return options
+
+
 def generate_token(
     cluster_id: str,
     *,
@@ -68,6 +128,7 @@ def generate_token(
     environ: Mapping[str, str] | None = None,
     use_fips: bool | None = None,
     use_dualstack: bool | None = None,
+    imds_region: bool = False,
 ) -> Token:
     """Generate a token for ``cluster_id``, byte-identical to ``aws eks get-token``.
 
@@ -86,19 +147,32 @@ def generate_token(
         environ: the environment to read instead of ``os.environ``.
         use_fips: sign for the FIPS STS host; ``None`` means configured.
         use_dualstack: sign for the dual-stack STS host; ``None`` means configured.
+        imds_region: when no region is given or configured, use the EC2
+            instance's region from the instance metadata service (short
+            timeouts; unreachable or disabled IMDS means no region, the global
+            host). With explicit ``credentials`` this also reads the region and
+            endpoint settings from the environment and profile, like the default.
 
     Raises:
         CredentialsError: no credentials were found or a configured source failed.
         ConfigurationError: an invalid region or endpoint mode.
     """
-    resolver = None
-    if credentials is None:
+    plan = _plan(
+        credentials,
+        region=region,
+        profile=profile,
+        environ=environ,
+        now=now,
+        imds_region=imds_region,
+    )
+    if isinstance(plan, dict):
         from .credentials import CredentialResolver
 
-        resolver = CredentialResolver(profile=profile, environ=environ, clock=_fixed_clock(now))
-        credentials = resolver.resolve()
+        resolver = CredentialResolver(**plan)
+        plan = resolver.resolve(), resolver.settings(region=region)
+    credentials, settings = plan
     return _sign(
-        resolver,
+        settings,
         credentials,
         cluster_id,
         region=region,
@@ -120,18 +194,25 @@ async def agenerate_token(
     environ: Mapping[str, str] | None = None,
     use_fips: bool | None = None,
     use_dualstack: bool | None = None,
+    imds_region: bool = False,
 ) -> Token:
     """Async twin of :func:`generate_token` (network providers run on the event loop)."""
-    resolver = None
-    if credentials is None:
+    plan = _plan(
+        credentials,
+        region=region,
+        profile=profile,
+        environ=environ,
+        now=now,
+        imds_region=imds_region,
+    )
+    if isinstance(plan, dict):
         from .credentials import AsyncCredentialResolver
 
-        resolver = AsyncCredentialResolver(
-            profile=profile, environ=environ, clock=_fixed_clock(now)
-        )
-        credentials = await resolver.resolve()
+        resolver = AsyncCredentialResolver(**plan)
+        plan = await resolver.resolve(), await resolver.asettings(region=region)
+    credentials, settings = plan
     return _sign(
-        resolver,
+        settings,
         credentials,
         cluster_id,
         region=region,

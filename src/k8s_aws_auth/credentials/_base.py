@@ -2,9 +2,10 @@
 
 A provider is a frozen config object whose ``flow(ctx)`` is a generator: it
 yields :class:`~k8s_aws_auth._effects.HttpRequest` / ``Sleep`` (run by the
-drivers), :class:`RunProcess` (``credential_process``) or :class:`Prompt` (an
-MFA code), and returns :class:`~k8s_aws_auth.Credentials` or :class:`Skip`
-(this source is not configured here, and why). A *configured* source that
+drivers), :class:`RunProcess` (``credential_process``), :class:`Prompt` (an
+MFA code) or :class:`WriteFile` (a refreshed SSO token), and returns
+:class:`~k8s_aws_auth.Credentials` or :class:`Skip` (this source is not
+configured here, and why). A *configured* source that
 fails raises :class:`~k8s_aws_auth.errors.CredentialProviderError`.
 
 The context carries the environment, a file reader and a clock, all injected:
@@ -31,7 +32,14 @@ if TYPE_CHECKING:
 
     from k8s_aws_auth._effects import HttpRequest, HttpResponse, Sleep, TransportFailure
 
-    from ._local_effects import ProcessFailure, ProcessResult, Prompt, RunProcess
+    from ._local_effects import (
+        ProcessFailure,
+        ProcessResult,
+        Prompt,
+        RunProcess,
+        WriteFailure,
+        WriteFile,
+    )
     from ._shared_files import SharedConfig
 
 __all__ = [
@@ -61,9 +69,9 @@ class Skip:
 
 
 if TYPE_CHECKING:
-    CredentialEffect: TypeAlias = HttpRequest | Sleep | RunProcess | Prompt
+    CredentialEffect: TypeAlias = HttpRequest | Sleep | RunProcess | Prompt | WriteFile
     CredentialOutcome: TypeAlias = (
-        HttpResponse | TransportFailure | ProcessResult | ProcessFailure | str | None
+        HttpResponse | TransportFailure | ProcessResult | ProcessFailure | WriteFailure | str | None
     )
     CredentialFlow: TypeAlias = Generator[CredentialEffect, CredentialOutcome, T]
 else:

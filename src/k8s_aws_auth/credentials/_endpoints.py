@@ -1,4 +1,4 @@
-"""Where the credential calls go: STS (AssumeRole*) and the SSO portal.
+"""Where the credential calls go: STS (AssumeRole*), the SSO portal and SSO OIDC (token refresh).
 
 Configured endpoints follow the AWS SDKs' "service-specific endpoints" rules:
 ``AWS_ENDPOINT_URL_<SERVICE>``, then ``AWS_ENDPOINT_URL``, then the profile's
@@ -19,7 +19,13 @@ from k8s_aws_auth._partitions import partition_for_region, sts_host_for
 from ._base import ProviderContext, provider_error
 from ._region import ClientSettings
 
-__all__ = ["ServiceEndpoint", "configured_endpoint_url", "sso_endpoint", "sts_endpoint"]
+__all__ = [
+    "ServiceEndpoint",
+    "configured_endpoint_url",
+    "sso_endpoint",
+    "sso_oidc_endpoint",
+    "sts_endpoint",
+]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -43,7 +49,12 @@ def _ignored(ctx: ProviderContext) -> bool:
 
 
 def configured_endpoint_url(ctx: ProviderContext, service: str) -> str | None:
-    """The configured endpoint URL for ``service`` (``sts``, ``sso``), or ``None``."""
+    """The configured endpoint URL for ``service`` (``sts``, ``sso``, ``sso_oidc``), or ``None``.
+
+    ``service`` is the SDKs' service id with spaces as underscores: the variable
+    is ``AWS_ENDPOINT_URL_<SERVICE>`` (``AWS_ENDPOINT_URL_SSO_OIDC``) and the key
+    in the ``services`` section is the lower-case form (``sso_oidc``).
+    """
     if _ignored(ctx):
         return None
     for name in (f"AWS_ENDPOINT_URL_{service.upper()}", "AWS_ENDPOINT_URL"):
@@ -124,11 +135,21 @@ def sts_endpoint(ctx: ProviderContext, settings: ClientSettings, provider: str) 
     return ServiceEndpoint(url=f"https://{host}", host=host, region=signing_region)
 
 
+def _regional_endpoint(
+    ctx: ProviderContext, service: str, label: str, region: str, provider: str
+) -> ServiceEndpoint:
+    custom = configured_endpoint_url(ctx, service)
+    if custom is not None:
+        return parse_endpoint_url(custom, region, provider)
+    host = f"{label}.{region}.{partition_for_region(region).dns_suffix}"
+    return ServiceEndpoint(url=f"https://{host}", host=host, region=region)
+
+
 def sso_endpoint(ctx: ProviderContext, sso_region: str, provider: str) -> ServiceEndpoint:
     """The SSO portal for ``sso_region`` (``portal.sso.<region>.<dns suffix>``) or the configured URL."""
-    custom = configured_endpoint_url(ctx, "sso")
-    if custom is not None:
-        return parse_endpoint_url(custom, sso_region, provider)
-    suffix = partition_for_region(sso_region).dns_suffix
-    host = f"portal.sso.{sso_region}.{suffix}"
-    return ServiceEndpoint(url=f"https://{host}", host=host, region=sso_region)
+    return _regional_endpoint(ctx, "sso", "portal.sso", sso_region, provider)
+
+
+def sso_oidc_endpoint(ctx: ProviderContext, sso_region: str, provider: str) -> ServiceEndpoint:
+    """SSO OIDC for ``sso_region`` (``oidc.<region>.<dns suffix>``) or the configured URL."""
+    return _regional_endpoint(ctx, "sso_oidc", "oidc", sso_region, provider)

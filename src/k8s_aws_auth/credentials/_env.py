@@ -7,6 +7,7 @@ import attrs
 from k8s_aws_auth._models import Credentials
 
 from ._base import CredentialFlow, ProviderContext, Skip, parse_timestamp, provider_error
+from ._env_keys import EXPIRATION_ENV, environment_keys
 
 __all__ = ["EnvProvider"]
 
@@ -31,21 +32,18 @@ class EnvProvider:
 
     def read(self, ctx: ProviderContext) -> Credentials | Skip:
         """The credentials in ``ctx.environ`` (used directly by ``credential_source = Environment``)."""
-        environ = ctx.environ
-        access_key_id = environ.get("AWS_ACCESS_KEY_ID", "")
-        if not access_key_id:
+        keys = environment_keys(ctx.environ)
+        if keys is None:
             return Skip("AWS_ACCESS_KEY_ID is not set")
-        secret = environ.get("AWS_SECRET_ACCESS_KEY", "")
+        access_key_id, secret, token = keys
         if not secret:
             raise provider_error(
                 self.name,
                 "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is missing or empty",
                 "partial-credentials",
             )
-        # The AWS CLI prefers the older name when both are set.
-        token = environ.get("AWS_SECURITY_TOKEN") or environ.get("AWS_SESSION_TOKEN") or None
         expiration = None
-        raw_expiration = environ.get("AWS_CREDENTIAL_EXPIRATION", "")
+        raw_expiration = ctx.environ.get(EXPIRATION_ENV, "")
         if raw_expiration:
             expiration = parse_timestamp(raw_expiration)
             if expiration is None:

@@ -13,6 +13,7 @@ provider is skipped: a laptop waits at most about one second, once.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import attrs
@@ -39,6 +40,8 @@ _TOKEN_PATH = "latest/api/token"
 _ROLE_PATH = "latest/meta-data/iam/security-credentials/"
 _REGION_PATH = "latest/meta-data/placement/region"
 _TOKEN_TTL = b"21600"
+#: What an instance's region looks like (``us-east-1``, ``us-gov-west-1``, ``eu-isoe-west-1``).
+_REGION_NAME = re.compile(r"[a-z]{2}(?:-[a-z0-9]+){1,3}-[0-9]{1,2}", re.ASCII)
 
 
 def _lookup(ctx: ProviderContext, env: str, key: str) -> str | None:
@@ -227,7 +230,13 @@ def _parse_credentials(body: bytes) -> Credentials | Skip:
 def imds_region_flow(
     ctx: ProviderContext, provider: IMDSProvider | None = None
 ) -> CredentialFlow[str | None]:
-    """The instance's region from IMDS (``None`` when IMDS is disabled or unreachable)."""
+    """The instance's region from IMDS: token PUT, then ``/latest/meta-data/placement/region``.
+
+    ``None`` when IMDS is disabled (``AWS_EC2_METADATA_DISABLED``), unreachable,
+    or answers with something that is not a region name. ``provider`` supplies
+    the endpoint, timeout and attempt settings (default: the configured ones, 1 s
+    and 1 attempt); as for credentials, a failed connection ends the lookup at once.
+    """
     provider = provider or IMDSProvider()
     if ctx.environ.get("AWS_EC2_METADATA_DISABLED", "false").strip().lower() == "true":
         return None
@@ -238,4 +247,4 @@ def imds_region_flow(
     except _Unavailable:
         return None
     region = body.decode("ascii", "replace").strip()
-    return region or None
+    return region if _REGION_NAME.fullmatch(region) else None

@@ -1,6 +1,7 @@
-"""Effects of credential flows beyond HTTP: run a ``credential_process``, prompt for an MFA code.
+"""Effects of credential flows beyond HTTP: run a ``credential_process``, prompt for an MFA code,
+write a refreshed SSO token back to the AWS CLI's cache.
 
-The resolvers carry them out (a subprocess, a line from the injected input);
+The resolvers carry them out (a subprocess, a line from the injected input, a file);
 tests step flows by hand and send the outcomes in.
 """
 
@@ -10,7 +11,7 @@ from collections.abc import Mapping
 
 import attrs
 
-__all__ = ["ProcessFailure", "ProcessResult", "Prompt", "RunProcess"]
+__all__ = ["ProcessFailure", "ProcessResult", "Prompt", "RunProcess", "WriteFailure", "WriteFile"]
 
 
 @attrs.frozen(kw_only=True)
@@ -46,3 +47,21 @@ class Prompt:
     """Ask the user for a line (an MFA code); the flow receives the text, or ``None`` if nobody can answer."""
 
     text: str
+
+
+@attrs.frozen(kw_only=True)
+class WriteFile:
+    """Replace the file at ``path`` with ``text`` atomically, readable by its owner only (0600).
+
+    The flow receives ``None`` when the file was written, else a :class:`WriteFailure`.
+    """
+
+    path: str
+    text: str = attrs.field(repr=False)
+
+
+@attrs.frozen
+class WriteFailure:
+    """The file could not be written; ``detail`` names the exception class only."""
+
+    detail: str

@@ -2,13 +2,15 @@
 
 The shells own the only side effects: they read ``os.environ`` once (unless an
 ``environ`` is given), read files, run ``credential_process``, prompt for MFA
-codes, and create an httpx client *only when a provider actually needs the
-network* (so static credentials never import httpx). Both shells run the
+codes, write a refreshed SSO token back to the AWS CLI's cache, and create an
+httpx client *only when a provider actually needs the network* (so static
+credentials never import httpx). Both shells run the
 same provider flows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -37,13 +39,14 @@ if TYPE_CHECKING:
 
     from k8s_aws_auth._effects import Flow, HttpRequest, Outcome, Sleep
 
-    from ._local_effects import ProcessFailure, ProcessResult, RunProcess
+    from ._local_effects import ProcessFailure, ProcessResult, RunProcess, WriteFailure, WriteFile
 
 __all__ = [
     "AsyncCredentialResolver",
     "CredentialResolver",
     "read_text_file",
     "run_process",
+    "write_private_file",
 ]
 
 T = TypeVar("T")
@@ -76,6 +79,40 @@ def run_process(effect: RunProcess) -> ProcessResult | ProcessFailure:
         stdout=completed.stdout[: effect.max_output],
         stderr=completed.stderr[: effect.max_output],
     )
+
+
+def write_private_file(path: str, text: str) -> None:
+    """Replace ``path`` with ``text`` atomically: a 0600 temporary file beside it, then a rename.
+
+    A reader (another ``kubectl`` run, the AWS CLI) sees the old file or the new
+    one, never half of one; the directory is created (0700) when missing.
+    """
+    import tempfile
+
+    directory = os.path.dirname(path) or "."
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".k8s-aws-auth-", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, 0o600)  # mkstemp's mode already; explicit for odd umask-less systems
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def _write(writer: Callable[[str, str], None], effect: WriteFile) -> WriteFailure | None:
+    from ._local_effects import WriteFailure
+
+    try:
+        writer(effect.path, effect.text)
+    except (OSError, UnicodeError) as exc:
+        return WriteFailure(type(exc).__name__)
+    return None
 
 
 def _utc_now() -> datetime:
@@ -113,6 +150,8 @@ class _ResolverBase:
         process_runner: Callable[[RunProcess], ProcessResult | ProcessFailure] | None = None,
         advisory_refresh: timedelta = ADVISORY_REFRESH,
         mandatory_refresh: timedelta = MANDATORY_REFRESH,
+        imds_region: bool = False,
+        write_file: Callable[[str, str], None] | None = None,
     ) -> None:
         # ``None``: the default chain, built only if the environment has no keys
         # (so the common case never imports the network providers).
@@ -124,6 +163,10 @@ class _ResolverBase:
         self._profile = profile
         self._mfa_input = mfa_input
         self._run_process = process_runner or run_process
+        self._write_file = write_file or write_private_file
+        self._imds_region = imds_region
+        # The instance's region never changes: once found it is kept (misses are retried).
+        self._instance_region: str | None = None
         self._windows = RefreshWindows(advisory=advisory_refresh, mandatory=mandatory_refresh)
         self._current: Credentials | None = None
         self._source: CredentialProvider | None = None
@@ -131,7 +174,10 @@ class _ResolverBase:
 
     def __repr__(self) -> str:
         chain = "default_chain()" if self._chain is None else repr(self._chain)
-        return f"{type(self).__name__}(chain={chain}, profile={self._profile!r})"
+        return (
+            f"{type(self).__name__}(chain={chain}, profile={self._profile!r}, "
+            f"imds_region={self._imds_region!r})"
+        )
 
     @property
     def chain(self) -> CredentialProvider:
@@ -158,9 +204,51 @@ class _ResolverBase:
             config_cache=self._config_cache,
         )
 
-    def settings(self) -> ClientSettings:
-        """Region, STS endpoint mode, FIPS and dual-stack settings, resolved like the AWS CLI."""
-        return resolve_settings(self._context())
+    @property
+    def imds_region(self) -> bool:
+        """Whether the EC2 instance's region is used when no region is configured."""
+        return self._imds_region
+
+    def _settings_flow(self, region: str | None) -> CredentialFlow[ClientSettings]:
+        """The configured settings; the instance's region (IMDS) only if allowed and none is set."""
+        ctx = self._context()
+        settings = resolve_settings(ctx, region=region)
+        if settings.region is not None or not self._imds_region:
+            return settings
+        if self._instance_region is None:
+            from ._imds import imds_region_flow
+
+            self._instance_region = yield from imds_region_flow(ctx)
+        if self._instance_region is None:
+            return settings  # not on EC2 (or IMDS is off): the global host, as without a region
+        return ClientSettings(
+            region=self._instance_region,
+            sts_regional_endpoints=settings.sts_regional_endpoints,
+            use_fips=settings.use_fips,
+            use_dualstack=settings.use_dualstack,
+        )
+
+    def settings(self, *, region: str | None = None) -> ClientSettings:
+        """Region, STS endpoint mode, FIPS and dual-stack settings, resolved like the AWS CLI.
+
+        ``region``, when given (a flag, an argument), wins and nothing is looked
+        up for it. With ``imds_region=True`` and no region configured anywhere,
+        the EC2 instance's region is asked for (see the subclasses).
+        """
+        flow = self._settings_flow(region)
+        try:
+            flow.send(None)
+        except StopIteration as stop:
+            settings: ClientSettings = stop.value
+            return settings
+        flow.close()
+        from k8s_aws_auth.errors import ConfigurationError
+
+        raise ConfigurationError(
+            "no region is configured and imds_region=True needs a lookup: "
+            "use 'await resolver.asettings()'",
+            reason="imds-region-async",
+        )
 
     def _need(self) -> Need:
         return refresh_need(self._current, self._clock(), self._windows)
@@ -231,6 +319,13 @@ class CredentialResolver(_ResolverBase):
         advisory_refresh: refresh temporary credentials this long before they
             expire, keeping the old ones if the refresh fails.
         mandatory_refresh: within this window of expiry a refresh must succeed.
+        imds_region: when no region is configured anywhere (environment,
+            profile, argument), ask the EC2 instance metadata service for the
+            instance's region (:meth:`settings`). Off by default, as in the AWS
+            CLI's ``eks get-token``; the lookup has IMDS's short timeouts (1 s,
+            1 attempt unless configured) and ends at the first failed connection.
+        write_file: ``(path, text)`` writes a file atomically with mode 0600
+            (a refreshed SSO token goes back to the AWS CLI's cache with it).
 
     :meth:`resolve` is thread-safe; one refresh runs at a time.
     """
@@ -248,6 +343,8 @@ class CredentialResolver(_ResolverBase):
         process_runner: Callable[[RunProcess], ProcessResult | ProcessFailure] | None = None,
         advisory_refresh: timedelta = ADVISORY_REFRESH,
         mandatory_refresh: timedelta = MANDATORY_REFRESH,
+        imds_region: bool = False,
+        write_file: Callable[[str, str], None] | None = None,
     ) -> None:
         super().__init__(
             chain,
@@ -259,6 +356,8 @@ class CredentialResolver(_ResolverBase):
             process_runner=process_runner,
             advisory_refresh=advisory_refresh,
             mandatory_refresh=mandatory_refresh,
+            imds_region=imds_region,
+            write_file=write_file,
         )
         self._client = client
         self._lock = threading.Lock()
@@ -289,18 +388,29 @@ class CredentialResolver(_ResolverBase):
             assert self._current is not None
             return self._current
 
+    def settings(self, *, region: str | None = None) -> ClientSettings:
+        """Region, STS endpoint mode, FIPS and dual-stack settings, resolved like the AWS CLI.
+
+        ``region``, when given, wins. With ``imds_region=True`` and no region
+        configured anywhere, the EC2 instance's region is looked up (once found,
+        it is kept); unreachable or disabled IMDS leaves the region unset.
+        """
+        return self._drive(self._settings_flow(region))
+
     def _drive(self, flow: CredentialFlow[T]) -> T:
         owned: httpx.Client | None = None
         outcome: CredentialOutcome = None
         try:
             while True:
                 effect = flow.send(outcome)
-                from ._local_effects import Prompt, RunProcess
+                from ._local_effects import Prompt, RunProcess, WriteFile
 
                 if isinstance(effect, RunProcess):
                     outcome = self._run_process(effect)
                 elif isinstance(effect, Prompt):
                     outcome = self._prompt(effect.text)
+                elif isinstance(effect, WriteFile):
+                    outcome = _write(self._write_file, effect)
                 else:
                     from k8s_aws_auth._drivers import run_sync
 
@@ -325,8 +435,10 @@ class AsyncCredentialResolver(_ResolverBase):
     """The async twin of :class:`CredentialResolver` (asyncio and trio, via anyio).
 
     Same arguments, with ``client: httpx.AsyncClient``. The refresh lock is
-    created on first use, never at construction. ``credential_process`` and the
-    MFA prompt run in a worker thread.
+    created on first use, never at construction. ``credential_process``, the
+    MFA prompt and the SSO cache write run in a worker thread. With
+    ``imds_region=True`` use :meth:`asettings`: :meth:`settings` cannot wait for
+    IMDS and raises ``ConfigurationError`` when it would have to.
     """
 
     def __init__(
@@ -342,6 +454,8 @@ class AsyncCredentialResolver(_ResolverBase):
         process_runner: Callable[[RunProcess], ProcessResult | ProcessFailure] | None = None,
         advisory_refresh: timedelta = ADVISORY_REFRESH,
         mandatory_refresh: timedelta = MANDATORY_REFRESH,
+        imds_region: bool = False,
+        write_file: Callable[[str, str], None] | None = None,
     ) -> None:
         super().__init__(
             chain,
@@ -353,6 +467,8 @@ class AsyncCredentialResolver(_ResolverBase):
             process_runner=process_runner,
             advisory_refresh=advisory_refresh,
             mandatory_refresh=mandatory_refresh,
+            imds_region=imds_region,
+            write_file=write_file,
         )
         self._client = client
         self._alock: anyio.Lock | None = None
@@ -395,13 +511,17 @@ class AsyncCredentialResolver(_ResolverBase):
             assert self._current is not None
             return self._current
 
+    async def asettings(self, *, region: str | None = None) -> ClientSettings:
+        """The settings (see :meth:`CredentialResolver.settings`), IMDS looked up on the event loop."""
+        return await self._drive(self._settings_flow(region))
+
     async def _drive(self, flow: CredentialFlow[T]) -> T:
         owned: httpx.AsyncClient | None = None
         outcome: CredentialOutcome = None
         try:
             while True:
                 effect = flow.send(outcome)
-                from ._local_effects import Prompt, RunProcess
+                from ._local_effects import Prompt, RunProcess, WriteFile
 
                 if isinstance(effect, RunProcess):
                     import anyio.to_thread
@@ -411,6 +531,10 @@ class AsyncCredentialResolver(_ResolverBase):
                     import anyio.to_thread
 
                     outcome = await anyio.to_thread.run_sync(self._prompt, effect.text)
+                elif isinstance(effect, WriteFile):
+                    import anyio.to_thread
+
+                    outcome = await anyio.to_thread.run_sync(_write, self._write_file, effect)
                 else:
                     from k8s_aws_auth._drivers import run_async
 
