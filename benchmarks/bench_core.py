@@ -25,7 +25,14 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from k8s_aws_auth import Credentials, VerifierConfig, _sigv4, _token, generate_token, validate_token
+from k8s_aws_auth import (
+    Credentials,
+    VerifierConfig,
+    _sigv4,
+    _token_signer,
+    generate_token,
+    validate_token,
+)
 
 ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 SECRET_ACCESS_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -146,7 +153,7 @@ def _generate_cold_us() -> float:
     credentials = Credentials(ACCESS_KEY_ID, SECRET_ACCESS_KEY, SESSION_TOKEN)
 
     def cold() -> object:
-        _token._token_presigner.cache_clear()
+        _token_signer._token_presigner.cache_clear()
         _sigv4.signing_key.cache_clear()
         return generate_token(CLUSTER_ID, credentials=credentials, region=REGION)
 

@@ -10,7 +10,6 @@ from ._token_signer import (
     CLIENT_TOKEN_LIFETIME_SECONDS,
     TOKEN_PREFIX,
     X_AMZ_EXPIRES,
-    _token_presigner,  # noqa: F401 - re-exported: benchmarks clear this memo
     encode_token,
     sign_token,
 )
