@@ -13,7 +13,7 @@
 * (c) a cached re-verification (``cache_size`` on, same token), µs per token.
 
 Targets: DESIGN.md "Performance targets" and issue 3 (a ≤ 1.15×, b ≤ 1.2×,
-c < 10 µs). Figures are the best of a few rounds after a warm-up.
+c < 10 µs). (b) reports the minimum and the median over paired rounds.
 Run with ``python benchmarks/bench_verify.py`` or through ``run_all.py``.
 """
 
@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import pathlib
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -50,6 +51,7 @@ PRINCIPALS = 4
 ASYNC_TARGET = 1.15
 SYNC_TARGET = 1.2
 CACHED_TARGET_US = 10.0
+WARMUP = 200
 
 
 def _principals(sts: FakeSTS) -> list[Credentials]:
@@ -154,32 +156,42 @@ def _async_round(
     return anyio.run(ours), anyio.run(raw)
 
 
-def _sync_round(
+def _sync_rounds(
     config: VerifierConfig,
     tokens: list[str],
     requests: dict[str, tuple[str, dict[str, str]]],
     transport: httpx.BaseTransport,
-) -> tuple[float, float]:
-    with httpx.Client(transport=transport) as client:
-        verifier = TokenVerifier(config, client=client)
-        for token in tokens[:50]:
-            verifier.verify(token)
-        start = time.perf_counter()
-        for token in tokens:
-            verifier.verify(token)
-        ours = time.perf_counter() - start
+    rounds: int,
+) -> tuple[list[float], list[float]]:
+    """µs per call for each side, ``rounds`` paired rounds over the same tokens.
 
-        def get(token: str) -> object:
+    Both sides share one client over ``transport``: the verifier borrows it and
+    the raw side calls ``client.get(url, headers=...)`` + ``.json()`` with the
+    URL and headers the verifier sends. The sides alternate which goes first,
+    so a change in machine load hits both.
+    """
+    with (
+        httpx.Client(transport=transport) as client,
+        TokenVerifier(config, client=client) as verifier,
+    ):
+
+        def raw(token: str) -> object:
             url, headers = requests[token]
             return client.get(url, headers=headers).json()
 
-        for token in tokens[:50]:
-            get(token)
-        start = time.perf_counter()
-        for token in tokens:
-            get(token)
-        raw = time.perf_counter() - start
-    return ours, raw
+        sides = {"ours": verifier.verify, "raw": raw}
+        for call in sides.values():  # warm-up
+            for token in tokens[:WARMUP]:
+                call(token)
+        times: dict[str, list[float]] = {"ours": [], "raw": []}
+        for n in range(rounds):
+            for name in ("ours", "raw") if n % 2 == 0 else ("raw", "ours"):
+                call = sides[name]
+                start = time.perf_counter()
+                for token in tokens:
+                    call(token)
+                times[name].append((time.perf_counter() - start) / len(tokens) * 1e6)
+    return times["ours"], times["raw"]
 
 
 def _canned_transport() -> httpx.MockTransport:
@@ -248,19 +260,19 @@ def main() -> str:
 
     memory_config = VerifierConfig(CLUSTER_ID)
     memory_requests = {t: _raw_request(t, memory_config, now) for t in tokens}
-    for label, transport in (
-        ("FakeSTS transport (SigV4 checked)", sts),
-        ("canned MockTransport answer", _canned_transport()),
+    for label, transport, rounds in (
+        ("FakeSTS transport (SigV4 checked)", sts, 4),
+        ("canned MockTransport answer", _canned_transport(), 12),
     ):
-        best_ours, best_raw = float("inf"), float("inf")
-        for _ in range(3):
-            ours, raw = _sync_round(memory_config, tokens, memory_requests, transport)
-            best_ours, best_raw = min(best_ours, ours), min(best_raw, raw)
-        ratio = best_ours / best_raw
+        ours, raw = _sync_rounds(memory_config, tokens, memory_requests, transport, rounds)
+        ratio_min = min(ours) / min(raw)
+        ratio_median = statistics.median(ours) / statistics.median(raw)
+        verdict = _verdict(max(ratio_min, ratio_median) <= SYNC_TARGET)
         rows.append(
-            f"| (b) sync verify, {label} | {best_ours / TOKENS * 1e6:,.1f} µs | "
-            f"{best_raw / TOKENS * 1e6:,.1f} µs | {ratio:.2f}× | "
-            f"≤ {SYNC_TARGET}× ({_verdict(ratio <= SYNC_TARGET)}) |"
+            f"| (b) sync verify, {label} | {min(ours):,.1f} µs "
+            f"(median {statistics.median(ours):,.1f}) | {min(raw):,.1f} µs "
+            f"(median {statistics.median(raw):,.1f}) | {ratio_min:.2f}× "
+            f"(medians {ratio_median:.2f}×) | ≤ {SYNC_TARGET}× ({verdict}) |"
         )
 
     cached, validate = _cached_us(memory_config, tokens[0], _canned_transport())
@@ -274,8 +286,10 @@ def main() -> str:
         [
             "### Verifier (`TokenVerifier` / `AsyncTokenVerifier`)",
             "",
-            f"{env}; (a) one round per side after a warm-up, (b) best of 3 rounds, "
-            "(c) best of 5 batches of 20,000.",
+            f"{env}; (a) one round per side after a warm-up; (b) {TOKENS:,} distinct tokens "
+            "per round after a warm-up, rounds alternating between the sides, minimum and "
+            "median over the rounds (met only if both ratios are); (c) best of 5 batches "
+            "of 20,000.",
             "",
             "| case | k8s_aws_auth | raw httpx, same requests | ratio | target |",
             "|---|---|---|---|---|",
@@ -283,10 +297,12 @@ def main() -> str:
             "",
             "Notes: in (a) both sides wait on the same threaded Python emulator (in its own "
             "process, like a remote STS), which recomputes SigV4 per request and dominates "
-            "the time. In (b) the verifier's own "
-            "work per call is the local validation, building the request, reading the "
-            "capped body and the strict JSON/ARN checks; the raw side does only the GET and "
-            "`json()`. (c) skips validation on a hit: the entry's time window repeats the "
+            "the time. In (b) both sides pay httpx's URL parsing and send (about 30 + 35 µs "
+            "here); the verifier's own work per call is the local validation (~14 µs), "
+            "building the request, reading the capped body and the strict JSON/ARN checks "
+            "(~7 µs), while the raw side does only the GET and `json()` (its "
+            "`build_request` merging costs it ~20 µs that the verifier does not pay). "
+            "(c) skips validation on a hit: the entry's time window repeats the "
             "token's expiry and not-yet-valid checks, the only parts that change over time.",
         ]
     )

@@ -7,16 +7,18 @@ the ARN ``arn:aws:iam::111122223333:user/assumed-role/Admin/bob``, which a
 
 from __future__ import annotations
 
-import re
-
 import attrs
 
 from ._partitions import PARTITIONS
 
-__all__ = ["ParsedArn", "canonicalize_arn", "parse_arn", "strip_role_path"]
-
-_ACCOUNT = re.compile(r"[0-9]{12}", re.ASCII)
-_PRINTABLE = re.compile(r"[\x21-\x7e]+", re.ASCII)
+__all__ = [
+    "ArnParts",
+    "ParsedArn",
+    "arn_parts",
+    "canonicalize_arn",
+    "parse_arn",
+    "strip_role_path",
+]
 
 
 @attrs.frozen(kw_only=True)
@@ -47,7 +49,36 @@ def parse_arn(arn: str) -> ParsedArn:
     ``assumed-role``/``federated-user``, in a known partition, with a 12-digit
     account and an empty region.
     """
-    if not isinstance(arn, str) or not _PRINTABLE.fullmatch(arn):
+    partition, service, account, kind, name, path, session, canonical = arn_parts(arn)
+    return ParsedArn(
+        arn=arn,
+        partition=partition,
+        service=service,
+        account_id=account,
+        principal_type=kind,
+        name=name,
+        path=path,
+        session_name=session,
+        canonical_arn=canonical,
+    )
+
+
+ArnParts = tuple[str, str, str, str, str, str, str, str]
+
+
+def arn_parts(arn: str) -> ArnParts:
+    """:func:`parse_arn` as a plain tuple, for the per-verification path.
+
+    ``(partition, service, account_id, principal_type, name, path, session_name,
+    canonical_arn)``; raises the same ``ValueError``.
+    """
+    # [\x21-\x7e]+ without a regex: non-empty printable ASCII other than the space.
+    if (
+        not isinstance(arn, str)
+        or not (arn.isascii() and arn.isprintable())
+        or arn == ""
+        or " " in arn
+    ):
         raise ValueError("ARN must be non-empty printable ASCII")
     parts = arn.split(":", 5)
     if len(parts) != 6 or parts[0] != "arn":
@@ -57,68 +88,28 @@ def parse_arn(arn: str) -> ParsedArn:
         raise ValueError("ARN partition is not a known AWS partition")
     if region:
         raise ValueError("an identity ARN has an empty region")
-    if not _ACCOUNT.fullmatch(account):
+    if not (len(account) == 12 and account.isdigit()):  # ASCII already: isdigit() is [0-9]
         raise ValueError("ARN account is not 12 digits")
     kind, _, rest = resource.partition("/")
     if service == "iam" and kind == "root" and resource == "root":
-        canonical = arn
-        return ParsedArn(
-            arn=arn,
-            partition=partition,
-            service=service,
-            account_id=account,
-            principal_type="root",
-            name="root",
-            path="/",
-            session_name="",
-            canonical_arn=canonical,
-        )
+        return partition, service, account, "root", "root", "/", "", arn
     if service == "iam" and kind in ("user", "role"):
         segments = rest.split("/")
-        if not rest or any(not s for s in segments):
+        if not rest or "" in segments:
             raise ValueError(f"{kind} ARN has an empty name or path segment")
         path = "/" + "/".join(segments[:-1]) + "/" if len(segments) > 1 else "/"
-        return ParsedArn(
-            arn=arn,
-            partition=partition,
-            service=service,
-            account_id=account,
-            principal_type=kind,
-            name=segments[-1],
-            path=path,
-            session_name="",
-            canonical_arn=arn,
-        )
+        return partition, service, account, kind, segments[-1], path, "", arn
     if service == "sts" and kind == "assumed-role":
         segments = rest.split("/")
-        if len(segments) < 2 or any(not s for s in segments):
+        if len(segments) < 2 or "" in segments:
             raise ValueError("assumed-role ARN does not name a role and a session")
         role = "/".join(segments[:-1])
-        return ParsedArn(
-            arn=arn,
-            partition=partition,
-            service=service,
-            account_id=account,
-            principal_type="assumed-role",
-            name=role,
-            path="/",
-            session_name=segments[-1],
-            canonical_arn=f"arn:{partition}:iam::{account}:role/{role}",
-        )
+        canonical = f"arn:{partition}:iam::{account}:role/{role}"
+        return partition, service, account, "assumed-role", role, "/", segments[-1], canonical
     if service == "sts" and kind == "federated-user":
         if not rest or "/" in rest:
             raise ValueError("federated-user ARN must name exactly one user")
-        return ParsedArn(
-            arn=arn,
-            partition=partition,
-            service=service,
-            account_id=account,
-            principal_type="federated-user",
-            name=rest,
-            path="/",
-            session_name="",
-            canonical_arn=arn,
-        )
+        return partition, service, account, "federated-user", rest, "/", "", arn
     if service in ("iam", "sts"):
         raise ValueError(f"unrecognised resource type for service {service}")
     raise ValueError("ARN service is not valid for a caller identity")

@@ -9,6 +9,7 @@ bodies are read raw and capped, and every transport exception becomes a
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from typing import TypeVar
 
@@ -21,6 +22,11 @@ __all__ = ["run_async", "run_sync"]
 
 T = TypeVar("T")
 
+# Methods for which httpx adds "Content-Length: 0" to a request without a body.
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# An empty body stream holds no state (it yields b"" to every reader): one serves all.
+_NO_BODY = httpx.ByteStream(b"")
+
 
 def _remaining(deadline_at: float | None) -> float | None:
     return None if deadline_at is None else deadline_at - time.monotonic()
@@ -30,14 +36,31 @@ def _build(request: HttpRequest, remaining: float | None) -> httpx.Request:
     connect, read = request.connect_timeout, request.read_timeout
     if remaining is not None:
         connect, read = min(connect, remaining), min(read, remaining)
-    timeout = httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
-    return httpx.Request(
-        request.method,
-        request.url,
-        headers=[(name.encode("ascii"), value) for name, value in request.headers],
-        content=request.body if request.body else None,
-        extensions={"timeout": timeout.as_dict()},
+    # The dict httpx.Timeout(...).as_dict() would give, without building the Timeout.
+    extensions = {"timeout": {"connect": connect, "read": read, "write": read, "pool": connect}}
+    headers = [(name.encode("ascii"), value) for name, value in request.headers]
+    if request.body or request.method.upper() in _BODY_METHODS:
+        return httpx.Request(
+            request.method,
+            request.url,
+            headers=headers,
+            content=request.body if request.body else None,
+            extensions=extensions,
+        )
+    # No body: hand httpx an empty stream, which skips its body encoding and header
+    # merging; the only header that would have added is Host, added here instead.
+    url = httpx.URL(request.url)
+    for name, _ in headers:
+        if name.lower() == b"host":
+            break
+    else:
+        if url.host:
+            headers.insert(0, (b"Host", url.netloc))
+    built = httpx.Request(
+        request.method, url, headers=headers, stream=_NO_BODY, extensions=extensions
     )
+    built.read()  # as httpx does for content it encodes itself: handlers may read .content
+    return built
 
 
 def _failure(exc: BaseException) -> TransportFailure:
@@ -54,17 +77,46 @@ def _deadline_passed() -> TransportFailure:
     return TransportFailure(kind="deadline", detail="deadline exceeded")
 
 
-def _response(raw: httpx.Response, body: bytes, truncated: bool) -> HttpResponse:
-    return HttpResponse(
-        status=raw.status_code,
-        headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in raw.headers.raw),
-        body=body,
-        truncated=truncated,
-    )
+def _headers(raw: httpx.Response) -> tuple[tuple[str, str], ...]:
+    return tuple([(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw.headers.raw])
 
 
-def run_sync(flow: Flow[T], client: httpx.Client, *, deadline: float | None = None) -> T:
-    """Drive ``flow`` to completion over a sync client within ``deadline`` seconds."""
+def _unstreamed(
+    raw: httpx.Response, headers: tuple[tuple[str, str], ...], max_body: int
+) -> HttpResponse | None:
+    """The answer if it needs no (more) reading: declared too large, or already read.
+
+    ``None`` means the body is still to be streamed (up to ``max_body`` bytes).
+    """
+    # A Content-Length beyond the cap: refuse without reading a byte. Repeated
+    # headers are joined with ", " as httpx's Headers.get does, so two of them
+    # never read as a number.
+    declared = ", ".join([value for name, value in headers if name.lower() == "content-length"])
+    if declared.isdigit() and int(declared) > max_body:
+        return HttpResponse(status=raw.status_code, headers=headers, truncated=True)
+    if raw.is_stream_consumed:  # an in-memory transport answered with a read body: same cap
+        content = raw.content
+        truncated = len(content) > max_body
+        return HttpResponse(
+            status=raw.status_code,
+            headers=headers,
+            body=content[:max_body] if truncated else content,
+            truncated=truncated,
+        )
+    return None
+
+
+def run_sync(
+    flow: Flow[T],
+    client: httpx.Client,
+    *,
+    deadline: float | None = None,
+    on_request: Callable[[], object] | None = None,
+) -> T:
+    """Drive ``flow`` to completion over a sync client within ``deadline`` seconds.
+
+    ``on_request`` is called before each request is sent (for counters).
+    """
     deadline_at = None if deadline is None else time.monotonic() + deadline
     outcome: Outcome = None
     try:
@@ -77,6 +129,8 @@ def run_sync(flow: Flow[T], client: httpx.Client, *, deadline: float | None = No
                     time.sleep(pause)
                 outcome = None
                 continue
+            if on_request is not None:
+                on_request()
             outcome = _send_sync(client, effect, deadline_at)
     except StopIteration as stop:
         result: T = stop.value
@@ -86,7 +140,7 @@ def run_sync(flow: Flow[T], client: httpx.Client, *, deadline: float | None = No
 
 
 def _send_sync(client: httpx.Client, request: HttpRequest, deadline_at: float | None) -> Outcome:
-    remaining = _remaining(deadline_at)
+    remaining = None if deadline_at is None else deadline_at - time.monotonic()
     if remaining is not None and remaining <= 0:
         return _deadline_passed()
     try:
@@ -94,10 +148,10 @@ def _send_sync(client: httpx.Client, request: HttpRequest, deadline_at: float | 
             _build(request, remaining), stream=True, follow_redirects=False, auth=None
         )
         try:
-            if _declared_too_large(raw, request.max_body):
-                return _response(raw, b"", True)
-            if raw.is_stream_consumed:  # an in-memory transport answered with a read body
-                return _preloaded(raw, request.max_body)
+            headers = _headers(raw)
+            answer = _unstreamed(raw, headers, request.max_body)
+            if answer is not None:
+                return answer
             chunks: list[bytes] = []
             size = 0
             truncated = False
@@ -111,7 +165,12 @@ def _send_sync(client: httpx.Client, request: HttpRequest, deadline_at: float | 
                 # A server dripping bytes defeats per-read timeouts; keep the total.
                 if deadline_at is not None and time.monotonic() >= deadline_at:
                     return _deadline_passed()
-            return _response(raw, b"".join(chunks), truncated)
+            return HttpResponse(
+                status=raw.status_code,
+                headers=headers,
+                body=b"".join(chunks),
+                truncated=truncated,
+            )
         finally:
             raw.close()
     except Exception as exc:  # every transport problem is a value for the flow to judge
@@ -119,9 +178,16 @@ def _send_sync(client: httpx.Client, request: HttpRequest, deadline_at: float | 
 
 
 async def run_async(
-    flow: Flow[T], client: httpx.AsyncClient, *, deadline: float | None = None
+    flow: Flow[T],
+    client: httpx.AsyncClient,
+    *,
+    deadline: float | None = None,
+    on_request: Callable[[], object] | None = None,
 ) -> T:
-    """Drive ``flow`` to completion over an async client (asyncio or trio) within ``deadline``."""
+    """Drive ``flow`` to completion over an async client (asyncio or trio) within ``deadline``.
+
+    ``on_request`` is called before each request is sent (for counters).
+    """
     deadline_at = None if deadline is None else time.monotonic() + deadline
     outcome: Outcome = None
     try:
@@ -134,6 +200,8 @@ async def run_async(
                     await anyio.sleep(pause)
                 outcome = None
                 continue
+            if on_request is not None:
+                on_request()
             outcome = await _send_async(client, effect, _remaining(deadline_at))
     except StopIteration as stop:
         result: T = stop.value
@@ -153,30 +221,20 @@ async def _send_async(
                 _build(request, remaining), stream=True, follow_redirects=False, auth=None
             )
             try:
-                if _declared_too_large(raw, request.max_body):
-                    return _response(raw, b"", True)
-                if raw.is_stream_consumed:  # an in-memory transport answered with a read body
-                    return _preloaded(raw, request.max_body)
+                headers = _headers(raw)
+                answer = _unstreamed(raw, headers, request.max_body)
+                if answer is not None:
+                    return answer
                 body, truncated = await _read_capped_async(raw, request.max_body)
-                return _response(raw, body, truncated)
+                return HttpResponse(
+                    status=raw.status_code, headers=headers, body=body, truncated=truncated
+                )
             finally:
                 await raw.aclose()
     except TimeoutError as exc:
         return TransportFailure(kind="deadline", detail="deadline exceeded", cause=exc)
     except Exception as exc:  # every transport problem is a value for the flow to judge
         return _failure(exc)
-
-
-def _preloaded(raw: httpx.Response, max_body: int) -> HttpResponse:
-    """A response whose body a mock transport already read: apply the same cap."""
-    content = raw.content
-    return _response(raw, content[:max_body], len(content) > max_body)
-
-
-def _declared_too_large(raw: httpx.Response, max_body: int) -> bool:
-    """A Content-Length beyond the cap: refuse without reading a byte."""
-    declared = raw.headers.get("content-length")
-    return declared is not None and declared.isdigit() and int(declared) > max_body
 
 
 async def _read_capped_async(raw: httpx.Response, max_body: int) -> tuple[bytes, bool]:

@@ -38,18 +38,14 @@ class _Call(Generic[T]):
 
 
 class _SyncCall(_Call[T]):
-    __slots__ = ("running",)
+    __slots__ = ("gate",)
 
     def __init__(self) -> None:
         super().__init__()
-        # Held by the leader until the call ends; followers wait by acquiring it.
-        # (A bare lock costs a fraction of a threading.Event, on every verification.)
-        self.running = threading.Lock()
-        self.running.acquire()
-
-    def wait(self) -> None:
-        with self.running:
-            pass
+        # Followers wait by acquiring this lock, which the leader releases when the
+        # call ends. The first follower creates it (already acquired, under the
+        # flight's lock), so a call nobody joins allocates no lock at all.
+        self.gate: threading.Lock | None = None
 
 
 class _AsyncCall(_Call[T]):
@@ -57,7 +53,9 @@ class _AsyncCall(_Call[T]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.done = anyio.Event()
+        # Created by the first follower and set by the leader when the call ends,
+        # so a call nobody joins creates no event.
+        self.done: anyio.Event | None = None
 
 
 def _replay(error: Exception) -> Exception:
@@ -98,14 +96,19 @@ class SingleFlight(Generic[T]):
         while True:
             with self._lock:
                 call = self._calls.get(key)
-                leader = call is None
                 if call is None:
                     call = self._calls[key] = _SyncCall()
+                    gate = None
                 else:
                     self.joins += 1
-            if leader:
+                    gate = call.gate
+                    if gate is None:
+                        gate = call.gate = threading.Lock()
+                        gate.acquire()
+            if gate is None:
                 return self._lead(key, call, work)
-            call.wait()
+            with gate:  # returns once the leader has released it
+                pass
             if not call.abandoned:
                 return _outcome(call)
             # The leader was interrupted: try again (possibly as the new leader).
@@ -125,7 +128,9 @@ class SingleFlight(Generic[T]):
         finally:
             with self._lock:
                 del self._calls[key]
-            call.running.release()
+                gate = call.gate  # no follower can create it from now on
+            if gate is not None:
+                gate.release()
 
 
 class AsyncSingleFlight(Generic[T]):
@@ -151,7 +156,10 @@ class AsyncSingleFlight(Generic[T]):
                 call = self._calls[key] = _AsyncCall()
                 return await self._lead(key, call, work)
             self.joins += 1
-            await call.done.wait()
+            done = call.done
+            if done is None:
+                done = call.done = anyio.Event()
+            await done.wait()
             if not call.abandoned:
                 return _outcome(call)
             # The leader was cancelled: try again (possibly as the new leader).
@@ -172,4 +180,5 @@ class AsyncSingleFlight(Generic[T]):
             return result
         finally:
             del self._calls[key]
-            call.done.set()
+            if call.done is not None:
+                call.done.set()

@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from ._arn import parse_arn
+from ._arn import arn_parts
 from ._config import VerifierConfig
 from ._models import Identity, ValidatedToken
 from .errors import AccessDeniedError, STSResponseError, STSThrottledError
@@ -27,6 +27,7 @@ __all__ = [
     "parse_error_body",
     "parse_identity_response",
     "raise_for_error_response",
+    "verify_url_and_headers",
 ]
 
 #: STS codes that are a definitive refusal of the signed request: deny.
@@ -61,8 +62,6 @@ THROTTLE_CODES = frozenset(
 _CODE = re.compile(r"[A-Za-z][A-Za-z0-9.]{0,63}", re.ASCII)
 _XML_CODE = re.compile(rb"<Code>([^<]{1,64})</Code>")
 _XML_MESSAGE = re.compile(rb"<Message>([^<]{0,512})</Message>")
-_ACCOUNT = re.compile(r"[0-9]{12}", re.ASCII)
-_PRINTABLE = re.compile(r"[\x20-\x7e]+", re.ASCII)
 
 
 @attrs.frozen(kw_only=True)
@@ -80,24 +79,27 @@ def build_verify_request(validated: ValidatedToken, config: VerifierConfig) -> V
     Only these headers are sent: ``Host`` (the validated STS host),
     ``x-k8s-aws-id`` (the *configured* id, UTF-8) and ``Accept: application/json``.
     """
+    url, headers = verify_url_and_headers(validated, config)
+    return VerifyRequest(url=url, headers=headers, host=validated.host)
+
+
+def verify_url_and_headers(
+    validated: ValidatedToken, config: VerifierConfig
+) -> tuple[str, tuple[tuple[str, bytes], ...]]:
+    """The URL and headers of :func:`build_verify_request`, without the value object."""
     base = config.sts_endpoint_url or f"https://{validated.host}"
-    return VerifyRequest(
-        url=f"{base}/?{validated.query}",
-        headers=(
-            ("Host", validated.host.encode("ascii")),
-            ("x-k8s-aws-id", config.cluster_id.encode("utf-8")),
-            ("Accept", b"application/json"),
-        ),
-        host=validated.host,
+    return f"{base}/?{validated.query}", (
+        ("Host", validated.host.encode("ascii")),
+        ("x-k8s-aws-id", config.cluster_id.encode("utf-8")),
+        ("Accept", b"application/json"),
     )
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError("duplicate key")
-        result[key] = value
+    # Built by dict() in C; a key seen twice leaves the dict shorter than the pairs.
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("duplicate key")
     return result
 
 
@@ -106,10 +108,15 @@ def _not_json(constant: str) -> Any:
     raise ValueError("not a JSON constant")
 
 
+# Built once: json.loads with hooks would build a decoder (and its scanner) per call.
+# A decoder keeps no state between calls.
+_STRICT_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_not_json)
+
+
 def _strict_json(body: bytes) -> Any:
-    return json.loads(
-        body.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_not_json
-    )
+    # Decoding first pins UTF-8 (json.loads would guess UTF-16/32 from bytes) and
+    # makes a BOM an error, as json.loads does for str.
+    return _STRICT_DECODER.decode(body.decode("utf-8"))
 
 
 def _bad(
@@ -132,52 +139,59 @@ def parse_identity_response(
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise _bad("STS answer is not valid JSON without duplicate keys", status) from None
     try:
-        envelope = _only(document, "GetCallerIdentityResponse", optional=())
-        inner = _only(envelope, "GetCallerIdentityResult", optional=("ResponseMetadata",))
-        result = _exact(inner, ("Account", "Arn", "UserId"))
+        envelope = _only(document, "GetCallerIdentityResponse", _ENVELOPE_MEMBERS)
+        inner = _only(envelope, "GetCallerIdentityResult", _RESPONSE_MEMBERS)
+        result = _exact(inner, _RESULT_MEMBERS)
     except ValueError as exc:
         raise _bad(
             f"STS answer does not have the GetCallerIdentity envelope: {exc}", status
         ) from None
     account, arn, user_id = result["Account"], result["Arn"], result["UserId"]
     for name, value in (("Account", account), ("Arn", arn), ("UserId", user_id)):
-        if not isinstance(value, str) or not _PRINTABLE.fullmatch(value):
+        # [\x20-\x7e]+ without a regex: non-empty printable ASCII.
+        if not (isinstance(value, str) and value.isascii() and value.isprintable() and value):
             raise _bad(f"STS answer field {name} is not a non-empty printable string", status)
     try:
-        parsed = parse_arn(arn)
+        partition, _, arn_account, kind, _, _, arn_session, canonical_arn = arn_parts(arn)
     except ValueError as exc:
         raise _bad(f"STS answer has an invalid Arn: {exc}", status) from None
-    if parsed.partition != config.partition:
+    if partition != config.partition:
         raise _bad("STS answer Arn belongs to another partition", status, "sts-partition")
-    if not _ACCOUNT.fullmatch(account) or account != parsed.account_id:
+    # Printable ASCII already, so isdigit() means [0-9].
+    if not (len(account) == 12 and account.isdigit()) or account != arn_account:
         raise _bad("STS answer Account does not match the Arn's account", status, "sts-account")
     session_name = ""
     identity_user_id = user_id
-    if parsed.principal_type in ("assumed-role", "role"):
+    if kind in ("assumed-role", "role"):
         unique_id, sep, session = user_id.partition(":")
         if not sep or not unique_id or ":" in session:
             raise _bad("STS answer UserId is not UNIQUEID:SESSION for a role", status)
-        if parsed.principal_type == "assumed-role" and session != parsed.session_name:
+        if kind == "assumed-role" and session != arn_session:
             raise _bad("STS answer UserId session does not match the Arn", status)
         identity_user_id, session_name = unique_id, session
     return Identity(
         arn=arn,
-        canonical_arn=parsed.canonical_arn,
+        canonical_arn=canonical_arn,
         account_id=account,
         user_id=identity_user_id,
         session_name=session_name,
         access_key_id=validated.access_key_id,
         sts_endpoint=validated.host,
-        partition=parsed.partition,
-        principal_type=parsed.principal_type,
+        partition=partition,
+        principal_type=kind,
     )
 
 
-def _only(document: object, key: str, *, optional: tuple[str, ...]) -> Mapping[str, Any]:
+# The members each level of the GetCallerIdentity JSON envelope may (or must) hold.
+_ENVELOPE_MEMBERS = frozenset({"GetCallerIdentityResponse"})
+_RESPONSE_MEMBERS = frozenset({"GetCallerIdentityResult", "ResponseMetadata"})
+_RESULT_MEMBERS = frozenset({"Account", "Arn", "UserId"})
+
+
+def _only(document: object, key: str, allowed: frozenset[str]) -> Mapping[str, Any]:
     if not isinstance(document, dict) or key not in document:
         raise ValueError(f"missing {key}")
-    extra = set(document) - {key, *optional}
-    if extra:
+    if not document.keys() <= allowed:
         raise ValueError("unexpected members")
     value = document[key]
     if not isinstance(value, dict):
@@ -185,8 +199,8 @@ def _only(document: object, key: str, *, optional: tuple[str, ...]) -> Mapping[s
     return value
 
 
-def _exact(document: Mapping[str, Any], keys: tuple[str, ...]) -> Mapping[str, Any]:
-    if set(document) != set(keys):
+def _exact(document: Mapping[str, Any], members: frozenset[str]) -> Mapping[str, Any]:
+    if document.keys() != members:
         raise ValueError("result does not hold exactly Account, Arn and UserId")
     return document
 

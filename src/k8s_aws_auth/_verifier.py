@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import random as _random_module
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from datetime import datetime, timedelta, timezone
 from functools import partial
 from types import TracebackType
-from typing import TypeVar
 
 import attrs
 import httpx
@@ -33,7 +32,6 @@ import httpx
 from ._cache import CacheEntry, IdentityCache, cache_key
 from ._config import VerifierConfig
 from ._drivers import run_async, run_sync
-from ._effects import Flow, HttpRequest, Outcome
 from ._models import Identity, ValidatedToken
 from ._singleflight import AsyncSingleFlight, SingleFlight
 from ._validate import validate_token
@@ -48,12 +46,11 @@ __all__ = [
     "verify_token",
 ]
 
-T = TypeVar("T")
 Clock = Callable[[], datetime]
 
 
-def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+# A C-level callable: the default clock costs no Python frame per verification.
+_utc_now: Clock = partial(datetime.now, timezone.utc)
 
 
 @attrs.frozen(kw_only=True)
@@ -92,27 +89,29 @@ class _Counters:
         self.sts_requests = 0
         self.sts_calls: dict[str, int] = {}
 
-    def add(self, name: str) -> None:
+    # One method per event (not a generic setattr by name): this runs on every verification.
+    def verification(self) -> None:
         with self._lock:
-            setattr(self, name, getattr(self, name) + 1)
+            self.verifications += 1
+
+    def local_rejection(self) -> None:
+        with self._lock:
+            self.local_rejections += 1
+
+    def cache_lookup(self, *, hit: bool) -> None:
+        with self._lock:
+            if hit:
+                self.cache_hits += 1
+            else:
+                self.cache_misses += 1
+
+    def sts_request(self) -> None:
+        with self._lock:
+            self.sts_requests += 1
 
     def sts_outcome(self, outcome: str) -> None:
         with self._lock:
             self.sts_calls[outcome] = self.sts_calls.get(outcome, 0) + 1
-
-
-def _counted(flow: Flow[T], counters: _Counters) -> Flow[T]:
-    """Pass ``flow`` through, counting the HTTP requests it makes."""
-    outcome: Outcome = None
-    while True:
-        try:
-            effect = flow.send(outcome)
-        except StopIteration as stop:
-            result: T = stop.value
-            return result
-        if isinstance(effect, HttpRequest):
-            counters.add("sts_requests")
-        outcome = yield effect
 
 
 def _internal(exc: Exception) -> STSError:
@@ -226,42 +225,43 @@ class _VerifierBase:
         except Exception as exc:
             raise _internal(exc) from exc
 
-    def _key(self, token: str) -> bytes:
-        return cache_key(token, self._config.cluster_id, self._config.partition)
+    def _begin(
+        self, token: str
+    ) -> tuple[Identity | None, ValidatedToken | None, Hashable, datetime]:
+        """Cache lookup, then local checks: ``(cached identity, validated, key, now)``.
 
-    def _begin(self, token: str) -> tuple[Identity | None, ValidatedToken | None, bytes, datetime]:
-        """Cache lookup, then local checks: ``(cached identity, validated, key, now)``."""
+        ``key`` names the token for single-flight and the cache: its SHA-256 digest
+        when the cache is on (the cache never holds a token), else the token itself
+        (held only while its STS call is in flight, saving a hash per call).
+        """
         if self._is_closed:
             raise _closed()
         counters = self._counters
-        counters.add("verifications")
+        counters.verification()
         now = self._now()
+        config = self._config
         cache = self._cache
-        key = b""
+        key: Hashable = token
         # Only a string that could pass the size check is worth hashing.
-        if (
-            cache is not None
-            and isinstance(token, str)
-            and len(token) <= self._config.max_token_size
-        ):
-            key = self._key(token)
+        if cache is not None and isinstance(token, str) and len(token) <= config.max_token_size:
+            key = cache_key(token, config.cluster_id, config.partition)
             identity = cache.get(key, now)
+            counters.cache_lookup(hit=identity is not None)
             if identity is not None:
-                counters.add("cache_hits")
                 return identity, None, key, now
-            counters.add("cache_misses")
         try:
-            validated = validate_token(token, self._config, now=now)
+            validated = validate_token(token, config, now=now)
         except K8sAwsAuthError:
-            counters.add("local_rejections")
+            counters.local_rejection()
             raise
-        return None, validated, key or self._key(token), now
+        return None, validated, key, now
 
     def _remember(
-        self, key: bytes, identity: Identity, validated: ValidatedToken, now: datetime
+        self, key: Hashable, identity: Identity, validated: ValidatedToken, now: datetime
     ) -> None:
         if self._cache is None:
             return
+        assert isinstance(key, bytes)  # the cache is on: _begin keyed by the digest
         fresh_until = validated.expires_at
         if self._config.cache_ttl is not None:
             fresh_until = min(fresh_until, now + self._config.cache_ttl)
@@ -273,12 +273,6 @@ class _VerifierBase:
                 fresh_until=fresh_until,
             ),
         )
-
-    def _flow(self, validated: ValidatedToken) -> Flow[Identity]:
-        return _counted(sts_flow(validated, self._config, random=self._random), self._counters)
-
-    def _settled(self, outcome: str) -> None:
-        self._counters.sts_outcome(outcome)
 
 
 class TokenVerifier(_VerifierBase):
@@ -332,17 +326,23 @@ class TokenVerifier(_VerifierBase):
         except Exception as exc:
             raise _internal(exc) from exc
 
-    def _ask(self, validated: ValidatedToken, key: bytes, now: datetime) -> Identity:
+    def _ask(self, validated: ValidatedToken, key: Hashable, now: datetime) -> Identity:
         try:
-            identity = run_sync(self._flow(validated), self._client, deadline=self._config.deadline)
+            identity = run_sync(
+                sts_flow(validated, self._config, random=self._random),
+                self._client,
+                deadline=self._config.deadline,
+                on_request=self._counters.sts_request,
+            )
         except K8sAwsAuthError as exc:
-            self._settled(exc.reason)
+            self._counters.sts_outcome(exc.reason)
             raise
         except Exception:
-            self._settled("internal")
+            self._counters.sts_outcome("internal")
             raise
-        self._settled("ok")
-        self._remember(key, identity, validated, now)
+        self._counters.sts_outcome("ok")
+        if self._cache is not None:
+            self._remember(key, identity, validated, now)
         return identity
 
     def close(self) -> None:
@@ -406,19 +406,23 @@ class AsyncTokenVerifier(_VerifierBase):
         except Exception as exc:
             raise _internal(exc) from exc
 
-    async def _ask(self, validated: ValidatedToken, key: bytes, now: datetime) -> Identity:
+    async def _ask(self, validated: ValidatedToken, key: Hashable, now: datetime) -> Identity:
         try:
             identity = await run_async(
-                self._flow(validated), self._client, deadline=self._config.deadline
+                sts_flow(validated, self._config, random=self._random),
+                self._client,
+                deadline=self._config.deadline,
+                on_request=self._counters.sts_request,
             )
         except K8sAwsAuthError as exc:
-            self._settled(exc.reason)
+            self._counters.sts_outcome(exc.reason)
             raise
         except Exception:
-            self._settled("internal")
+            self._counters.sts_outcome("internal")
             raise
-        self._settled("ok")
-        self._remember(key, identity, validated, now)
+        self._counters.sts_outcome("ok")
+        if self._cache is not None:
+            self._remember(key, identity, validated, now)
         return identity
 
     async def aclose(self) -> None:

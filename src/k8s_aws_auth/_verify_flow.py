@@ -25,7 +25,7 @@ from datetime import datetime
 from ._config import VerifierConfig
 from ._effects import Flow, HttpRequest, HttpResponse, Sleep, TransportFailure
 from ._models import Identity, ValidatedToken
-from ._sts import build_verify_request, parse_identity_response, raise_for_error_response
+from ._sts import parse_identity_response, raise_for_error_response, verify_url_and_headers
 from ._validate import validate_token
 from ._version import __version__
 from .errors import STSError, STSResponseError, STSThrottledError, STSUnavailableError
@@ -71,12 +71,12 @@ def backoff_delay(retry: int, random: Callable[[], float], *, base: float, cap: 
 
 def build_http_request(validated: ValidatedToken, config: VerifierConfig) -> HttpRequest:
     """The neutral GET for ``validated``: only our own headers, bounded timeouts and body."""
-    outbound = build_verify_request(validated, config)
+    url, headers = verify_url_and_headers(validated, config)
     return HttpRequest(
         method="GET",
-        url=outbound.url,
+        url=url,
         headers=(
-            *outbound.headers,
+            *headers,
             ("User-Agent", USER_AGENT),
             # Bodies are read raw; ask for them unencoded (an encoded one is refused).
             ("Accept-Encoding", b"identity"),
