@@ -366,3 +366,68 @@ async def test_async_rate_limit_uses_the_injected_sleep(ec2: tuple[FakeEC2, str]
     assert len(found) == 6
     assert len(fake.requests) == 3
     assert clock.sleeps == [0.25, 0.25]
+
+
+def test_a_waiter_gives_up_with_a_retryable_error(ec2: tuple[FakeEC2, str]) -> None:
+    _, endpoint = ec2
+    instance = "i-00000000000000003"
+    leader_waiting, release = threading.Event(), threading.Event()
+
+    def sleep(seconds: float) -> None:
+        leader_waiting.set()
+        assert release.wait(10)
+
+    led: list[str] = []
+    with _resolver(
+        endpoint, FakeTime(), sleep=sleep, batch_window=0.01, deadline=0.05, max_retries=0
+    ) as resolver:
+        leader = threading.Thread(target=lambda: led.append(resolver.resolve(instance)))
+        leader.start()
+        try:
+            assert leader_waiting.wait(10)
+            with pytest.raises(EC2LookupError) as caught:
+                resolver.resolve(instance)
+        finally:
+            release.set()
+            leader.join(10)
+    assert caught.value.reason == "ec2-timeout"
+    assert caught.value.retryable
+    assert led == [KNOWN[instance]]
+
+
+@pytest.mark.anyio
+async def test_async_waiter_gives_up_with_a_retryable_error(ec2: tuple[FakeEC2, str]) -> None:
+    _, endpoint = ec2
+    instance = "i-00000000000000004"
+    leader_waiting, release = anyio.Event(), anyio.Event()
+
+    async def sleep(seconds: float) -> None:
+        leader_waiting.set()
+        await release.wait()
+
+    led: list[str] = []
+    resolver = AsyncEC2Resolver(
+        REGION,
+        credentials=CREDS,
+        endpoint_url=endpoint,
+        clock=lambda: NOW,
+        sleep=sleep,
+        batch_window=0.01,
+        deadline=0.05,
+        max_retries=0,
+    )
+
+    async def lead() -> None:
+        led.append(await resolver.resolve(instance))
+
+    async with resolver, anyio.create_task_group() as group:
+        group.start_soon(lead)
+        await leader_waiting.wait()
+        try:
+            with pytest.raises(EC2LookupError) as caught:
+                await resolver.resolve(instance)
+        finally:
+            release.set()
+    assert caught.value.reason == "ec2-timeout"
+    assert caught.value.retryable
+    assert led == [KNOWN[instance]]

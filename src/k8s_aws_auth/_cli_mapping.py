@@ -10,9 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from k8s_aws_auth._arn import parse_arn
 from k8s_aws_auth._models import Identity
+
+if TYPE_CHECKING:
+    from k8s_aws_auth.mapping import MappingSet
 
 __all__ = ["configure", "run"]
 
@@ -56,7 +60,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     explain.add_argument("-o", "--output", choices=("text", "json"), default="text")
 
 
-def _load(args: argparse.Namespace) -> object:
+def _load(args: argparse.Namespace) -> MappingSet | list[str]:
     from k8s_aws_auth.mapping import MappingFileError, parse_mapping_path
 
     try:
@@ -75,7 +79,6 @@ def run(args: argparse.Namespace) -> int:
 
     loaded = _load(args)
     if not isinstance(loaded, MappingSet):
-        assert isinstance(loaded, list)
         for line in loaded:
             print(line, file=sys.stderr)
         return 1
@@ -84,10 +87,7 @@ def run(args: argparse.Namespace) -> int:
     return _explain(args, loaded)
 
 
-def _check(args: argparse.Namespace, mapping_set: object) -> int:
-    from k8s_aws_auth.mapping import MappingSet
-
-    assert isinstance(mapping_set, MappingSet)
+def _check(args: argparse.Namespace, mapping_set: MappingSet) -> int:
     for warning in mapping_set.warnings:
         print(f"{args.file}: warning: {warning}", file=sys.stderr)
     print(
@@ -116,10 +116,9 @@ def _identity(args: argparse.Namespace) -> Identity:
     )
 
 
-def _explain(args: argparse.Namespace, mapping_set: object) -> int:
-    from k8s_aws_auth.mapping import IdentityMapper, MappingSet
+def _explain(args: argparse.Namespace, mapping_set: MappingSet) -> int:
+    from k8s_aws_auth.mapping import IdentityMapper
 
-    assert isinstance(mapping_set, MappingSet)
     try:
         identity = _identity(args)
     except ValueError as exc:

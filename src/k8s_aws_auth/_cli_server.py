@@ -17,6 +17,9 @@ from typing import Any
 
 __all__ = ["configure", "run"]
 
+#: The ServerConfig settings of the flags :func:`_common` adds.
+_COMMON_SETTINGS = ("cluster_id", "partition", "state_dir", "address", "port", "hostname")
+
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-c", "--config", type=Path, help="YAML config file (upstream keys + ours)")
@@ -121,21 +124,7 @@ def _run_init(args: argparse.Namespace) -> int:
     )
     from k8s_aws_auth.server._config import load_server_config
 
-    config = load_server_config(
-        args.config,
-        _overrides(
-            args,
-            (
-                "cluster_id",
-                "partition",
-                "state_dir",
-                "address",
-                "port",
-                "hostname",
-                "cert_lifetime",
-            ),
-        ),
-    )
+    config = load_server_config(args.config, _overrides(args, (*_COMMON_SETTINGS, "cert_lifetime")))
     files = ensure_certificates(
         config.state_dir,
         hostname=config.hostname,
@@ -174,12 +163,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         _overrides(
             args,
             (
-                "cluster_id",
-                "partition",
-                "state_dir",
-                "address",
-                "port",
-                "hostname",
+                *_COMMON_SETTINGS,
                 "backend_mode",
                 "sts_endpoint_url",
                 "client_ca_file",

@@ -377,6 +377,37 @@ class _ResolverCore:
             backoff=self._backoff,
         )
 
+    @property
+    def wait_limit(self) -> float:
+        """Seconds a caller waits for its ids to be settled before giving up (``ec2-timeout``)."""
+        return self.deadline * (self._max_retries + 2)
+
+    def enqueue(
+        self, instance_ids: Iterable[str], new_event: Callable[[], threading.Event | anyio.Event]
+    ) -> tuple[dict[str, str | None], list[tuple[str, _Slot]], bool]:
+        """``(cached answers, slots to wait for, whether the caller must lead the fetch)``.
+
+        Uncached ids join the queue once (a pending id's slot is shared); the
+        caller holds the sync resolver's lock, or does not await, meanwhile.
+        """
+        results: dict[str, str | None] = {}
+        waits: list[tuple[str, _Slot]] = []
+        for instance_id in self.check_ids(instance_ids):
+            hit, value = self.cache.get(instance_id)
+            if hit:
+                results[instance_id] = value
+                continue
+            slot = self.pending.get(instance_id)
+            if slot is None:
+                slot = _Slot(done=new_event())
+                self.pending[instance_id] = slot
+                self.queue.append(instance_id)
+            waits.append((instance_id, slot))
+        lead = bool(waits) and not self.leading
+        if lead:
+            self.leading = True
+        return results, waits, lead
+
     def next_batch(self) -> list[str]:
         batch = self.queue[: self.max_batch]
         del self.queue[: self.max_batch]
@@ -400,6 +431,17 @@ class _ResolverCore:
                     slot.value = dns
             if slot is not None:
                 slot.done.set()
+
+    def fail_all(self) -> None:
+        """The leader died: release every waiter with a retryable error and stop leading."""
+        self.leading = False
+        failure = EC2LookupError("EC2 lookup failed", reason="ec2-error", retryable=True)
+        self.settle(list(self.pending), failure)
+        self.queue.clear()
+
+
+def _timed_out() -> EC2LookupError:
+    return EC2LookupError("EC2 lookup timed out", reason="ec2-timeout", retryable=True)
 
 
 def _require(instance_id: str, dns: str | None) -> str:
@@ -502,30 +544,14 @@ class EC2Resolver(_Counters):
     def resolve_many(self, instance_ids: Iterable[str]) -> dict[str, str | None]:
         """``{id: DNS name or None}``, fetching the uncached ids in rate-limited batches."""
         core = self._core
-        unique = core.check_ids(instance_ids)
-        results: dict[str, str | None] = {}
-        waits: list[tuple[str, _Slot]] = []
         with self._lock:
-            for instance_id in unique:
-                hit, value = core.cache.get(instance_id)
-                if hit:
-                    results[instance_id] = value
-                    continue
-                slot = core.pending.get(instance_id)
-                if slot is None:
-                    slot = _Slot(done=threading.Event())
-                    core.pending[instance_id] = slot
-                    core.queue.append(instance_id)
-                waits.append((instance_id, slot))
-            lead = bool(waits) and not core.leading
-            if lead:
-                core.leading = True
+            results, waits, lead = core.enqueue(instance_ids, threading.Event)
         if lead:
             self._lead()
         for instance_id, slot in waits:
             assert isinstance(slot.done, threading.Event)
-            if not slot.done.wait(core.deadline * (core._max_retries + 2)):
-                raise EC2LookupError("EC2 lookup timed out", reason="ec2-timeout", retryable=True)
+            if not slot.done.wait(core.wait_limit):
+                raise _timed_out()
             if slot.error is not None:
                 raise slot.error
             results[instance_id] = slot.value
@@ -555,10 +581,7 @@ class EC2Resolver(_Counters):
                     core.settle(batch, found)
         except BaseException:
             with self._lock:
-                core.leading = False
-                failure = EC2LookupError("EC2 lookup failed", reason="ec2-error", retryable=True)
-                core.settle(list(core.pending), failure)
-                core.queue.clear()
+                core.fail_all()
             raise
 
 
@@ -628,28 +651,16 @@ class AsyncEC2Resolver(_Counters):
     async def resolve_many(self, instance_ids: Iterable[str]) -> dict[str, str | None]:
         """``{id: DNS name or None}``, fetching the uncached ids in rate-limited batches."""
         core = self._core
-        unique = core.check_ids(instance_ids)
-        results: dict[str, str | None] = {}
-        waits: list[tuple[str, _Slot]] = []
         # No await between reading and updating the shared state: one task at a time.
-        for instance_id in unique:
-            hit, value = core.cache.get(instance_id)
-            if hit:
-                results[instance_id] = value
-                continue
-            slot = core.pending.get(instance_id)
-            if slot is None:
-                slot = _Slot(done=anyio.Event())
-                core.pending[instance_id] = slot
-                core.queue.append(instance_id)
-            waits.append((instance_id, slot))
-        if waits and not core.leading:
-            core.leading = True
+        results, waits, lead = core.enqueue(instance_ids, anyio.Event)
+        if lead:
             await self._lead()
         for instance_id, slot in waits:
             assert isinstance(slot.done, anyio.Event)
-            with anyio.fail_after(core.deadline * (core._max_retries + 2)):
+            with anyio.move_on_after(core.wait_limit):
                 await slot.done.wait()
+            if not slot.done.is_set():
+                raise _timed_out()
             if slot.error is not None:
                 raise slot.error
             results[instance_id] = slot.value
@@ -676,8 +687,5 @@ class AsyncEC2Resolver(_Counters):
                     found = exc
                 core.settle(batch, found)
         except BaseException:
-            core.leading = False
-            failure = EC2LookupError("EC2 lookup failed", reason="ec2-error", retryable=True)
-            core.settle(list(core.pending), failure)
-            core.queue.clear()
+            core.fail_all()
             raise

@@ -179,14 +179,12 @@ class RoleIndex:
 
     def __init__(self, roles: Sequence[RoleMapping], targets: Sequence[RoleTarget]) -> None:
         self._exact: dict[str, int] = {}
-        self._how: dict[int, str] = {}
         self._by_length: dict[
             int, dict[tuple[str | None, str], list[tuple[int, re.Pattern[str]]]]
         ] = {}
         self.duplicates: list[tuple[int, int]] = []
         seen_patterns: dict[str, int] = {}
         for entry, target in zip(roles, targets, strict=True):
-            self._how[entry.index] = target.how
             if target.key is not None:
                 first = self._exact.setdefault(target.key, entry.index)
                 if first != entry.index:
@@ -214,7 +212,7 @@ class RoleIndex:
 
     def how(self, index: int) -> str:
         """How entry ``index`` matches (``exact``, ``path-stripped``, ``wildcard``, ``sso``)."""
-        return self._how[index]
+        return self._targets[index].how
 
     def lookup(self, partition: str, account: str, name: str) -> int | None:
         """The index of the first entry (file order) matching the lower-cased role key."""

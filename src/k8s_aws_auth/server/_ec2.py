@@ -48,7 +48,7 @@ from k8s_aws_auth.credentials._resolver import AsyncCredentialResolver
 from k8s_aws_auth.credentials._shared_files import read_text_file
 from k8s_aws_auth.credentials._sts_calls import parse_credentials_response
 from k8s_aws_auth.errors import ConfigurationError, CredentialsError
-from k8s_aws_auth.mapping import AsyncEC2Resolver, EC2LookupError, MappingSet
+from k8s_aws_auth.mapping import AsyncEC2Resolver, MappingSet
 
 from ._config import ServerConfig
 
@@ -263,12 +263,7 @@ class EC2NameLookup:
     async def resolve(self, instance_id: str) -> str:
         """The private DNS name of ``instance_id`` (raises :class:`EC2LookupError`)."""
         await self.credentials.refresh()
-        try:
-            return await self.resolver.resolve(instance_id)
-        except TimeoutError:
-            raise EC2LookupError(
-                "EC2 lookup timed out", reason="ec2-timeout", retryable=True
-            ) from None
+        return await self.resolver.resolve(instance_id)
 
     def stats(self) -> dict[str, float]:
         """Counters for metrics: DescribeInstances calls, cache hits and misses."""

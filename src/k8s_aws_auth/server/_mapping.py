@@ -32,6 +32,7 @@ from k8s_aws_auth.errors import ConfigurationError
 from k8s_aws_auth.mapping import (
     Backend,
     IdentityMapper,
+    MappedUser,
     MappingLoader,
     MappingSet,
     parse_document,
@@ -80,12 +81,7 @@ class IdentityMapping:
 
     def map_identity(self, identity: Identity) -> ReviewedUser | None:
         """The reviewed user for ``identity``, ``None`` if unmapped; ``MappingError`` to deny."""
-        mapped = self.mapper.map(identity)
-        if mapped is None:
-            return None
-        return ReviewedUser(
-            username=mapped.username, uid=mapped.uid, groups=mapped.groups, extra=mapped.extra
-        )
+        return _reviewed(self.mapper.map(identity))
 
     async def amap_identity(self, identity: Identity) -> ReviewedUser | None:
         """Like :meth:`map_identity`, asking EC2 when the matching entry needs the DNS name.
@@ -93,12 +89,7 @@ class IdentityMapping:
         Raises ``EC2LookupError`` with ``retryable=True`` when EC2 could not be asked.
         """
         ec2_dns = self.ec2.resolve if self.ec2 is not None else None
-        mapped = await self.mapper.amap(identity, ec2_dns=ec2_dns)
-        if mapped is None:
-            return None
-        return ReviewedUser(
-            username=mapped.username, uid=mapped.uid, groups=mapped.groups, extra=mapped.extra
-        )
+        return _reviewed(await self.mapper.amap(identity, ec2_dns=ec2_dns))
 
     def mapping_sets(self) -> list[MappingSet | None]:
         """The mapping set each backend has in force now."""
@@ -124,6 +115,14 @@ class IdentityMapping:
         """Stop polling."""
         for loader in self.loaders:
             await anyio.to_thread.run_sync(loader.stop_polling)
+
+
+def _reviewed(mapped: MappedUser | None) -> ReviewedUser | None:
+    if mapped is None:
+        return None
+    return ReviewedUser(
+        username=mapped.username, uid=mapped.uid, groups=mapped.groups, extra=mapped.extra
+    )
 
 
 def _setting(document: dict[str, Any], name: str) -> Any:

@@ -34,7 +34,7 @@ _log = logging.getLogger("k8s_aws_auth.server")
 UPSTREAM = "aws_iam_authenticator"
 OURS = "k8s_aws_auth"
 
-#: Sources of counters read at scrape time: name → (help, kind, read).
+#: Reads a source's counters at scrape time: counter name → value.
 StatsReader = Callable[[], Mapping[str, float]]
 
 
