@@ -244,3 +244,10 @@ def test_extra_region_of_another_partition_is_refused(
 def test_unknown_extra_region_is_added_to_the_partition() -> None:
     config = VerifierConfig("c", partition="aws-cn", extra_regions={"cn-south-9"})
     assert config.hosts["sts.cn-south-9.amazonaws.com.cn"] == "cn-south-9"
+
+
+@pytest.mark.parametrize("partition", [["aws"], None, 3, "nope"])
+def test_partition_is_checked_before_anything_derived_from_it(partition: object) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        VerifierConfig("c", partition=partition, extra_regions={"us-east-1"})
+    assert info.value.reason == "partition"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._sigv4 import normalize_header_value
 from .errors import ConfigurationError
 
 __all__ = ["MAX_CLUSTER_ID_LENGTH", "normalize_cluster_id"]
@@ -26,7 +27,7 @@ def normalize_cluster_id(cluster_id: str) -> str:
             raise ConfigurationError(
                 "cluster id must not contain control characters", reason="cluster-id"
             )
-    normalized = " ".join(cluster_id.split())
+    normalized = normalize_header_value(cluster_id)
     if not normalized:
         raise ConfigurationError("cluster id must not be empty", reason="cluster-id")
     if len(normalized) > MAX_CLUSTER_ID_LENGTH:

@@ -30,12 +30,14 @@ _ENDPOINT_URL = re.compile(
 )
 
 
-def _check_partition(_: object, __: attrs.Attribute[str], value: str) -> None:
-    if value not in PARTITIONS:
+def _partition(value: object) -> str:
+    if not isinstance(value, str) or value not in PARTITIONS:
+        shown = repr(value) if isinstance(value, str) else f"of type {type(value).__name__}"
         raise ConfigurationError(
-            f"unknown partition {value!r}; expected one of {', '.join(PARTITIONS)}",
+            f"unknown partition {shown}; expected one of {', '.join(PARTITIONS)}",
             reason="partition",
         )
+    return value
 
 
 def _regions(value: Iterable[str]) -> frozenset[str]:
@@ -103,7 +105,7 @@ class VerifierConfig:
     """
 
     cluster_id: str = attrs.field(converter=normalize_cluster_id)
-    partition: str = attrs.field(default="aws", validator=_check_partition, kw_only=True)
+    partition: str = attrs.field(default="aws", converter=_partition, kw_only=True)
     sts_endpoint_url: str | None = attrs.field(default=None, converter=_endpoint_url, kw_only=True)
     """Send every STS call to this base URL (emulator, VPC endpoint); the token's
     host is still validated and sent as ``Host``."""

@@ -73,8 +73,8 @@ def _failure(exc: BaseException) -> TransportFailure:
     return TransportFailure(kind=kind, detail=type(exc).__name__, cause=exc)
 
 
-def _deadline_passed() -> TransportFailure:
-    return TransportFailure(kind="deadline", detail="deadline exceeded")
+def _deadline_passed(cause: BaseException | None = None) -> TransportFailure:
+    return TransportFailure(kind="deadline", detail="deadline exceeded", cause=cause)
 
 
 def _headers(raw: httpx.Response) -> tuple[tuple[str, str], ...]:
@@ -140,7 +140,7 @@ def run_sync(
 
 
 def _send_sync(client: httpx.Client, request: HttpRequest, deadline_at: float | None) -> Outcome:
-    remaining = None if deadline_at is None else deadline_at - time.monotonic()
+    remaining = _remaining(deadline_at)
     if remaining is not None and remaining <= 0:
         return _deadline_passed()
     try:
@@ -232,7 +232,7 @@ async def _send_async(
             finally:
                 await raw.aclose()
     except TimeoutError as exc:
-        return TransportFailure(kind="deadline", detail="deadline exceeded", cause=exc)
+        return _deadline_passed(exc)
     except Exception as exc:  # every transport problem is a value for the flow to judge
         return _failure(exc)
 

@@ -157,8 +157,8 @@ def parse_identity_response(
         raise _bad(f"STS answer has an invalid Arn: {exc}", status) from None
     if partition != config.partition:
         raise _bad("STS answer Arn belongs to another partition", status, "sts-partition")
-    # Printable ASCII already, so isdigit() means [0-9].
-    if not (len(account) == 12 and account.isdigit()) or account != arn_account:
+    # arn_parts admits only a 12-digit ARN account, so equality checks Account's form too.
+    if account != arn_account:
         raise _bad("STS answer Account does not match the Arn's account", status, "sts-account")
     session_name = ""
     identity_user_id = user_id

@@ -42,6 +42,7 @@ from urllib.parse import unquote
 from ._config import VerifierConfig
 from ._models import ValidatedToken
 from ._sigv4 import ALGORITHM
+from ._token_signer import TOKEN_PREFIX
 from .errors import (
     ClusterIDNotSignedError,
     ConfigurationError,
@@ -57,8 +58,7 @@ __all__ = ["STS_URL_LIFETIME", "decode_envelope", "validate_token"]
 #: STS honours a presigned GetCallerIdentity URL for 15 minutes after X-Amz-Date,
 #: whatever X-Amz-Expires says.
 STS_URL_LIFETIME = timedelta(minutes=15)
-_PREFIX = "k8s-aws-v1."
-_PREFIX_LEN = len(_PREFIX)
+_PREFIX_LEN = len(TOKEN_PREFIX)
 _MAX_X_AMZ_EXPIRES = 900
 
 # The nine names STS may see, in the spelling SigV4 uses. Any other spelling of
@@ -73,20 +73,6 @@ _EXPIRES = "X-Amz-Expires"
 _SIGNED_HEADERS = "X-Amz-SignedHeaders"
 _SECURITY_TOKEN = "X-Amz-Security-Token"
 _SIGNATURE = "X-Amz-Signature"
-_ALLOWED = frozenset(
-    (
-        _ACTION,
-        _VERSION,
-        _ALGORITHM,
-        _CREDENTIAL,
-        _DATE,
-        _EXPIRES,
-        _SIGNED_HEADERS,
-        _SECURITY_TOKEN,
-        _SIGNATURE,
-    )
-)
-_ALLOWED_LOWER = frozenset(name.lower() for name in _ALLOWED)
 _REQUIRED = (
     _ACTION,
     _VERSION,
@@ -98,6 +84,8 @@ _REQUIRED = (
     _SIGNATURE,
 )
 _REQUIRED_SET = frozenset(_REQUIRED)
+_ALLOWED = _REQUIRED_SET | {_SECURITY_TOKEN}
+_ALLOWED_LOWER = frozenset(name.lower() for name in _ALLOWED)
 
 # A value in canonical UriEncode form whose decoded bytes are printable ASCII:
 # unreserved characters bare, every other printable character as upper-case %XX.
@@ -140,7 +128,7 @@ def decode_envelope(token: object, *, max_size: int) -> str:
         raise _malformed("token must be a string", "type")
     if len(token) > max_size:
         raise _malformed(f"token is larger than {max_size} characters", "size")
-    if not token.startswith(_PREFIX):
+    if not token.startswith(TOKEN_PREFIX):
         raise _malformed("token does not start with 'k8s-aws-v1.'", "prefix")
     body = token[_PREFIX_LEN:]
     remainder = len(body) % 4
