@@ -28,6 +28,7 @@ from k8s_aws_auth import (
     TokenVerifier,
     ValidatedToken,
     VerifierConfig,
+    _verifier,
     decode_token,
     encode_token,
 )
@@ -38,6 +39,7 @@ from k8s_aws_auth.errors import (
     MalformedTokenError,
     STSError,
     STSResponseError,
+    STSThrottledError,
     STSUnavailableError,
     TokenError,
     UntrustedEndpointError,
@@ -195,6 +197,49 @@ def test_many_tokens_through_one_verifier(kind: str, reach: Reach, clock: FixedC
     assert result.stats is not None
     assert result.stats.sts_requests == 5
     assert result.stats.sts_calls == {"ok": 5}
+
+
+def test_sts_outcomes_are_counted_by_reason(kind: str, fake: FakeSTS, clock: FixedClock) -> None:
+    def token(cluster_id: str = CLUSTER, age: int = 0) -> str:
+        now = clock() - timedelta(seconds=age)
+        return make_token(credentials=USER_CREDENTIALS, cluster_id=cluster_id, now=now)
+
+    fake.throttle_next()
+    tokens = [
+        token(age=1),  # throttled once, no retry left
+        token(age=2),  # confirmed
+        token(cluster_id="another-cluster"),  # refused by STS
+        token(age=16 * 60),  # refused locally: never an STS call
+    ]
+    config = VerifierConfig(CLUSTER, max_retries=0)
+    result = verify_all(kind, config, tokens, transport=fake, clock=clock)
+    assert [type(r) for r in result.results] == [
+        STSThrottledError,
+        Identity,
+        AccessDeniedError,
+        ExpiredTokenError,
+    ]
+    assert result.stats is not None
+    assert result.stats.sts_calls == {"sts-throttled": 1, "ok": 1, "sts-denied": 1}
+    assert result.stats.sts_requests == 3
+    assert result.stats.local_rejections == 1
+
+
+def test_a_bug_in_the_sts_exchange_is_counted_as_internal(
+    kind: str, fake: FakeSTS, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_flow(*args: object, **kwargs: object) -> Any:
+        raise RuntimeError("flow bug")
+
+    monkeypatch.setattr(_verifier, "sts_flow", broken_flow)
+    token = make_token(credentials=USER_CREDENTIALS, cluster_id=CLUSTER, now=clock())
+    result = verify_all(kind, VerifierConfig(CLUSTER), [token], transport=fake, clock=clock)
+    assert isinstance(result.only, STSError)
+    assert result.only.reason == "internal"
+    assert isinstance(result.only.__cause__, RuntimeError)
+    assert result.stats is not None
+    assert result.stats.sts_calls == {"internal": 1}
+    assert fake.requests == []
 
 
 def test_one_shot_helpers(kind: str, reach: Reach, clock: FixedClock) -> None:

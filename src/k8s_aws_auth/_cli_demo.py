@@ -23,7 +23,7 @@ from ._config import VerifierConfig
 from ._generate import generate_token
 from ._models import Credentials, Identity
 from ._token import decode_token, encode_token
-from ._verifier import AsyncTokenVerifier, TokenVerifier
+from ._verifier import TokenVerifier, averify_token
 from .errors import AccessDeniedError, ExpiredTokenError, K8sAwsAuthError
 from .testing import FakeSTS
 
@@ -93,6 +93,17 @@ def _tampered(token: str) -> str:
     return encode_token(url[:-1] + ("0" if url[-1] != "0" else "1"))
 
 
+def _expect_identity(
+    report: _Report, verify: Callable[[str], Identity], token: str, expected_arn: str
+) -> None:
+    try:
+        identity = verify(token)
+    except K8sAwsAuthError as exc:
+        report.unexpected_refusal(exc)
+    else:
+        report.accepted(identity, expected_arn)
+
+
 def _expect_refusal(
     report: _Report, verify: Callable[[str], Identity], token: str, expected: type[K8sAwsAuthError]
 ) -> None:
@@ -121,12 +132,9 @@ def run(args: argparse.Namespace) -> int:
             _sync_steps(report, verifier, cluster_id, region, user, session)
         report.step("assumed-role session token, verified with AsyncTokenVerifier")
         token = generate_token(cluster_id, credentials=session, region=region).value
-        try:
-            identity = anyio.run(_verify_async, config, token)
-        except K8sAwsAuthError as exc:
-            report.unexpected_refusal(exc)
-        else:
-            report.accepted(identity, _SESSION_ARN)
+        _expect_identity(
+            report, lambda value: anyio.run(averify_token, value, config), token, _SESSION_ARN
+        )
         out.write(f"\nSTS requests served: {sts.count()}\n")
     if report.failures:
         out.write(f"{report.failures} of {report.steps} steps did NOT behave as expected\n")
@@ -147,17 +155,11 @@ def _sync_steps(
     token = generate_token(cluster_id, credentials=user, region=region)
     report.line(f"token: {token.value[:18]}... ({len(token.value)} characters, not shown)")
     report.line(f"client-side expiration: {token.expiration.isoformat()}")
-    try:
-        report.accepted(verifier.verify(token.value), _USER_ARN)
-    except K8sAwsAuthError as exc:
-        report.unexpected_refusal(exc)
+    _expect_identity(report, verifier.verify, token.value, _USER_ARN)
 
     report.step("assumed-role session token (with a session token)")
     role_token = generate_token(cluster_id, credentials=session, region=region).value
-    try:
-        report.accepted(verifier.verify(role_token), _SESSION_ARN)
-    except K8sAwsAuthError as exc:
-        report.unexpected_refusal(exc)
+    _expect_identity(report, verifier.verify, role_token, _SESSION_ARN)
 
     report.step("tampered token (one signature digit changed)")
     _expect_refusal(report, verifier.verify, _tampered(token.value), AccessDeniedError)
@@ -170,8 +172,3 @@ def _sync_steps(
     old = datetime.now(timezone.utc) - timedelta(minutes=20)
     expired = generate_token(cluster_id, credentials=user, region=region, now=old).value
     _expect_refusal(report, verifier.verify, expired, ExpiredTokenError)
-
-
-async def _verify_async(config: VerifierConfig, token: str) -> Identity:
-    async with AsyncTokenVerifier(config) as verifier:
-        return await verifier.verify(token)

@@ -158,6 +158,8 @@ def _owned_async_client(config: VerifierConfig) -> httpx.AsyncClient:
 class _VerifierBase:
     """What both shells share: config, clock, cache, counters and the local checks."""
 
+    _flight: SingleFlight[Identity] | AsyncSingleFlight[Identity]  # set by each shell
+
     def __init__(self, config: VerifierConfig, clock: Clock | None) -> None:
         if not isinstance(config, VerifierConfig):
             raise ConfigurationError("config must be a VerifierConfig", reason="config")
@@ -181,9 +183,6 @@ class _VerifierBase:
         """The configuration tokens are checked against."""
         return self._config
 
-    def _flight_joins(self) -> int:
-        raise NotImplementedError
-
     @property
     def stats(self) -> VerifierStats:
         """A snapshot of the counters (cheap; safe to call from any thread)."""
@@ -195,7 +194,7 @@ class _VerifierBase:
                 cache_hits=counters.cache_hits,
                 cache_misses=counters.cache_misses,
                 cache_entries=0 if self._cache is None else len(self._cache),
-                singleflight_joins=self._flight_joins(),
+                singleflight_joins=self._flight.joins,
                 sts_requests=counters.sts_requests,
                 sts_calls=dict(counters.sts_calls),
             )
@@ -256,16 +255,24 @@ class _VerifierBase:
             raise
         return None, validated, key, now
 
-    def _remember(
+    def _sts_failed(self, exc: Exception) -> None:
+        """Count an STS exchange that ended in ``exc`` (by reason; a bug counts as ``internal``)."""
+        reason = exc.reason if isinstance(exc, K8sAwsAuthError) else "internal"
+        self._counters.sts_outcome(reason)
+
+    def _sts_confirmed(
         self, key: Hashable, identity: Identity, validated: ValidatedToken, now: datetime
-    ) -> None:
-        if self._cache is None:
-            return
+    ) -> Identity:
+        """Count a confirmed identity and cache it (when the cache is on); return it."""
+        self._counters.sts_outcome("ok")
+        cache = self._cache
+        if cache is None:
+            return identity
         assert isinstance(key, bytes)  # the cache is on: _begin keyed by the digest
         fresh_until = validated.expires_at
         if self._config.cache_ttl is not None:
             fresh_until = min(fresh_until, now + self._config.cache_ttl)
-        self._cache.put(
+        cache.put(
             key,
             CacheEntry(
                 identity=identity,
@@ -273,6 +280,7 @@ class _VerifierBase:
                 fresh_until=fresh_until,
             ),
         )
+        return identity
 
 
 class TokenVerifier(_VerifierBase):
@@ -305,9 +313,6 @@ class TokenVerifier(_VerifierBase):
         self._client = client if client is not None else _owned_sync_client(config)
         self._flight: SingleFlight[Identity] = SingleFlight()
 
-    def _flight_joins(self) -> int:
-        return self._flight.joins
-
     def verify(self, token: str) -> Identity:
         """Verify ``token`` and return the identity STS confirmed.
 
@@ -334,16 +339,10 @@ class TokenVerifier(_VerifierBase):
                 deadline=self._config.deadline,
                 on_request=self._counters.sts_request,
             )
-        except K8sAwsAuthError as exc:
-            self._counters.sts_outcome(exc.reason)
+        except Exception as exc:
+            self._sts_failed(exc)
             raise
-        except Exception:
-            self._counters.sts_outcome("internal")
-            raise
-        self._counters.sts_outcome("ok")
-        if self._cache is not None:
-            self._remember(key, identity, validated, now)
-        return identity
+        return self._sts_confirmed(key, identity, validated, now)
 
     def close(self) -> None:
         """Close the owned HTTP client (a borrowed one is left open); idempotent."""
@@ -385,9 +384,6 @@ class AsyncTokenVerifier(_VerifierBase):
         self._client = client if client is not None else _owned_async_client(config)
         self._flight: AsyncSingleFlight[Identity] = AsyncSingleFlight()
 
-    def _flight_joins(self) -> int:
-        return self._flight.joins
-
     async def verify(self, token: str) -> Identity:
         """Verify ``token`` and return the identity STS confirmed.
 
@@ -414,16 +410,10 @@ class AsyncTokenVerifier(_VerifierBase):
                 deadline=self._config.deadline,
                 on_request=self._counters.sts_request,
             )
-        except K8sAwsAuthError as exc:
-            self._counters.sts_outcome(exc.reason)
+        except Exception as exc:
+            self._sts_failed(exc)
             raise
-        except Exception:
-            self._counters.sts_outcome("internal")
-            raise
-        self._counters.sts_outcome("ok")
-        if self._cache is not None:
-            self._remember(key, identity, validated, now)
-        return identity
+        return self._sts_confirmed(key, identity, validated, now)
 
     async def aclose(self) -> None:
         """Close the owned HTTP client (a borrowed one is left open); idempotent."""

@@ -53,7 +53,6 @@ _EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]*", re.ASCII)
 _DIGITS = re.compile(r"[0-9]*", re.ASCII)
 _MIN_DURATION, _MAX_DURATION, _CHAINED_MAX = 900, 43200, 3600
 _MIN_ROLE_MAX_DURATION = 3600
-_MAX_BODY = 1 << 20
 
 MfaCheck = Callable[[str], bool]
 
