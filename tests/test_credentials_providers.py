@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -20,6 +21,7 @@ from k8s_aws_auth import Credentials, presign_token
 from k8s_aws_auth._effects import HttpRequest
 from k8s_aws_auth.credentials import (
     AssumeRoleProvider,
+    AsyncCredentialResolver,
     ConfigFileProvider,
     ContainerProvider,
     CredentialChain,
@@ -248,6 +250,50 @@ def test_unreadable_credentials_file_is_a_clear_error(home: Path, base_env: dict
     with pytest.raises(CredentialProviderError, match="cannot read") as caught:
         CredentialResolver(environ=base_env).resolve()
     assert caught.value.reason == "unreadable-file"
+
+
+def _unreadable_sso_cache(home: Path, env: dict[str, str]) -> tuple[object, Path]:
+    write_aws_files(
+        home,
+        config="[default]\nsso_session = corp\nsso_account_id = 111122223333\n"
+        "sso_role_name = ReadOnly\n[sso-session corp]\n"
+        "sso_start_url = https://corp.awsapps.com/start\nsso_region = eu-west-1\n",
+    )
+    digest = hashlib.sha1(b"corp", usedforsecurity=False).hexdigest()
+    return SSOProvider(), home / ".aws" / "sso" / "cache" / f"{digest}.json"
+
+
+def _unreadable_web_identity_token(home: Path, env: dict[str, str]) -> tuple[object, Path]:
+    env.update(AWS_WEB_IDENTITY_TOKEN_FILE=str(home / "token"), AWS_ROLE_ARN=ROLE)
+    return WebIdentityProvider(), home / "token"
+
+
+def _unreadable_container_token(home: Path, env: dict[str, str]) -> tuple[object, Path]:
+    env.update(
+        AWS_CONTAINER_CREDENTIALS_FULL_URI="http://127.0.0.1:9/creds",
+        AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=str(home / "auth"),
+    )
+    return ContainerProvider(), home / "auth"
+
+
+@pytest.mark.parametrize(
+    ("setup", "provider", "what"),
+    [
+        (_unreadable_sso_cache, "sso (profile default)", ""),
+        (_unreadable_web_identity_token, "web-identity", "the token file "),
+        (_unreadable_container_token, "container", ""),
+    ],
+)
+def test_unreadable_provider_file_is_the_providers_error(
+    home: Path, base_env: dict[str, str], setup: Any, provider: str, what: str
+) -> None:
+    source, path = setup(home, base_env)
+    path.mkdir(parents=True)  # a directory where the file should be: it exists, but is unreadable
+    with pytest.raises(CredentialProviderError) as caught:
+        CredentialResolver(source, environ=base_env).resolve()
+    assert caught.value.provider == provider
+    assert caught.value.reason == "unreadable-file"
+    assert caught.value.message == f"{provider}: cannot read {what}{path} (IsADirectoryError)"
 
 
 # --- credential_process ---------------------------------------------------------------
@@ -503,6 +549,27 @@ def test_mfa_prompt_on_stderr_reads_code_from_input(
     captured = capsys.readouterr()
     assert captured.err == f"Enter MFA code for {MFA_SERIAL}: "
     assert captured.out == ""
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+@pytest.mark.anyio
+async def test_async_resolver_prompts_for_mfa_too(
+    home: Path,
+    base_env: dict[str, str],
+    fake: FakeSTS,
+    sts_url: str,
+    capsys: pytest.CaptureFixture[str],
+    anyio_backend: str,
+) -> None:
+    fake.register_role(ROLE, mfa_serial=MFA_SERIAL, mfa_code="123456")
+    _mfa_files(home)
+    env = {**base_env, "AWS_ENDPOINT_URL_STS": sts_url}
+    resolver = AsyncCredentialResolver(
+        environ=env, profile="mfa", mfa_input=io.StringIO("123456\n").readline
+    )
+    resolved = await resolver.resolve()
+    assert whoami(fake, resolved).startswith(f"arn:aws:sts::{ACCOUNT}:assumed-role/Admin/")
+    assert capsys.readouterr().err == f"Enter MFA code for {MFA_SERIAL}: "
 
 
 def test_wrong_mfa_code_is_refused(

@@ -331,6 +331,25 @@ def test_a_cache_that_cannot_be_written_still_gives_credentials(
 
 @pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
 @pytest.mark.anyio
+async def test_async_resolver_also_survives_a_cache_it_cannot_write(
+    home: Path, services: StandIn, anyio_backend: str
+) -> None:
+    write_cache(home)
+    attempts: list[str] = []
+
+    def read_only(path: str, _text: str) -> None:
+        attempts.append(path)
+        raise PermissionError("read-only file system")
+
+    resolver = AsyncCredentialResolver(
+        environ=env_for(home, services), profile="sso", clock=lambda: NOW, write_file=read_only
+    )
+    assert (await resolver.resolve()).access_key_id == "ASIANEW"
+    assert attempts == [str(cache_file(home))]
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+@pytest.mark.anyio
 async def test_async_resolver_refreshes_too(
     home: Path, services: StandIn, anyio_backend: str
 ) -> None:

@@ -215,4 +215,4 @@ class _SourceProfileSources:
         from ._profile import ProfileProvider
 
         members = ProfileProvider(profile=self.profile).providers()[1:]
-        return (yield from CredentialChain(members).flow(ctx))  # type: ignore[arg-type]
+        return (yield from CredentialChain(members).flow(ctx))

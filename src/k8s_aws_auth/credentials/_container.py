@@ -31,6 +31,7 @@ from ._base import (
     provider_error,
     transport_message,
 )
+from ._shared_files import read_file_checked
 
 __all__ = ["ContainerProvider", "container_host_allowed"]
 
@@ -116,12 +117,7 @@ class ContainerProvider:
         token_file = ctx.environ.get("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
         if token_file:
             path = expand_path(token_file, ctx.environ)
-            try:
-                token = ctx.read_file(path)
-            except (OSError, UnicodeDecodeError) as exc:
-                raise provider_error(
-                    NAME, f"cannot read {path} ({type(exc).__name__})", "unreadable-file"
-                ) from None
+            token = read_file_checked(ctx.read_file, path, NAME)
             if token is None:
                 raise provider_error(
                     NAME,

@@ -17,7 +17,7 @@ import attrs
 from k8s_aws_auth._partitions import partition_for_region, sts_host_for
 
 from ._base import ProviderContext, provider_error
-from ._region import ClientSettings
+from ._region import ClientSettings, configured_flag
 
 __all__ = [
     "ServiceEndpoint",
@@ -41,13 +41,6 @@ class ServiceEndpoint:
     """True when the URL came from ``AWS_ENDPOINT_URL*``/profile settings."""
 
 
-def _ignored(ctx: ProviderContext) -> bool:
-    raw = ctx.environ.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
-    if raw is None:
-        raw = ctx.shared_config().setting(ctx.settings_profile, "ignore_configured_endpoint_urls")
-    return raw is not None and raw.strip().lower() == "true"
-
-
 def configured_endpoint_url(ctx: ProviderContext, service: str) -> str | None:
     """The configured endpoint URL for ``service`` (``sts``, ``sso``, ``sso_oidc``), or ``None``.
 
@@ -55,7 +48,9 @@ def configured_endpoint_url(ctx: ProviderContext, service: str) -> str | None:
     is ``AWS_ENDPOINT_URL_<SERVICE>`` (``AWS_ENDPOINT_URL_SSO_OIDC``) and the key
     in the ``services`` section is the lower-case form (``sso_oidc``).
     """
-    if _ignored(ctx):
+    if configured_flag(
+        ctx, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "ignore_configured_endpoint_urls"
+    ):
         return None
     for name in (f"AWS_ENDPOINT_URL_{service.upper()}", "AWS_ENDPOINT_URL"):
         value = ctx.environ.get(name)

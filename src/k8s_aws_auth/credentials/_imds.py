@@ -30,6 +30,7 @@ from ._base import (
     provider_error,
     transport_message,
 )
+from ._region import configured_flag, configured_value
 
 __all__ = ["IMDSProvider", "imds_region_flow"]
 
@@ -42,12 +43,6 @@ _REGION_PATH = "latest/meta-data/placement/region"
 _TOKEN_TTL = b"21600"
 #: What an instance's region looks like (``us-east-1``, ``us-gov-west-1``, ``eu-isoe-west-1``).
 _REGION_NAME = re.compile(r"[a-z]{2}(?:-[a-z0-9]+){1,3}-[0-9]{1,2}", re.ASCII)
-
-
-def _lookup(ctx: ProviderContext, env: str, key: str) -> str | None:
-    if env in ctx.environ:
-        return ctx.environ[env]
-    return ctx.shared_config().setting(ctx.settings_profile, key)
 
 
 @attrs.frozen(kw_only=True)
@@ -76,10 +71,12 @@ class IMDSProvider:
     name: str = attrs.field(default=NAME, init=False)
 
     def _settings(self, ctx: ProviderContext) -> _Settings:
-        base = _lookup(ctx, "AWS_EC2_METADATA_SERVICE_ENDPOINT", "ec2_metadata_service_endpoint")
+        base = configured_value(
+            ctx, "AWS_EC2_METADATA_SERVICE_ENDPOINT", "ec2_metadata_service_endpoint"
+        )
         if not base:
             mode = (
-                _lookup(
+                configured_value(
                     ctx,
                     "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
                     "ec2_metadata_service_endpoint_mode",
@@ -96,24 +93,26 @@ class IMDSProvider:
         timeout = self.timeout
         if timeout is None:
             timeout = _number(
-                _lookup(ctx, "AWS_METADATA_SERVICE_TIMEOUT", "metadata_service_timeout"), 1.0
+                configured_value(ctx, "AWS_METADATA_SERVICE_TIMEOUT", "metadata_service_timeout"),
+                1.0,
             )
         attempts = self.attempts
         if attempts is None:
             attempts = int(
                 _number(
-                    _lookup(
+                    configured_value(
                         ctx, "AWS_METADATA_SERVICE_NUM_ATTEMPTS", "metadata_service_num_attempts"
                     ),
                     1,
                 )
             )
-        v1 = _lookup(ctx, "AWS_EC2_METADATA_V1_DISABLED", "ec2_metadata_v1_disabled")
         return _Settings(
             base=base if base.endswith("/") else base + "/",
             timeout=max(0.05, timeout),
             attempts=max(1, attempts),
-            v1_disabled=v1 is not None and v1.strip().lower() == "true",
+            v1_disabled=configured_flag(
+                ctx, "AWS_EC2_METADATA_V1_DISABLED", "ec2_metadata_v1_disabled"
+            ),
         )
 
     def flow(self, ctx: ProviderContext) -> CredentialFlow[Credentials | Skip]:

@@ -11,7 +11,15 @@ from collections.abc import Mapping
 
 import attrs
 
-__all__ = ["ProcessFailure", "ProcessResult", "Prompt", "RunProcess", "WriteFailure", "WriteFile"]
+__all__ = [
+    "LOCAL_EFFECTS",
+    "ProcessFailure",
+    "ProcessResult",
+    "Prompt",
+    "RunProcess",
+    "WriteFailure",
+    "WriteFile",
+]
 
 
 @attrs.frozen(kw_only=True)
@@ -65,3 +73,7 @@ class WriteFailure:
     """The file could not be written; ``detail`` names the exception class only."""
 
     detail: str
+
+
+#: Every effect here: what a resolver carries out itself rather than through the HTTP drivers.
+LOCAL_EFFECTS = (RunProcess, Prompt, WriteFile)

@@ -41,7 +41,7 @@ def split_command(command: str) -> tuple[str, ...]:
     return tuple(shlex.split(command))
 
 
-def _first_line(stderr: bytes) -> str:
+def _last_line(stderr: bytes) -> str:
     text = stderr.decode("utf-8", "replace").strip()
     return printable(text.splitlines()[-1]) if text else ""
 
@@ -82,7 +82,7 @@ class ProcessProvider:
         if not isinstance(outcome, ProcessResult):
             raise provider_error(where, "the process could not be run", "not-run")
         if outcome.returncode != 0:
-            last = _first_line(outcome.stderr)
+            last = _last_line(outcome.stderr)
             raise provider_error(
                 where,
                 f"the process exited with status {outcome.returncode}"

@@ -8,7 +8,7 @@ import attrs
 
 from k8s_aws_auth._models import Credentials
 
-from ._base import CredentialFlow, ProviderContext, Skip, provider_error
+from ._base import CredentialFlow, CredentialProvider, ProviderContext, Skip, provider_error
 from ._shared_files import Value, section_keys
 
 __all__ = ["ConfigFileProvider", "ProfileProvider", "SharedCredentialsProvider", "static_keys"]
@@ -86,7 +86,7 @@ class ProfileProvider:
     profile: str | None = None
     name: str = attrs.field(default="profile", init=False)
 
-    def providers(self) -> tuple[object, ...]:
+    def providers(self) -> tuple[CredentialProvider, ...]:
         """The member providers, in order."""
         from ._assume_role import AssumeRoleProvider
         from ._process import ProcessProvider
@@ -106,4 +106,4 @@ class ProfileProvider:
         """Try each member; the first that answers wins."""
         from ._chain import CredentialChain
 
-        return (yield from CredentialChain(self.providers()).flow(ctx))  # type: ignore[arg-type]
+        return (yield from CredentialChain(self.providers()).flow(ctx))

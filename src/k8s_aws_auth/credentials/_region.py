@@ -41,7 +41,14 @@ if TYPE_CHECKING:
             """The parsed shared files (read only when a setting is not in the environment)."""
 
 
-__all__ = ["REGION_ENV", "ClientSettings", "resolve_region", "resolve_settings"]
+__all__ = [
+    "REGION_ENV",
+    "ClientSettings",
+    "configured_flag",
+    "configured_value",
+    "resolve_region",
+    "resolve_settings",
+]
 
 _ENDPOINT_MODES = ("regional", "legacy")
 
@@ -79,14 +86,16 @@ class ClientSettings(Frozen):
         )
 
 
-def _lookup(source: SettingsSource, env_name: str, key: str) -> str | None:
+def configured_value(source: SettingsSource, env_name: str, key: str) -> str | None:
+    """``env_name`` if the environment sets it (even empty), else the profile's ``key``, else ``None``."""
     if env_name in source.environ:
         return source.environ[env_name]
     return source.shared_config().setting(source.settings_profile, key)
 
 
-def _flag(source: SettingsSource, env_name: str, key: str) -> bool:
-    value = _lookup(source, env_name, key)
+def configured_flag(source: SettingsSource, env_name: str, key: str) -> bool:
+    """:func:`configured_value` read as a boolean: true only for ``true`` (any case, spaces ignored)."""
+    value = configured_value(source, env_name, key)
     return value is not None and value.strip().lower() == "true"
 
 
@@ -105,7 +114,7 @@ def resolve_region(source: SettingsSource, env_names: tuple[str, ...] = REGION_E
 
 
 def _endpoint_mode(source: SettingsSource) -> str:
-    raw_mode = _lookup(source, "AWS_STS_REGIONAL_ENDPOINTS", "sts_regional_endpoints")
+    raw_mode = configured_value(source, "AWS_STS_REGIONAL_ENDPOINTS", "sts_regional_endpoints")
     mode = (raw_mode or "regional").strip().lower()
     if mode not in _ENDPOINT_MODES:
         raise ConfigurationError(
@@ -130,6 +139,8 @@ def resolve_settings(
     return ClientSettings(
         region=region or resolve_region(source, region_env),
         sts_regional_endpoints=sts_regional_endpoints or _endpoint_mode(source),
-        use_fips=_flag(source, "AWS_USE_FIPS_ENDPOINT", "use_fips_endpoint"),
-        use_dualstack=_flag(source, "AWS_USE_DUALSTACK_ENDPOINT", "use_dualstack_endpoint"),
+        use_fips=configured_flag(source, "AWS_USE_FIPS_ENDPOINT", "use_fips_endpoint"),
+        use_dualstack=configured_flag(
+            source, "AWS_USE_DUALSTACK_ENDPOINT", "use_dualstack_endpoint"
+        ),
     )

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
     from k8s_aws_auth._effects import Flow, HttpRequest, Outcome, Sleep
 
-    from ._local_effects import ProcessFailure, ProcessResult, RunProcess, WriteFailure, WriteFile
+    from ._local_effects import ProcessFailure, ProcessResult, Prompt, RunProcess, WriteFile
 
 __all__ = [
     "AsyncCredentialResolver",
@@ -103,16 +103,6 @@ def write_private_file(path: str, text: str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
-
-
-def _write(writer: Callable[[str, str], None], effect: WriteFile) -> WriteFailure | None:
-    from ._local_effects import WriteFailure
-
-    try:
-        writer(effect.path, effect.text)
-    except (OSError, UnicodeError) as exc:
-        return WriteFailure(type(exc).__name__)
-    return None
 
 
 def _utc_now() -> datetime:
@@ -299,6 +289,20 @@ class _ResolverBase:
         line = reader()
         return line.rstrip("\r\n") if line else None
 
+    def _run_local(self, effect: RunProcess | Prompt | WriteFile) -> CredentialOutcome:
+        """Carry out an effect that is not HTTP (blocking: the async shell runs it in a thread)."""
+        from ._local_effects import Prompt, RunProcess, WriteFailure
+
+        if isinstance(effect, RunProcess):
+            return self._run_process(effect)
+        if isinstance(effect, Prompt):
+            return self._prompt(effect.text)
+        try:
+            self._write_file(effect.path, effect.text)
+        except (OSError, UnicodeError) as exc:
+            return WriteFailure(type(exc).__name__)
+        return None
+
 
 class CredentialResolver(_ResolverBase):
     """Find AWS credentials like the AWS CLI, cache them and refresh them before they expire.
@@ -403,14 +407,10 @@ class CredentialResolver(_ResolverBase):
         try:
             while True:
                 effect = flow.send(outcome)
-                from ._local_effects import Prompt, RunProcess, WriteFile
+                from ._local_effects import LOCAL_EFFECTS
 
-                if isinstance(effect, RunProcess):
-                    outcome = self._run_process(effect)
-                elif isinstance(effect, Prompt):
-                    outcome = self._prompt(effect.text)
-                elif isinstance(effect, WriteFile):
-                    outcome = _write(self._write_file, effect)
+                if isinstance(effect, LOCAL_EFFECTS):
+                    outcome = self._run_local(effect)
                 else:
                     from k8s_aws_auth._drivers import run_sync
 
@@ -521,20 +521,12 @@ class AsyncCredentialResolver(_ResolverBase):
         try:
             while True:
                 effect = flow.send(outcome)
-                from ._local_effects import Prompt, RunProcess, WriteFile
+                from ._local_effects import LOCAL_EFFECTS
 
-                if isinstance(effect, RunProcess):
+                if isinstance(effect, LOCAL_EFFECTS):
                     import anyio.to_thread
 
-                    outcome = await anyio.to_thread.run_sync(self._run_process, effect)
-                elif isinstance(effect, Prompt):
-                    import anyio.to_thread
-
-                    outcome = await anyio.to_thread.run_sync(self._prompt, effect.text)
-                elif isinstance(effect, WriteFile):
-                    import anyio.to_thread
-
-                    outcome = await anyio.to_thread.run_sync(_write, self._write_file, effect)
+                    outcome = await anyio.to_thread.run_sync(self._run_local, effect)
                 else:
                     from k8s_aws_auth._drivers import run_async
 

@@ -38,6 +38,7 @@ __all__ = [
     "parse_ini",
     "profile_from_environ",
     "profile_static_keys",
+    "read_file_checked",
     "read_text_file",
     "section_keys",
 ]
@@ -269,13 +270,20 @@ def build_shared_config(
     )
 
 
-def _read(path: str, read_file: ReadFile) -> str | None:
+def read_file_checked(
+    read_file: ReadFile, path: str, provider: str, *, what: str = ""
+) -> str | None:
+    """``read_file(path)``, ``None`` for a missing file; an unreadable one is ``provider``'s error.
+
+    The message names ``what`` (e.g. ``"the token file "``), the path and the
+    exception class, never the file's text or the exception's (either may quote a secret).
+    """
     try:
         return read_file(path)
     except (OSError, UnicodeDecodeError) as exc:
         raise CredentialProviderError(
-            f"cannot read {path} ({type(exc).__name__})",
-            provider=PROVIDER,
+            f"cannot read {what}{path} ({type(exc).__name__})",
+            provider=provider,
             reason="unreadable-file",
         ) from None
 
@@ -284,8 +292,8 @@ def load_shared_config(environ: Mapping[str, str], read_file: ReadFile) -> Share
     """Read and parse both shared files named by the environment (missing files are empty)."""
     config_path = config_file_path(environ)
     credentials_path = credentials_file_path(environ)
-    config_text = _read(config_path, read_file)
-    credentials_text = _read(credentials_path, read_file)
+    config_text = read_file_checked(read_file, config_path, PROVIDER)
+    credentials_text = read_file_checked(read_file, credentials_path, PROVIDER)
     return build_shared_config(
         parse_ini(config_text, config_path) if config_text else {},
         parse_ini(credentials_text, credentials_path) if credentials_text else {},

@@ -45,6 +45,7 @@ from ._base import (
 )
 from ._endpoints import sso_endpoint, sso_oidc_endpoint
 from ._local_effects import WriteFile
+from ._shared_files import read_file_checked
 
 __all__ = ["REFRESH_WINDOW", "SSOProvider", "sso_cache_path"]
 
@@ -241,12 +242,7 @@ class SSOProvider:
 
 
 def _read_cache(ctx: ProviderContext, path: str, where: str, login: str) -> dict[str, Any]:
-    try:
-        text = ctx.read_file(path)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise provider_error(
-            where, f"cannot read {path} ({type(exc).__name__})", "unreadable-file"
-        ) from None
+    text = read_file_checked(ctx.read_file, path, where)
     if text is None:
         raise provider_error(where, f"no cached SSO login ({path}); {login}", "sso-login-required")
     try:

@@ -48,8 +48,6 @@ class AssumeRoleParams:
     duration_seconds: int | None = None
     serial_number: str | None = None
     token_code: str | None = attrs.field(default=None, repr=False)
-    source_identity: str | None = None
-    tags: tuple[tuple[str, str], ...] = ()
 
 
 def _form(params: Sequence[tuple[str, str]]) -> bytes:
@@ -94,16 +92,12 @@ def assume_role_request(
     ]
     if params.duration_seconds is not None:
         form.append(("DurationSeconds", str(params.duration_seconds)))
-    for index, (key, value) in enumerate(params.tags, start=1):
-        form += [(f"Tags.member.{index}.Key", key), (f"Tags.member.{index}.Value", value)]
     if params.external_id is not None:
         form.append(("ExternalId", params.external_id))
     if params.serial_number is not None:
         form.append(("SerialNumber", params.serial_number))
     if params.token_code is not None:
         form.append(("TokenCode", params.token_code))
-    if params.source_identity is not None:
-        form.append(("SourceIdentity", params.source_identity))
     body = _form(form)
     signed = _sigv4.sign_post(
         credentials=credentials,
@@ -122,7 +116,6 @@ def web_identity_request(
     role_session_name: str,
     web_identity_token: str,
     endpoint: ServiceEndpoint,
-    duration_seconds: int | None = None,
     connect_timeout: float = 3.0,
     read_timeout: float = 10.0,
 ) -> HttpRequest:
@@ -134,8 +127,6 @@ def web_identity_request(
         ("RoleSessionName", role_session_name),
         ("WebIdentityToken", web_identity_token),
     ]
-    if duration_seconds is not None:
-        form.append(("DurationSeconds", str(duration_seconds)))
     return _post(
         endpoint,
         _form(form),

@@ -15,6 +15,7 @@ from k8s_aws_auth._models import Credentials
 from ._base import CredentialFlow, ProviderContext, Skip, expand_path, http, provider_error
 from ._endpoints import sts_endpoint
 from ._region import resolve_settings
+from ._shared_files import read_file_checked
 from ._sts_calls import parse_credentials_response, web_identity_request
 
 __all__ = ["WebIdentityProvider"]
@@ -62,12 +63,7 @@ class WebIdentityProvider:
                 "bad-config",
             )
         path = expand_path(token_file, ctx.environ)
-        try:
-            token = ctx.read_file(path)
-        except (OSError, UnicodeDecodeError) as exc:
-            raise provider_error(
-                NAME, f"cannot read the token file {path} ({type(exc).__name__})", "unreadable-file"
-            ) from None
+        token = read_file_checked(ctx.read_file, path, NAME, what="the token file ")
         if token is None:
             raise provider_error(NAME, f"the token file {path} does not exist", "missing-file")
         token = token.strip()
