@@ -98,3 +98,26 @@ def test_bad_inputs_are_one_line_errors(tmp_path: pathlib.Path) -> None:
         assert result.stdout == ""
         (line,) = result.stderr.splitlines()
         assert message in line, (args, line)
+
+
+def test_a_malformed_env_entry_never_echoes_its_value() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "k8s_aws_auth",
+            "kubeconfig",
+            "--cluster-id",
+            "c",
+            "--server",
+            "https://127.0.0.1:6443",
+            "--env",
+            "=s3cr3t-value",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "NAME=VALUE" in result.stderr
+    assert "s3cr3t-value" not in result.stderr + result.stdout

@@ -76,9 +76,9 @@ def _env_entries(pairs: Sequence[str]) -> list[tuple[str, str]]:
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name:
-            raise ConfigurationError(
-                f"--env needs NAME=VALUE, got {name or pair!r}", reason="usage"
-            )
+            # Name the argument only when it holds no value (it may be a secret).
+            got = f", got {name!r}" if not sep else " with a non-empty NAME"
+            raise ConfigurationError(f"--env needs NAME=VALUE{got}", reason="usage")
         entries.append((name, value))
     return entries
 

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from ._models import Credentials, Token
+from ._token_signer import TOKEN_PREFIX
 
 _T = TypeVar("_T")
 
@@ -126,7 +127,7 @@ class TokenCache:
 
         def load(document: Mapping[str, object]) -> Token | None:
             token = Token(str(document["token"]), _parse_time(document["expiration"]))
-            if not token.value.startswith("k8s-aws-v1."):
+            if not token.value.startswith(TOKEN_PREFIX):
                 raise ValueError("not a token")
             signed_at = _parse_time(document["signed_at"])
             # A token from "the future" (the clock was set back) may not be valid yet.
