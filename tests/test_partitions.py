@@ -9,6 +9,7 @@ from k8s_aws_auth._partitions import (
     PARTITIONS,
     allowed_hosts,
     partition_for_region,
+    regional_host,
     sts_host_for,
 )
 from k8s_aws_auth.errors import ConfigurationError
@@ -247,3 +248,26 @@ def test_every_listed_region_is_in_its_own_partition() -> None:
     for partition in PARTITIONS.values():
         for region in partition.regions:
             assert partition_for_region(region) is partition
+
+
+@pytest.mark.parametrize(
+    "region", ["us-east-1", "eu-west-3", "cn-north-1", "us-gov-west-1", "us-iso-east-1"]
+)
+def test_regional_service_hosts_match_botocore(region: str) -> None:
+    # EC2 (DescribeInstances), the SSO portal and SSO OIDC: botocore is the oracle.
+    import botocore.session
+
+    from k8s_aws_auth.mapping._ec2 import default_ec2_endpoint
+
+    session = botocore.session.Session()
+
+    def botocore_url(service: str) -> str:
+        client = session.create_client(
+            service, region_name=region, aws_access_key_id="a", aws_secret_access_key="b"
+        )
+        url: str = client.meta.endpoint_url
+        return url
+
+    assert default_ec2_endpoint(region) == botocore_url("ec2")
+    assert f"https://{regional_host('portal.sso', region)}" == botocore_url("sso")
+    assert f"https://{regional_host('oidc', region)}" == botocore_url("sso-oidc")

@@ -373,6 +373,21 @@ def test_bad_source_arn_is_refused(world: World) -> None:
         world.build(ec2DescribeInstancesRoleARN=DESCRIBE_ROLE, sourceARN="my-cluster")
 
 
+def test_broken_services_section_is_a_startup_configuration_error(world: World) -> None:
+    # The profile names a services section the config file lacks: the EC2 endpoint cannot
+    # be read, which stops the server with a ConfigurationError, not a credentials error.
+    del world.environ["AWS_ENDPOINT_URL_EC2"]
+    (world.root / "no-aws-config").write_text("[default]\nservices = missing\n", encoding="utf-8")
+    with pytest.raises(ConfigurationError, match=r"EC2 endpoint URL: .*'missing'") as raised:
+        world.build(region=REGION)
+    assert raised.value.reason == "ec2-endpoint"
+
+
+def test_bad_ec2_endpoint_url_is_a_startup_configuration_error(world: World) -> None:
+    with pytest.raises(ConfigurationError, match=r"EC2 endpoint URL: .*http:// or https://"):
+        world.build(ec2EndpointURL="ftp://ec2.example")
+
+
 def test_no_ec2_lookups_without_the_placeholder(world: World) -> None:
     parts = world.build(
         mapRoles=[{"rolearn": NODE_ROLE, "username": "node:{{SessionName}}", "groups": []}]

@@ -6,6 +6,7 @@ the STS call over httpx, in sync and async flavours.
 
 from __future__ import annotations
 
+from ._lazy import lazy_exports
 from ._version import __version__
 from .errors import K8sAwsAuthError
 
@@ -61,21 +62,6 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
-
-
 __all__ = [
     "AsyncCredentialResolver",
     "AsyncTokenVerifier",
@@ -102,3 +88,5 @@ __all__ = [
     "validate_token",
     "verify_token",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY, __all__)

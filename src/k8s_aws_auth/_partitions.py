@@ -22,6 +22,7 @@ __all__ = [
     "Partition",
     "allowed_hosts",
     "partition_for_region",
+    "regional_host",
     "sts_host_for",
 ]
 
@@ -247,6 +248,15 @@ def partition_for_region(region: str) -> Partition:
         if pattern.fullmatch(region):
             return PARTITIONS[name]
     return PARTITIONS["aws"]
+
+
+def regional_host(service: str, region: str) -> str:
+    """A service's default host in ``region``: ``<service>.<region>.<partition DNS suffix>``.
+
+    For EC2 (``ec2``), the SSO portal (``portal.sso``) and SSO OIDC (``oidc``);
+    STS hosts have their own rules (:func:`sts_host_for`).
+    """
+    return f"{service}.{region}.{partition_for_region(region).dns_suffix}"
 
 
 def sts_host_for(

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from ._models import Credentials, Token
+from ._private_file import write_private_file
 from ._token_signer import TOKEN_PREFIX
 
 _T = TypeVar("_T")
@@ -280,23 +281,9 @@ class TokenCache:
         return document
 
     def _write(self, path: Path, entry: Mapping[str, object]) -> None:
-        data = json.dumps(entry, sort_keys=True).encode("utf-8")
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            fd = os.open(
-                temporary,
-                os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
-                0o600,
-            )
-            try:
-                os.fchmod(fd, 0o600)  # O_CREAT's mode does not apply to a leftover file
-                os.write(fd, data)
-            finally:
-                os.close(fd)
-            os.replace(temporary, path)
+            write_private_file(path, json.dumps(entry, sort_keys=True))
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
             self._warn(f"could not write the cache file {path}: {exc.strerror}")
 
 

@@ -7,13 +7,13 @@ See ``docs/credentials.md``.
 
 from __future__ import annotations
 
+from k8s_aws_auth._lazy import lazy_exports
+
 # Not `from typing import TYPE_CHECKING`: the exec plugin imports the shared-files and
 # region modules of this package at start-up, where typing costs milliseconds.
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
-    from typing import Any
-
     from ._assume_role import AssumeRoleProvider
     from ._base import CredentialProvider, ProviderContext, Skip
     from ._chain import CredentialChain, StaticProvider, default_chain
@@ -52,21 +52,6 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
-
-
 __all__ = [
     "AssumeRoleProvider",
     "AsyncCredentialResolver",
@@ -88,3 +73,5 @@ __all__ = [
     "WebIdentityProvider",
     "default_chain",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY, __all__)

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from k8s_aws_auth._partitions import partition_for_region, sts_host_for
+from k8s_aws_auth._partitions import regional_host, sts_host_for
 
 from ._base import ProviderContext, provider_error
 from ._region import ClientSettings, configured_flag
@@ -136,7 +136,7 @@ def _regional_endpoint(
     custom = configured_endpoint_url(ctx, service)
     if custom is not None:
         return parse_endpoint_url(custom, region, provider)
-    host = f"{label}.{region}.{partition_for_region(region).dns_suffix}"
+    host = regional_host(label, region)
     return ServiceEndpoint(url=f"https://{host}", host=host, region=region)
 
 

@@ -10,7 +10,6 @@ same provider flows.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import threading
@@ -19,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from k8s_aws_auth._models import Credentials
+from k8s_aws_auth._private_file import write_private_file
 from k8s_aws_auth.errors import CredentialsError, NoCredentialsError
 
 from ._base import (
@@ -79,30 +79,6 @@ def run_process(effect: RunProcess) -> ProcessResult | ProcessFailure:
         stdout=completed.stdout[: effect.max_output],
         stderr=completed.stderr[: effect.max_output],
     )
-
-
-def write_private_file(path: str, text: str) -> None:
-    """Replace ``path`` with ``text`` atomically: a 0600 temporary file beside it, then a rename.
-
-    A reader (another ``kubectl`` run, the AWS CLI) sees the old file or the new
-    one, never half of one; the directory is created (0700) when missing.
-    """
-    import tempfile
-
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".k8s-aws-auth-", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o600)  # mkstemp's mode already; explicit for odd umask-less systems
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
 
 
 def _utc_now() -> datetime:

@@ -33,7 +33,7 @@ import httpx
 from k8s_aws_auth._drivers import run_async, run_sync
 from k8s_aws_auth._effects import Flow, HttpRequest, HttpResponse, Sleep, TransportFailure
 from k8s_aws_auth._models import Credentials
-from k8s_aws_auth._partitions import partition_for_region
+from k8s_aws_auth._partitions import regional_host
 from k8s_aws_auth._sigv4 import sign_post
 
 from ._errors import EC2LookupError
@@ -44,6 +44,7 @@ __all__ = [
     "EC2Resolver",
     "TTLCache",
     "TokenBucket",
+    "default_ec2_endpoint",
     "describe_instances_flow",
     "parse_describe_instances",
 ]
@@ -301,8 +302,9 @@ class _Slot:
     error: EC2LookupError | None = None
 
 
-def _default_endpoint(region: str) -> str:
-    return f"https://ec2.{region}.{partition_for_region(region).dns_suffix}"
+def default_ec2_endpoint(region: str) -> str:
+    """EC2's regional endpoint URL, used when no endpoint URL is configured."""
+    return f"https://{regional_host('ec2', region)}"
 
 
 def _utcnow() -> datetime:
@@ -336,7 +338,7 @@ class _ResolverCore:
         if cache_ttl <= 0 or negative_ttl < 0 or batch_window < 0 or deadline <= 0:
             raise ValueError("cache_ttl and deadline must be positive, windows non-negative")
         self.region = region
-        self.endpoint_url = endpoint_url or _default_endpoint(region)
+        self.endpoint_url = endpoint_url or default_ec2_endpoint(region)
         self._credentials = credentials
         self._clock = clock or _utcnow
         self._monotonic = monotonic or time.monotonic

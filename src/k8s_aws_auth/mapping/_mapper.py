@@ -22,6 +22,7 @@ from typing import Protocol, runtime_checkable
 import attrs
 
 from k8s_aws_auth._models import Identity
+from k8s_aws_auth._review_user import user_uid_and_extra
 
 from ._errors import MappingError, ReservedUsernameError
 from ._formats import UPSTREAM_BACKEND_MODES
@@ -38,8 +39,6 @@ from ._model import (
 from ._templates import render, template_values, validate_rendered
 
 __all__ = ["Backend", "IdentityMapper", "MappingSource"]
-
-_UID_PREFIX = "aws-iam-authenticator"
 
 
 @runtime_checkable
@@ -312,29 +311,14 @@ class IdentityMapper:
             identity.account_id in self._scrubbed
             or identity.account_id in mapping_set.scrubbed_accounts
         )
-        if scrubbed:
-            return MappedUser(
-                username=username,
-                groups=groups,
-                matched=matched,
-                uid=f"{_UID_PREFIX}:administrative:{username}",
-                extra={},
-                scrubbed=True,
-            )
-        principal = (identity.user_id,)
+        uid, extra = user_uid_and_extra(identity, username, scrubbed=scrubbed)
         return MappedUser(
             username=username,
             groups=groups,
             matched=matched,
-            uid=f"{_UID_PREFIX}:{identity.account_id}:{identity.user_id}",
-            extra={
-                "arn": (identity.arn,),
-                "canonicalArn": (identity.canonical_arn,),
-                "sessionName": (identity.session_name,),
-                "accessKeyId": (identity.access_key_id,),
-                "principalId": principal,
-                "sigs.k8s.io/aws-iam-authenticator/principalId": principal,
-            },
+            uid=uid,
+            extra=extra,
+            scrubbed=scrubbed,
         )
 
 

@@ -31,6 +31,7 @@ import anyio
 import attrs
 
 from k8s_aws_auth._models import Identity
+from k8s_aws_auth._review_user import user_uid_and_extra
 from k8s_aws_auth.errors import K8sAwsAuthError, STSError, STSThrottledError, TokenError
 
 from ._tokenreview import (
@@ -56,8 +57,6 @@ Send = Callable[[Message], Awaitable[None]]
 
 _JSON = b"application/json; charset=utf-8"
 _TEXT = b"text/plain; charset=utf-8"
-_UID_PREFIX = "aws-iam-authenticator"
-_PRINCIPAL_ID_KEY = "sigs.k8s.io/aws-iam-authenticator/principalId"
 
 
 class Verifier(Protocol):
@@ -110,25 +109,10 @@ def build_reviewed_user(
     For an account in ``scrubbed_accounts`` the uid is the administrative form
     and no ``extra`` (ARN, session, key id) is disclosed.
     """
-    if identity.account_id in scrubbed_accounts:
-        return ReviewedUser(
-            username=mapped.username,
-            uid=f"{_UID_PREFIX}:administrative:{mapped.username}",
-            groups=mapped.groups,
-        )
-    return ReviewedUser(
-        username=mapped.username,
-        uid=f"{_UID_PREFIX}:{identity.account_id}:{identity.user_id}",
-        groups=mapped.groups,
-        extra={
-            "arn": (identity.arn,),
-            "canonicalArn": (identity.canonical_arn,),
-            "sessionName": (identity.session_name,),
-            "accessKeyId": (identity.access_key_id,),
-            "principalId": (identity.user_id,),
-            _PRINCIPAL_ID_KEY: (identity.user_id,),
-        },
+    uid, extra = user_uid_and_extra(
+        identity, mapped.username, scrubbed=identity.account_id in scrubbed_accounts
     )
+    return ReviewedUser(username=mapped.username, uid=uid, groups=mapped.groups, extra=extra)
 
 
 class _Reject(Exception):

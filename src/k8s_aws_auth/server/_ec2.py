@@ -49,6 +49,7 @@ from k8s_aws_auth.credentials._shared_files import read_text_file
 from k8s_aws_auth.credentials._sts_calls import parse_credentials_response
 from k8s_aws_auth.errors import ConfigurationError, CredentialsError
 from k8s_aws_auth.mapping import AsyncEC2Resolver, MappingSet
+from k8s_aws_auth.mapping._ec2 import default_ec2_endpoint
 
 from ._config import ServerConfig
 
@@ -279,10 +280,10 @@ class EC2NameLookup:
 
 
 def _ec2_endpoint(config: ServerConfig, ctx: ProviderContext, region: str) -> str:
-    url = config.ec2_endpoint_url or configured_endpoint_url(ctx, "ec2")
-    if url is None:
-        return f"https://ec2.{region}.{partition_for_region(region).dns_suffix}"
     try:
+        url = config.ec2_endpoint_url or configured_endpoint_url(ctx, "ec2")
+        if url is None:
+            return default_ec2_endpoint(region)
         return parse_endpoint_url(url, region, "ec2EndpointURL").url
     except CredentialsError as exc:
         raise ConfigurationError(
