@@ -23,6 +23,9 @@ import base64
 import contextlib
 import http.server
 import json
+import pathlib
+import re
+import string
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -55,6 +58,7 @@ from k8s_aws_auth._verify_flow import build_http_request
 from k8s_aws_auth.errors import (
     AccessDeniedError,
     ConfigurationError,
+    CredentialsError,
     K8sAwsAuthError,
     MalformedTokenError,
     STSError,
@@ -121,12 +125,10 @@ def test_baseline_is_accepted() -> None:
 
 # ---- 1. the wire: what httpx sends is what was validated -------------------------------------
 
-# Every printable ASCII character but the unreserved ones: each becomes a %XX
-# escape that httpx must pass through untouched (no re-encoding, no decoding).
-NASTY_SESSION_TOKEN = (
-    "IQoJ+/=" + "".join(chr(c) for c in range(0x20, 0x7F) if not chr(c).isalnum()) + "&X-Amz-"
-    "Signature=" + "0" * 64 + "&Action=AssumeRole%2F%252F%ZZ#frag?q"
-)
+# A session token dense in the three characters base64 has besides letters and
+# digits: each becomes a %XX escape that httpx must pass through untouched (no
+# re-encoding, no decoding).
+NASTY_SESSION_TOKEN = "IQoJ+/=" + "b3Jp+Z2lu/X2Vj=" * 8 + "+//+==/+"
 NASTY = Credentials("ASIAQNASTYEXAMPLE001", "nasty/Secret+Key=", NASTY_SESSION_TOKEN)
 
 
@@ -258,20 +260,53 @@ def test_wire_bytes_over_a_real_socket_equal_the_validated_parts() -> None:
             assert verifier.verify(token).arn == USER_ARN
     ((target, headers),) = script.received
     assert target == "/?" + validated.query
-    sent = {name.lower(): value for name, value in headers}
-    assert sent["host"] == HOST
-    assert sent["x-k8s-aws-id"] == "test-cluster"
-    assert "authorization" not in sent
-    assert "cookie" not in sent
+    # Exactly what docs/security.md ("The STS call") lists, in the order sent:
+    # nothing else reaches the socket (no Connection, Cookie or Authorization).
+    assert [(name.lower(), value) for name, value in headers] == OUTBOUND_HEADERS
+
+
+#: docs/security.md's list of the outbound headers, value by value.
+OUTBOUND_HEADERS = [
+    ("host", HOST),
+    ("x-k8s-aws-id", "test-cluster"),
+    ("accept", "application/json"),
+    ("user-agent", f"k8s-aws-auth/{k8s_aws_auth.__version__}"),
+    ("accept-encoding", "identity"),
+]
+
+
+def test_security_md_lists_exactly_the_outbound_headers() -> None:
+    # The page's sentence, read back: every header it names (with its value where
+    # it gives one) and nothing else, in the order the socket test above saw them.
+    page = (pathlib.Path(__file__).parent.parent / "docs" / "security.md").read_text()
+    section = page.split("## The STS call", 1)[1].split("\n## ", 1)[0]
+    sentence = re.search(r"Headers are exactly (.*?)\. No client", section, re.DOTALL)
+    assert sentence is not None
+    listed = re.findall(r"`([A-Za-z0-9-]+)(?:: ([^`]*))?`", sentence.group(1))
+    assert [name.lower() for name, _ in listed] == [name for name, _ in OUTBOUND_HEADERS]
+    version = k8s_aws_auth.__version__
+    for (_, documented), (_, sent) in zip(listed, OUTBOUND_HEADERS, strict=True):
+        assert documented in ("", sent.replace(version, "<version>"))
+
+
+@pytest.mark.anyio
+async def test_async_verifier_sends_exactly_the_same_headers_over_a_socket() -> None:
+    token = _nasty_token()
+    script = Scripted(body=GOOD_BODY)
+    with scripted_sts(script) as base:
+        config = VerifierConfig("test-cluster", sts_endpoint_url=base, max_retries=0)
+        async with AsyncTokenVerifier(config, clock=FixedClock(NOW)) as verifier:
+            assert (await verifier.verify(token)).arn == USER_ARN
+    ((_, headers),) = script.received
+    assert [(name.lower(), value) for name, value in headers] == OUTBOUND_HEADERS
+
+
+BASE64_CHARACTERS = string.ascii_letters + string.digits + "+/="
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    session_token=st.text(
-        alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1, max_size=120
-    )
-)
-def test_any_printable_session_token_reaches_sts_unchanged(session_token: str) -> None:
+@given(session_token=st.text(alphabet=BASE64_CHARACTERS, min_size=1, max_size=120))
+def test_any_base64_session_token_reaches_sts_unchanged(session_token: str) -> None:
     credentials = Credentials("ASIAQPROPERTYEXAMPL1", "secret", session_token)
     token = presign_token(credentials, cluster_id="test-cluster", now=NOW, region="us-west-2").value
     clock = FixedClock(NOW)
@@ -288,25 +323,44 @@ def test_any_printable_session_token_reaches_sts_unchanged(session_token: str) -
     assert received["X-Amz-Security-Token"] == session_token
 
 
-def test_non_ascii_session_token_is_refused_as_designed() -> None:
-    # Canonical values may only escape printable ASCII (STS session tokens are
-    # base64); a UTF-8 escape is a spelling no real generator emits.
+@settings(max_examples=60, deadline=None)
+@given(
+    session_token=st.text(
+        alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1, max_size=120
+    ).filter(lambda text: not set(text) <= set(BASE64_CHARACTERS))
+)
+def test_a_session_token_outside_base64_is_refused_at_generation(session_token: str) -> None:
+    # Verifiers refuse it (security-token), so signing with it is a credentials
+    # problem to report at once, without quoting the token.
+    secret = "IQoJ" + session_token + "b3Jp"
+    credentials = Credentials("ASIAQPROPERTYEXAMPL1", "secret", secret)
+    with pytest.raises(CredentialsError) as info:
+        presign_token(credentials, cluster_id="c", now=NOW, region="us-west-2")
+    assert info.value.reason == "session-token"
+    assert secret not in f"{info.value}|{info.value!r}|{info.value.args}"
+
+
+def test_non_ascii_session_token_is_refused_at_generation() -> None:
     credentials = Credentials("ASIAQPROPERTYEXAMPL1", "secret", "tök€n")
-    token = presign_token(credentials, cluster_id="c", now=NOW, region="us-west-2").value
-    with pytest.raises(MalformedTokenError) as info:
-        validate_token(token, CONFIG, now=NOW)
-    assert info.value.reason == "value-encoding"
+    with pytest.raises(CredentialsError) as info:
+        presign_token(credentials, cluster_id="c", now=NOW, region="us-west-2")
+    assert info.value.reason == "session-token"
+    assert "tök€n" not in str(info.value)
 
 
 def test_encoded_ampersand_cannot_smuggle_a_second_signature() -> None:
-    # The session token carries "&X-Amz-Signature=000…&Action=AssumeRole": as %26
-    # it stays inside the value, for the validator, httpx and STS alike.
-    token = _nasty_token()
-    validated = validate_token(token, CONFIG, now=NOW)
-    assert validated.signature != "0" * 64
-    assert validated.query.count("&X-Amz-Signature=") == 1
-    assert validated.query.count("&Action=") == 0
-    assert validated.security_token == NASTY_SESSION_TOKEN
+    # A session token carrying "&X-Amz-Signature=000…&Action=AssumeRole" as %26
+    # escapes is no STS session token: refused before anything reads it.
+    token = hostile(
+        set_={
+            "X-Amz-Security-Token": "IQoJ%26X-Amz-Signature%3D"
+            + "0" * 64
+            + "%26Action%3DAssumeRole"
+        }
+    )
+    with pytest.raises(MalformedTokenError) as info:
+        validate_token(token, CONFIG, now=NOW)
+    assert info.value.reason == "security-token"
 
 
 def test_outbound_request_ignores_the_token_host_bytes_for_the_endpoint_url() -> None:
@@ -348,7 +402,7 @@ for position in ["Action", "Version", "X-Amz-Date", "X-Amz-Credential", "X-Amz-S
         f"unicode-escaped-value:{position}",
         setting(position, value[:3] + quote("é") + value[3:]),
         MalformedTokenError,
-        "value-encoding",
+        "security-token" if position == "X-Amz-Security-Token" else "value-encoding",
     )
 case(
     "unicode-raw-name",
@@ -391,7 +445,7 @@ for position in NAMES:
             f"control-escape:{position}:{escape}",
             setting(position, dict(GOOD)[position] + escape),
             MalformedTokenError,
-            "value-encoding",
+            "security-token" if position == "X-Amz-Security-Token" else "value-encoding",
         )
 # Lower-case escapes: %2f, %3b, %3d and %2b are the non-canonical spellings.
 for position, value in [
@@ -406,7 +460,7 @@ for position, value in [
         f"lower-case-escape:{position}:{value}",
         setting(position, value),
         MalformedTokenError,
-        "value-encoding",
+        "security-token" if position == "X-Amz-Security-Token" else "value-encoding",
     )
 # Double encoding: %25 is a canonical escape, so the decoded value keeps a literal
 # "%2F" — and every field that must be exact refuses it.
@@ -478,8 +532,24 @@ case(
     "security-token:empty",
     lambda: hostile(set_={"X-Amz-Security-Token": ""}),
     MalformedTokenError,
-    "value-encoding",
+    "security-token",
 )
+# Only base64's characters, + / = escaped: an encoded space, %00, "-" and the like
+# are spellings no STS session token has.
+for label, value in [
+    ("encoded-space", "FQoG%20ZXIv"),
+    ("nul", "FQoG%00ZXIv"),
+    ("dash", "FQoG-ZXIv"),
+    ("underscore", "FQoG_ZXIv"),
+    ("encoded-ampersand", "FQoG%26ZXIv"),
+    ("encoded-dash", "FQoG%2DZXIv"),
+]:
+    case(
+        f"security-token:{label}",
+        setting("X-Amz-Security-Token", value),
+        MalformedTokenError,
+        "security-token",
+    )
 case(
     "security-token:bare-name",
     lambda: encode_token(
@@ -542,7 +612,10 @@ for date in [
     case(f"calendar:{date}", dated_at(date), MalformedTokenError, "date")
 case("calendar:2000-02-29-is-real", lambda: dated("20000229T000000Z"), TokenError, "expired")
 case("calendar:year-0001", lambda: dated("00010101T000000Z"), TokenError, "expired")
-for date in ["99991231T235959Z", "99991231T234500Z", "99991231T234459Z", "99990101T000000Z"]:
+# A lifetime that would end past 9999-12-31 is a token the calendar cannot hold.
+for date in ["99991231T235959Z", "99991231T234500Z"]:
+    case(f"calendar:past-the-end-{date}", dated_at(date), MalformedTokenError, "date-range")
+for date in ["99991231T234459Z", "99990101T000000Z"]:
     case(
         f"calendar:far-future-{date}",
         dated_at(date),
@@ -585,9 +658,10 @@ def test_far_future_token_is_a_denial_in_the_verifier() -> None:
     token = dated("99991231T235959Z")
     with (
         TokenVerifier(CONFIG, clock=FixedClock(NOW)) as verifier,
-        pytest.raises(TokenNotYetValidError),
+        pytest.raises(MalformedTokenError) as info,
     ):
         verifier.verify(token)
+    assert info.value.reason == "date-range"
 
 
 @pytest.mark.parametrize(
@@ -662,11 +736,15 @@ WORST: dict[str, tuple[str, str]] = {
     ),
     "long-session-token-bad-at-the-end": (
         encode_token(_fill(_BASE + _NINE_BUT_TOKEN + "&X-Amz-Security-Token=", "%2BA", "%")),
-        "value-encoding",
+        "security-token",
     ),
     "long-session-token-of-escapes-truncated": (
         encode_token(_fill(_BASE + _NINE_BUT_TOKEN + "&X-Amz-Security-Token=", "%2F", "%2")),
-        "value-encoding",
+        "security-token",
+    ),
+    "long-session-token-of-foreign-escapes": (
+        encode_token(_fill(_BASE + _NINE_BUT_TOKEN + "&X-Amz-Security-Token=", "%2F", "%20")),
+        "security-token",
     ),
     "long-credential": (
         hostile(

@@ -513,27 +513,28 @@ case(
     MalformedTokenError,
     "unknown-param",
 )
+# The value rules, on a value that may carry escapes (the credential scope).
 case(
     "query:plus-as-space",
-    u(set_={"X-Amz-Security-Token": "a+b"}),
+    u(set_={"X-Amz-Credential": "a+b"}),
     MalformedTokenError,
     "value-encoding",
 )
 case(
     "query:bad-escape",
-    u(set_={"X-Amz-Security-Token": "a%ZZb"}),
+    u(set_={"X-Amz-Credential": "a%ZZb"}),
     MalformedTokenError,
     "value-encoding",
 )
 case(
     "query:truncated-escape",
-    u(set_={"X-Amz-Security-Token": "ab%2"}),
+    u(set_={"X-Amz-Credential": "ab%2"}),
     MalformedTokenError,
     "value-encoding",
 )
 case(
     "query:encoded-unreserved",
-    u(set_={"X-Amz-Security-Token": "%41bc"}),
+    u(set_={"X-Amz-Credential": "%41bc"}),
     MalformedTokenError,
     "value-encoding",
 )
@@ -543,15 +544,40 @@ case(
     MalformedTokenError,
     "unknown-param",
 )
-case(
-    "query:empty-value", u(set_={"X-Amz-Security-Token": ""}), MalformedTokenError, "value-encoding"
-)
+case("query:empty-value", u(set_={"X-Amz-Credential": ""}), MalformedTokenError, "value-encoding")
 case(
     "query:raw-equals-in-value",
-    u(set_={"X-Amz-Security-Token": "a=b"}),
+    u(set_={"X-Amz-Credential": "a=b"}),
     MalformedTokenError,
     "value-encoding",
 )
+# The session token is stricter: standard base64, + / = as %2B %2F %3D, nothing else.
+for label, value in [
+    ("plus-as-space", "a+b"),
+    ("encoded-space", "a%20b"),
+    ("nul", "a%00b"),
+    ("dash", "a-b"),
+    ("underscore", "a_b"),
+    ("dot", "a.b"),
+    ("tilde", "a~b"),
+    ("encoded-dash", "a%2Db"),
+    ("encoded-unreserved", "%41bc"),
+    ("encoded-percent", "a%25b"),
+    ("encoded-ampersand", "a%26X-Amz-Signature%3D0"),
+    ("lower-case-escape", "a%2fb"),
+    ("raw-equals", "a=b"),
+    ("raw-slash", "a/b"),
+    ("bad-escape", "a%ZZb"),
+    ("truncated-escape", "ab%2"),
+    ("utf-8-escape", "t%C3%B6k"),
+    ("empty", ""),
+]:
+    case(
+        f"security-token:{label}",
+        u(set_={"X-Amz-Security-Token": value}),
+        MalformedTokenError,
+        "security-token",
+    )
 
 # ---- 10. encoding (envelope) -----------------------------------------------------------------
 case("prefix:missing", lambda: good_token()[len("k8s-aws-v1.") :], MalformedTokenError, "prefix")

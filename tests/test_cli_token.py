@@ -212,12 +212,12 @@ def test_static_keys_in_a_named_profile(tmp_path: pathlib.Path) -> None:
 def test_expiration_is_capped_by_the_credentials_own_expiry(tmp_path: pathlib.Path) -> None:
     env = _env(
         tmp_path,
-        AWS_SESSION_TOKEN="session-token",
+        AWS_SESSION_TOKEN="IQoJSessionToken",
         AWS_CREDENTIAL_EXPIRATION="2026-11-28T11:07:49Z",
     )
     document = _ok(["token", "-i", "c", "--now", NOW], env)
     assert _status(document)["expirationTimestamp"] == "2026-11-28T11:07:49Z"
-    assert "X-Amz-Security-Token=session-token" in _url(_status(document)["token"])
+    assert "X-Amz-Security-Token=IQoJSessionToken" in _url(_status(document)["token"])
 
 
 # --- errors: one line, the fix, no traceback, no secrets -------------------------------------
@@ -297,9 +297,46 @@ def test_debug_shows_the_traceback(tmp_path: pathlib.Path) -> None:
     assert "Traceback" in after.stderr
 
 
+@pytest.mark.parametrize("cache", [False, True], ids=["fast-path", "cached-path"])
+def test_a_session_token_outside_base64_is_a_clear_error(
+    tmp_path: pathlib.Path, cache: bool
+) -> None:
+    session_token = "not-a-session-token%20at all"
+    args = ["token", "-i", "c", "--now", NOW, *(["--cache"] if cache else [])]
+    line = _one_line_error(_run(args, _env(tmp_path, AWS_SESSION_TOKEN=session_token)))
+    assert "session token" in line
+    assert "not standard base64" in line
+    assert session_token not in line
+
+
 def test_bad_now_is_a_usage_error(tmp_path: pathlib.Path) -> None:
     line = _one_line_error(_run(["token", "-i", "c", "--now", "yesterday"], _env(tmp_path)))
     assert "--now" in line
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        ("9999-12-31T23:50:00Z", "end of year 9999"),  # its lifetime would leave the calendar
+        ("9999-12-31T23:45:00Z", "end of year 9999"),  # the first second too late
+        ("9999-12-31T23:00:00-05:00", "years 1 to 9999"),  # 10000-01-01 in UTC
+        ("0001-01-01T00:00:00+05:00", "years 1 to 9999"),  # before year 1 in UTC
+    ],
+)
+@pytest.mark.parametrize("cache", [False, True], ids=["fast-path", "cached-path"])
+def test_a_signing_time_the_calendar_cannot_hold_is_a_clear_error(
+    tmp_path: pathlib.Path, now: str, expected: str, cache: bool
+) -> None:
+    args = ["token", "-i", "c", "--now", now, *(["--cache"] if cache else [])]
+    line = _one_line_error(_run(args, _env(tmp_path)))
+    assert expected in line
+
+
+def test_the_last_signing_second_of_the_calendar_still_signs(tmp_path: pathlib.Path) -> None:
+    document = _ok(["token", "-i", "c", "--now", "9999-12-31T23:44:59Z"], _env(tmp_path))
+    status = document["status"]
+    assert isinstance(status, dict)
+    assert status["expirationTimestamp"] == "9999-12-31T23:58:59Z"
 
 
 # --- roles (AssumeRole against FakeSTS over loopback) --------------------------------------

@@ -20,8 +20,9 @@ from k8s_aws_auth import Credentials, VerifierConfig, encode_token, presign_toke
 from k8s_aws_auth._sigv4 import Presigner, amz_date, presign_url
 from k8s_aws_auth._validate import (
     _CANONICAL_VALUE,
+    _SESSION_TOKEN_VALUE,
     _check_credential,
-    _decode_value,
+    _decode_session_token,
     _split_query,
     _split_query_in_order,
 )
@@ -33,6 +34,9 @@ FAST = settings(max_examples=300, deadline=None)
 SIMPLE_CANONICAL_VALUE = re.compile(
     r"(?:[A-Za-z0-9_.~-]|%(?:2[0-9A-CF]|3[A-F]|40|5[B-E]|60|7[B-D]))+", re.ASCII
 )
+# A session token, stated plainly: base64's characters, + / = as their escapes.
+SIMPLE_SESSION_TOKEN_VALUE = re.compile(r"(?:[A-Za-z0-9]|%2B|%2F|%3D)+", re.ASCII)
+BASE64_ALPHABET = string.ascii_letters + string.digits + "+/="
 PRINTABLE = st.characters(min_codepoint=0x21, max_codepoint=0x7E)
 VALUE_PIECES = st.sampled_from(
     [
@@ -73,15 +77,19 @@ def test_canonical_value_pattern_matches_the_simple_rule(value: str) -> None:
 
 
 @FAST
-@given(st.text(alphabet=PRINTABLE, min_size=1, max_size=80))
-def test_decode_value_is_unquote_on_canonical_values(raw: str) -> None:
-    encoded = quote(raw, safe="-_.~")
-    assert _CANONICAL_VALUE.fullmatch(encoded)
-    assert _decode_value(encoded) == unquote(encoded) == raw
+@given(st.lists(VALUE_PIECES, max_size=12).map("".join))
+def test_session_token_pattern_matches_the_simple_rule(value: str) -> None:
+    assert bool(_SESSION_TOKEN_VALUE.fullmatch(value)) == bool(
+        SIMPLE_SESSION_TOKEN_VALUE.fullmatch(value)
+    )
 
 
-def test_decode_value_keeps_an_encoded_percent_before_a_common_escape() -> None:
-    assert _decode_value("a%252Fb%2F") == "a%2Fb/"
+@FAST
+@given(st.text(alphabet=BASE64_ALPHABET, min_size=1, max_size=80))
+def test_decode_session_token_is_unquote_on_encoded_base64(raw: str) -> None:
+    encoded = quote(raw, safe="")
+    assert _SESSION_TOKEN_VALUE.fullmatch(encoded)
+    assert _decode_session_token(encoded) == unquote(encoded) == raw
 
 
 @FAST

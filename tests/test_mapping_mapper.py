@@ -300,6 +300,7 @@ def test_sso_permission_set_matching(role: str, account: str, matches: bool) -> 
     user = IdentityMapper([mapping]).map(identity(assumed(role, "a@b.c", account)))
     assert (user is not None) is matches
     if user is not None:
+        assert user.matched is not None
         assert user.matched.how == "sso"
 
 
@@ -359,6 +360,7 @@ def test_roles_before_users() -> None:
     )
     user = IdentityMapper([mapping]).map(identity(assumed("R")))
     assert user is not None
+    assert user.matched is not None
     assert (user.username, user.matched.kind) == ("from-role", "role")
 
 
@@ -391,6 +393,7 @@ def test_account_auto_mapping_uses_the_canonical_arn_and_no_groups() -> None:
     assert user is not None
     assert user.username == f"arn:aws:iam::{OTHER}:role/AnyRole"
     assert user.groups == ()
+    assert user.matched is not None
     assert user.matched.kind == "account"
     assert mapper.map(identity(assumed("AnyRole", "s", ACCT))) is None
 
@@ -418,12 +421,14 @@ def test_backends_are_tried_in_order_and_accounts_are_per_backend() -> None:
     # upstream: an account allow-list of an earlier backend beats later explicit entries
     user = mapper.map(identity(assumed("R", "s", OTHER)))
     assert user is not None
+    assert user.matched is not None
     assert (user.matched.backend, user.username) == (
         "one",
         f"arn:aws:iam::{OTHER}:role/R",
     )
     user = mapper.map(identity(assumed("R", "s", ACCT)))
     assert user is not None
+    assert user.matched is not None
     assert (user.matched.backend, user.username) == ("three", "from-third")
 
 
@@ -511,6 +516,7 @@ def test_user_id_strict_mode() -> None:
     mapper = IdentityMapper([mapping])
     user = mapper.map(identity(assumed("Admin"), user_id="AROAADMIN"))
     assert user is not None
+    assert user.matched is not None
     assert user.matched.how == "user-id"
     # a recreated role with the same name has a new unique id: not mapped
     assert mapper.map(identity(assumed("Admin"), user_id="AROANEW")) is None

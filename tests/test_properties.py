@@ -9,9 +9,11 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-from datetime import datetime, timezone
+import string
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -20,7 +22,7 @@ from k8s_aws_auth._arn import parse_arn
 from k8s_aws_auth._models import ValidatedToken
 from k8s_aws_auth._partitions import PARTITIONS, partition_for_region, sts_host_for
 from k8s_aws_auth._sts import parse_error_body, parse_identity_response, raise_for_error_response
-from k8s_aws_auth.errors import K8sAwsAuthError, STSError, TokenError
+from k8s_aws_auth.errors import ConfigurationError, K8sAwsAuthError, STSError, TokenError
 
 settings.register_profile(
     "k8s-aws-auth-core",
@@ -36,8 +38,9 @@ B64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_
 
 access_key_ids = st.from_regex(r"(AKIA|ASIA)[A-Z0-9]{16}", fullmatch=True)
 secrets = st.text(min_size=1, max_size=60)
+# STS session tokens are standard base64 (the verifier refuses any other character).
 session_tokens = st.none() | st.text(
-    alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1, max_size=400
+    alphabet=string.ascii_letters + string.digits + "+/=", min_size=1, max_size=400
 )
 cluster_ids = st.text(
     alphabet=st.characters(blacklist_categories=("Cc", "Cs", "Cf", "Co", "Cn", "Zl", "Zp")),
@@ -204,6 +207,70 @@ query_parts = st.sampled_from(
 def test_totality_random_queries_after_a_valid_prefix(query: str) -> None:
     url = VALID_PREFIX + query
     _total(PREFIX + base64.urlsafe_b64encode(url.encode()).decode().rstrip("="))
+
+
+# --- the whole calendar: years 1 to 9999, in any offset a clock may use ---------------------
+
+offsets = st.integers(min_value=-1439, max_value=1439).map(
+    lambda minutes: timezone(timedelta(minutes=minutes))
+)
+instants = st.datetimes(min_value=datetime.min, max_value=datetime.max, timezones=offsets)
+calendar = st.datetimes(min_value=datetime.min, max_value=datetime.max)
+
+
+CALENDAR_LENGTH = datetime.max - datetime.min
+
+
+def _since_calendar_start(moment: datetime) -> timedelta:
+    """How long after 0001-01-01T00:00Z ``moment`` is (timedelta arithmetic: never overflows)."""
+    offset = moment.utcoffset()
+    assert offset is not None
+    return (moment.replace(tzinfo=None) - datetime.min) - offset
+
+
+def _off_the_calendar_in_utc(moment: datetime) -> bool:
+    return not timedelta(0) <= _since_calendar_start(moment) <= CALENDAR_LENGTH
+
+
+def _dated_url(signed: datetime) -> str:
+    date = "%04d%02d%02dT%02d%02d%02dZ" % signed.timetuple()[:6]  # noqa: UP031
+    return (
+        f"{VALID_PREFIX}Action=GetCallerIdentity&Version=2011-06-15"
+        "&X-Amz-Algorithm=AWS4-HMAC-SHA256"
+        f"&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F{date[:8]}%2Fus-east-1%2Fsts%2Faws4_request"
+        f"&X-Amz-Date={date}&X-Amz-Expires=60&X-Amz-SignedHeaders=host%3Bx-k8s-aws-id"
+        f"&X-Amz-Signature={'0' * 64}"
+    )
+
+
+@CORE
+@given(calendar, instants)
+def test_totality_over_the_calendar(signed: datetime, now: datetime) -> None:
+    # A token dated anywhere on the calendar, checked at any instant: a result or
+    # a library error, never OverflowError (datetime's arithmetic at its edges).
+    token = PREFIX + base64.urlsafe_b64encode(_dated_url(signed).encode()).decode().rstrip("=")
+    if _off_the_calendar_in_utc(now):
+        with pytest.raises(ConfigurationError) as info:
+            validate_token(token, CONFIG, now=now)
+        assert info.value.reason == "clock"
+    else:
+        with contextlib.suppress(TokenError):
+            validate_token(token, CONFIG, now=now)
+
+
+@CORE
+@given(instants)
+def test_presign_totality_over_the_calendar(now: datetime) -> None:
+    credentials = Credentials("ASIAIOSFODNN7EXAMPLE", "s", "IQoJb3JpZ2lu+/==")
+    signed = _since_calendar_start(now.replace(microsecond=0))
+    # Refused when off the calendar, or when the 15-minute lifetime would leave it.
+    if _off_the_calendar_in_utc(now) or signed + timedelta(minutes=15) > CALENDAR_LENGTH:
+        with pytest.raises(ConfigurationError) as info:
+            presign_token(credentials, cluster_id="c", now=now, region="us-east-1")
+        assert info.value.reason == "clock"
+    else:
+        token = presign_token(credentials, cluster_id="c", now=now, region="us-east-1")
+        assert _since_calendar_start(token.expiration) == signed + timedelta(minutes=14)
 
 
 # --- _sts and _arn -----------------------------------------------------------------------------

@@ -103,6 +103,9 @@ def test_cache_ttl_zero_turns_the_verifier_cache_off() -> None:
         ("clusterID: c\nserver:\n  backendMode: [CRDs]\n", "unknown backend mode"),
         ("clusterID: c\nserver:\n  backendMode: [File, MountedFile]\n", "listed twice"),
         ("clusterID: c\nserver:\n  cacheTTL: soon\n", "cacheTTL must be a duration"),
+        # Longer than a timedelta holds (the digits parse to inf): refused, not OverflowError.
+        (f"clusterID: c\nserver:\n  cacheTTL: {'9' * 400}\n", "cacheTTL must be at most"),
+        ("clusterID: c\nserver:\n  certLifetime: 1000000000d\n", "certLifetime must be at most"),
         ("clusterID: c\nserver:\n  scrubbedAccounts: ['12']\n", "12-digit"),
         ("clusterID: c\nserver:\n  port: 1\n  PORT: 2\n", "same key"),
         ("clusterID: [unclosed\n", "not valid YAML"),
@@ -158,6 +161,17 @@ def test_init_writes_a_ca_and_a_serving_pair_with_tight_modes(tmp_path: pathlib.
     eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert list(eku) == [ExtendedKeyUsageOID.SERVER_AUTH]
     assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is True
+
+
+def test_certificates_at_the_calendar_edges(tmp_path: pathlib.Path) -> None:
+    # A lifetime ending past 9999-12-31 is a ConfigurationError (nothing written);
+    # one ending on its last day is a certificate.
+    end = datetime(9999, 12, 30, tzinfo=timezone.utc)
+    with pytest.raises(ConfigurationError, match="past the year 9999"):
+        ensure_certificates(tmp_path / "late", lifetime=timedelta(days=2), now=end)
+    assert not (tmp_path / "late").exists()
+    files = ensure_certificates(tmp_path / "last", lifetime=timedelta(days=1), now=end)
+    assert files.not_after == datetime(9999, 12, 31, tzinfo=timezone.utc)
 
 
 def test_init_reuses_an_existing_pair(tmp_path: pathlib.Path) -> None:

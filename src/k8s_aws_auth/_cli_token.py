@@ -260,7 +260,10 @@ def _now(value: str | None) -> datetime:
         raise _usage_error("--now must be an RFC 3339 time such as 2026-01-01T00:00:00Z") from None
     if moment.tzinfo is None:
         raise _usage_error("--now must carry a time zone (e.g. a trailing Z)")
-    return moment.astimezone(timezone.utc)
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:
+        raise _usage_error("--now must lie within the years 1 to 9999 in UTC") from None
 
 
 def _exec_info(environ: Mapping[str, str]) -> ExecInfo | None:
@@ -460,9 +463,16 @@ def _signed(
         # _token_signer), on strings and Unix seconds, without attrs or datetime.
         from ._exec_credential import format_timestamp_at
         from ._sigv4 import amz_date_at
-        from ._token_signer import CLIENT_TOKEN_LIFETIME_SECONDS, sign_token
+        from ._token_signer import (
+            CLIENT_TOKEN_LIFETIME_SECONDS,
+            LAST_SIGNING_SECOND,
+            sign_token,
+            too_late_to_sign,
+        )
 
         signed_at = _signing_second(now)
+        if signed_at > LAST_SIGNING_SECOND:  # as presign_token refuses it
+            raise too_late_to_sign()
         value = sign_token(
             *keys,
             cluster_id=request.cluster_id,

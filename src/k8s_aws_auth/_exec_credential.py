@@ -47,11 +47,9 @@ _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 def format_timestamp(moment: datetime) -> str:
     """RFC 3339 in UTC with second precision and a ``Z`` suffix, as kubectl expects."""
-    offset = moment.utcoffset()
-    if offset is None:
-        raise ConfigurationError("expiration must be a timezone-aware datetime", reason="clock")
-    # Shifting by the offset gives the UTC fields without importing datetime.timezone.
-    return (moment - offset).strftime(_TIMESTAMP_FORMAT)
+    from ._instants import utc  # here: the exec plugin's fast path never formats a datetime
+
+    return utc(moment, "expiration").strftime(_TIMESTAMP_FORMAT)
 
 
 def format_timestamp_at(epoch_seconds: int) -> str:

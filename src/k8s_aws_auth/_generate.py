@@ -154,8 +154,11 @@ def generate_token(
             endpoint settings from the environment and profile, like the default.
 
     Raises:
-        CredentialsError: no credentials were found or a configured source failed.
-        ConfigurationError: an invalid region or endpoint mode.
+        CredentialsError: no credentials were found or a configured source failed,
+            or their session token is not standard base64 (``reason="session-token"``).
+        ConfigurationError: an invalid region or endpoint mode; ``now`` naive, off
+            the calendar in UTC, or after 9999-12-31T23:44:59Z, when the token's
+            15-minute lifetime would end past the calendar (``reason="clock"``).
     """
     plan = _plan(
         credentials,

@@ -1,20 +1,79 @@
-"""The ``uid`` and ``extra`` of the Kubernetes user an STS identity maps to, as upstream fills them.
+"""The Kubernetes user an STS identity maps to: :class:`MappedUser`, and upstream's ``uid``/``extra``.
 
-Shared by the webhook app and the identity mapper; imports nothing at run
-time, so neither pulls in the other (or attrs) through it.
+Shared by the webhook app and the identity mapper (``k8s_aws_auth.mapping``
+and ``k8s_aws_auth.server`` both export :class:`MappedUser` from here), so
+neither package imports the other: the webhook app loads without the mapping
+package's EC2 and file machinery.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
 
 if TYPE_CHECKING:
     from ._models import Identity
 
-__all__ = ["user_uid_and_extra"]
+__all__ = ["MappedUser", "MatchedEntry", "user_uid_and_extra"]
 
 _UID_PREFIX = "aws-iam-authenticator"
 _PRINCIPAL_ID_KEY = "sigs.k8s.io/aws-iam-authenticator/principalId"
+
+
+@attrs.frozen(kw_only=True)
+class MatchedEntry:
+    """Which entry produced a mapping: ``kind`` is ``role``, ``user`` or ``account``."""
+
+    backend: str
+    kind: str
+    index: int
+    location: str
+    arn: str
+    """The entry's ARN or pattern (the account id for ``account``)."""
+    how: str
+    """``exact``, ``path-stripped``, ``wildcard``, ``sso``, ``user-id`` or ``account``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return attrs.asdict(self)
+
+
+@attrs.frozen(kw_only=True)
+class MappedUser:
+    """The Kubernetes user an identity maps to.
+
+    `IdentityMapper` fills every field:
+    ``uid`` and ``extra`` follow aws-iam-authenticator's TokenReview answer
+    (``aws-iam-authenticator:ACCOUNT:USERID`` and the ARN, session name and key
+    id), or ``aws-iam-authenticator:administrative:USERNAME`` with no extras
+    when the account is scrubbed (``scrubbed`` is then true).
+
+    Built by hand for a `TokenReviewApp`
+    (``MappedUser(username=..., groups=...)``), ``matched`` and ``uid`` stay
+    ``None``: the app then derives upstream's uid and extras from the identity,
+    with any ``extra`` given added to them. Whoever sets ``scrubbed`` has the
+    last word: a scrubbed user is never answered with more than the
+    administrative uid.
+    """
+
+    username: str
+    groups: tuple[str, ...] = ()
+    matched: MatchedEntry | None = None
+    uid: str | None = None
+    extra: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
+    scrubbed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: ``username``, ``groups``, ``uid``, ``extra``, ``matched``."""
+        return {
+            "username": self.username,
+            "groups": list(self.groups),
+            "uid": self.uid,
+            "extra": {k: list(v) for k, v in self.extra.items()},
+            "matched": None if self.matched is None else self.matched.to_dict(),
+        }
 
 
 def user_uid_and_extra(

@@ -5,13 +5,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from . import _sigv4
+from ._instants import utc
 from ._models import Credentials, Token
 from ._token_signer import (
     CLIENT_TOKEN_LIFETIME_SECONDS,
+    LAST_SIGNING_SECOND,
     TOKEN_PREFIX,
     X_AMZ_EXPIRES,
     encode_token,
     sign_token,
+    too_late_to_sign,
 )
 from .errors import ConfigurationError, CredentialsError
 
@@ -26,6 +29,7 @@ __all__ = [
 
 #: STS honours a presigned GetCallerIdentity for 15 minutes; clients stop a minute early.
 CLIENT_TOKEN_LIFETIME = timedelta(seconds=CLIENT_TOKEN_LIFETIME_SECONDS)
+_LAST_SIGNING_TIME = datetime.fromtimestamp(LAST_SIGNING_SECOND, timezone.utc)
 
 
 def decode_token(token: str) -> str:
@@ -37,12 +41,6 @@ def decode_token(token: str) -> str:
     from ._validate import decode_envelope
 
     return decode_envelope(token, max_size=1 << 20)
-
-
-def _aware_utc(now: datetime, name: str) -> datetime:
-    if not isinstance(now, datetime) or now.tzinfo is None or now.utcoffset() is None:
-        raise ConfigurationError(f"{name} must be a timezone-aware datetime", reason="clock")
-    return now.astimezone(timezone.utc)
 
 
 def presign_token(
@@ -59,12 +57,21 @@ def presign_token(
 
     ``expiration`` is the signing second + 14 minutes, or the credentials' own
     expiration when that comes first (upstream bug #590).
+
+    Raises:
+        ConfigurationError: (``reason="clock"``) ``now`` or ``credentials.expiration``
+            is naive or off the calendar in UTC, or ``now`` is so close to the end
+            of year 9999 that the token's 15-minute lifetime would end past it.
+        CredentialsError: empty keys, or a session token that is not standard
+            base64 (``reason="session-token"``).
     """
     if not isinstance(credentials, Credentials):
         raise ConfigurationError("credentials must be a Credentials value", reason="credentials")
     if not credentials.access_key_id or not credentials.secret_access_key:
         raise CredentialsError("credentials have an empty access key id or secret access key")
-    signed_at = _aware_utc(now, "now").replace(microsecond=0)
+    signed_at = utc(now, "now").replace(microsecond=0)
+    if signed_at > _LAST_SIGNING_TIME:
+        raise too_late_to_sign()
     value = sign_token(
         credentials.access_key_id,
         credentials.secret_access_key,
@@ -78,5 +85,5 @@ def presign_token(
     )
     expiration = signed_at + CLIENT_TOKEN_LIFETIME
     if credentials.expiration is not None:
-        expiration = min(expiration, _aware_utc(credentials.expiration, "credentials.expiration"))
+        expiration = min(expiration, utc(credentials.expiration, "credentials.expiration"))
     return Token(value, expiration)

@@ -31,10 +31,11 @@ import os
 import stat
 import time
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
+from ._instants import clamped, utc
 from ._models import Credentials, Token
 from ._private_file import write_private_file
 from ._token_signer import TOKEN_PREFIX
@@ -91,10 +92,8 @@ def _private(st: os.stat_result, path: Path, what: str) -> None:
 def _parse_time(value: object) -> datetime:
     if not isinstance(value, str):
         raise ValueError("not a timestamp")
-    moment = datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        raise ValueError("naive timestamp")
-    return moment.astimezone(timezone.utc)
+    # A naive or off-calendar time is a ConfigurationError, a ValueError: a broken entry.
+    return utc(datetime.fromisoformat(value), "a cached timestamp")
 
 
 class TokenCache:
@@ -132,8 +131,8 @@ class TokenCache:
                 raise ValueError("not a token")
             signed_at = _parse_time(document["signed_at"])
             # A token from "the future" (the clock was set back) may not be valid yet.
-            fresh = signed_at <= now + TOKEN_MAX_FUTURE
-            if fresh and now + TOKEN_MIN_REMAINING < token.expiration:
+            fresh = signed_at <= clamped(now, TOKEN_MAX_FUTURE)
+            if fresh and clamped(now, TOKEN_MIN_REMAINING) < token.expiration:
                 return token
             return None
 
@@ -160,7 +159,7 @@ class TokenCache:
                 _parse_time(document["expiration"]),
             )
             assert credentials.expiration is not None
-            if now + CREDENTIALS_MIN_REMAINING < credentials.expiration:
+            if clamped(now, CREDENTIALS_MIN_REMAINING) < credentials.expiration:
                 return credentials
             return None
 

@@ -9,18 +9,23 @@ It imports only the SigV4 math, the partition table and the cluster-id rules
 from __future__ import annotations
 
 import binascii
+import re
 from functools import lru_cache
 
 from . import _sigv4
 from ._cluster_id import normalize_cluster_id
 from ._partitions import sts_host_for
+from .errors import ConfigurationError, CredentialsError
 
 __all__ = [
     "CLIENT_TOKEN_LIFETIME_SECONDS",
+    "LAST_SIGNING_SECOND",
+    "STS_URL_LIFETIME_SECONDS",
     "TOKEN_PREFIX",
     "X_AMZ_EXPIRES",
     "encode_token",
     "sign_token",
+    "too_late_to_sign",
 ]
 
 TOKEN_PREFIX = "k8s-aws-v1."
@@ -28,10 +33,28 @@ TOKEN_PREFIX = "k8s-aws-v1."
 X_AMZ_EXPIRES = 60
 #: STS honours a presigned GetCallerIdentity for 15 minutes; clients stop a minute early.
 CLIENT_TOKEN_LIFETIME_SECONDS = 14 * 60
+#: STS honours a presigned GetCallerIdentity URL this long after X-Amz-Date,
+#: whatever X-Amz-Expires says.
+STS_URL_LIFETIME_SECONDS = 15 * 60
+#: The last Unix second a token can be signed at: its lifetime then ends at
+#: 9999-12-31T23:59:59Z, the calendar's last second. Verifiers refuse later ones.
+LAST_SIGNING_SECOND = 253402300799 - STS_URL_LIFETIME_SECONDS
+
+# What STS session tokens are made of: standard base64.
+_SESSION_TOKEN = re.compile(r"[A-Za-z0-9+/=]+", re.ASCII)
 
 _GCI_PARAMS = (("Action", "GetCallerIdentity"), ("Version", "2011-06-15"))
 
 _TO_URLSAFE_ALPHABET = bytes.maketrans(b"+/", b"-_")
+
+
+def too_late_to_sign() -> ConfigurationError:
+    """The error for a signing time after :data:`LAST_SIGNING_SECOND`."""
+    return ConfigurationError(
+        "cannot sign a token this close to the end of year 9999: its 15-minute lifetime "
+        "would end past the calendar",
+        reason="clock",
+    )
 
 
 def encode_token(url: str) -> str:
@@ -55,6 +78,14 @@ def _token_presigner(
     use_dualstack: bool,
     datestamp: str,
 ) -> _sigv4.Presigner:
+    # Checked once per cached presigner. Verifiers refuse any other character in
+    # X-Amz-Security-Token, so such a token could never be used.
+    if session_token and not _SESSION_TOKEN.fullmatch(session_token):
+        raise CredentialsError(
+            "the session token has characters that are not standard base64 "
+            "(A-Z, a-z, 0-9, +, /, =), which STS session tokens never have",
+            reason="session-token",
+        )
     host, signing_region = sts_host_for(
         region,
         sts_regional_endpoints=sts_regional_endpoints,
@@ -87,8 +118,10 @@ def sign_token(
 ) -> str:
     """The token signed at ``x_amz_date`` (``YYYYMMDDTHHMMSSZ``), byte-identical to awscli's.
 
-    The caller has checked the keys are non-empty strings; the cluster id, region
-    and endpoint mode are validated here (:class:`ConfigurationError`).
+    The caller has checked the keys are non-empty strings and the signing time
+    (see :data:`LAST_SIGNING_SECOND`); the cluster id, region and endpoint mode
+    are validated here (:class:`ConfigurationError`), and the session token
+    must be standard base64 (:class:`CredentialsError`, never quoting it).
     """
     template_inputs = (
         access_key_id,

@@ -17,17 +17,26 @@ The order (each step raises the first failure it finds):
 10. ``param-case`` / ``unknown-param``: every name is one of the nine allowed
     names, spelled exactly as SigV4 spells it.
 11. ``missing-param``: all of them present except the optional security token.
-12. ``value-encoding``: every value is in canonical SigV4 ``UriEncode`` form.
-13. ``action``, ``version``, ``algorithm``: ``GetCallerIdentity``,
+12. ``security-token``: ``X-Amz-Security-Token``, when present, is made of the
+    characters STS session tokens are made of — standard base64, ``A-Za-z0-9``
+    bare and ``+ / =`` as ``%2B %2F %3D`` — and is not empty.
+13. ``value-encoding``: every other value is in canonical SigV4 ``UriEncode`` form.
+14. ``action``, ``version``, ``algorithm``: ``GetCallerIdentity``,
     ``2011-06-15``, ``AWS4-HMAC-SHA256``.
-14. ``signed-headers``: exactly ``host;x-k8s-aws-id``.
-15. ``date``: ``X-Amz-Date`` is ``YYYYMMDDTHHMMSSZ`` and a real instant.
-16. ``credential-scope``: ``AKID/DATE/REGION/sts/aws4_request`` with an
+15. ``signed-headers``: exactly ``host;x-k8s-aws-id``.
+16. ``date``: ``X-Amz-Date`` is ``YYYYMMDDTHHMMSSZ`` and a real instant;
+    ``date-range``: its 15-minute lifetime ends within the calendar (before
+    year 10000).
+17. ``credential-scope``: ``AKID/DATE/REGION/sts/aws4_request`` with an
     ``[A-Z0-9]{16,128}`` key id, the date of ``X-Amz-Date`` and the host's region.
-17. ``expires``: ``X-Amz-Expires`` is an ASCII integer in 0..900.
-18. ``signature``: 64 lower-case hex digits.
-19. ``expired``: ``now`` is not after ``X-Amz-Date`` + 15 minutes.
-20. ``not-yet-valid``: ``X-Amz-Date`` is not after ``now`` + ``max_future_skew``.
+18. ``expires``: ``X-Amz-Expires`` is an ASCII integer in 0..900.
+19. ``signature``: 64 lower-case hex digits.
+20. ``expired``: ``now`` is not after ``X-Amz-Date`` + 15 minutes.
+21. ``not-yet-valid``: ``X-Amz-Date`` is not after ``now`` + ``max_future_skew``
+    (a bound past the calendar's end holds every date).
+
+``now`` may be in any time zone; one whose instant lies outside years 1–9999
+in UTC is a :class:`~k8s_aws_auth.errors.ConfigurationError`, like a naive one.
 
 Messages name the check and the parameter, never a value from the token.
 """
@@ -37,12 +46,12 @@ from __future__ import annotations
 import binascii
 import re
 from datetime import datetime, timedelta, timezone
-from urllib.parse import unquote
 
 from ._config import VerifierConfig
+from ._instants import clamped, shifted, utc
 from ._models import ValidatedToken
 from ._sigv4 import ALGORITHM
-from ._token_signer import TOKEN_PREFIX
+from ._token_signer import STS_URL_LIFETIME_SECONDS, TOKEN_PREFIX
 from .errors import (
     ClusterIDNotSignedError,
     ConfigurationError,
@@ -57,7 +66,7 @@ __all__ = ["STS_URL_LIFETIME", "decode_envelope", "validate_token"]
 
 #: STS honours a presigned GetCallerIdentity URL for 15 minutes after X-Amz-Date,
 #: whatever X-Amz-Expires says.
-STS_URL_LIFETIME = timedelta(minutes=15)
+STS_URL_LIFETIME = timedelta(seconds=STS_URL_LIFETIME_SECONDS)
 _PREFIX_LEN = len(TOKEN_PREFIX)
 _MAX_X_AMZ_EXPIRES = 900
 
@@ -98,6 +107,9 @@ _CANONICAL_VALUE = re.compile(
     re.ASCII | re.DOTALL,
 )
 _UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]+", re.ASCII)
+# A session token: base64's alphabet, its three non-alphanumerics as their
+# canonical escapes (unrolled as above; "(?=.)" refuses "").
+_SESSION_TOKEN_VALUE = re.compile(r"(?=.)[A-Za-z0-9]*(?:%(?:2B|2F|3D)[A-Za-z0-9]*)*", re.ASCII)
 _DATE_FORMAT = re.compile(r"[0-9]{8}T[0-9]{6}Z", re.ASCII)
 _AUTHORITY = re.compile(r"[^/?#]*")
 _ACCESS_KEY_ID = re.compile(r"[A-Z0-9]{16,128}", re.ASCII)
@@ -152,15 +164,13 @@ def decode_envelope(token: object, *, max_size: int) -> str:
     return raw.decode("ascii")
 
 
-def _decode_value(value: str) -> str:
-    """Percent-decode a value already known to be canonical (see ``_CANONICAL_VALUE``)."""
+def _decode_session_token(value: str) -> str:
+    """Percent-decode a value known to match ``_SESSION_TOKEN_VALUE``."""
+    # Only these three escapes can occur, and C-level replaces beat ``unquote``'s
+    # per-escape Python loop 5-10x.
     if "%" not in value:
         return value
-    # Session tokens are base64: only these three escapes occur, and C-level
-    # replaces beat ``unquote``'s per-escape Python loop 5-10x. No replace makes a
-    # new "%", so any escape left over is still a whole one for ``unquote``.
-    value = value.replace("%2B", "+").replace("%2F", "/").replace("%3D", "=")
-    return unquote(value) if "%" in value else value
+    return value.replace("%2B", "+").replace("%2F", "/").replace("%3D", "=")
 
 
 def _parse_date(value: str) -> datetime:
@@ -286,12 +296,11 @@ def validate_token(token: str, config: VerifierConfig, *, now: datetime) -> Vali
     Raises a :class:`~k8s_aws_auth.errors.TokenError` subclass whose ``reason``
     names the failed check (see this module's docstring for the order), or
     :class:`~k8s_aws_auth.errors.ConfigurationError` for a bad ``config`` or a
-    naive ``now``. Nothing else escapes.
+    ``now`` that is naive or off the calendar in UTC. Nothing else escapes.
     """
     if not isinstance(config, VerifierConfig):
         raise ConfigurationError("config must be a VerifierConfig", reason="config")
-    if not isinstance(now, datetime) or now.utcoffset() is None:
-        raise ConfigurationError("now must be a timezone-aware datetime", reason="clock")
+    now = utc(now, "now")
     url = decode_envelope(token, max_size=config.max_token_size)
     host, region, path_at = _check_authority(url, config)
     if url[path_at : path_at + 2] != "/?":
@@ -303,10 +312,17 @@ def validate_token(token: str, config: VerifierConfig, *, now: datetime) -> Vali
     params = _split_query(url[path_at + 2 :])
 
     security_token = params.get(_SECURITY_TOKEN)
+    # STS session tokens are base64: any other character (an encoded space, %00,
+    # "-") is a spelling no real credential has, refused before anything reads it.
+    if security_token is not None and not _SESSION_TOKEN_VALUE.fullmatch(security_token):
+        raise _malformed(
+            "X-Amz-Security-Token is not standard base64 (A-Z, a-z, 0-9 and %2B, %2F, %3D)",
+            "security-token",
+        )
     for name, value in params.items():
-        # Values other than the credential, signed headers and security token are
-        # compared exactly below; these three may carry %XX and must be canonical.
-        if not _CANONICAL_VALUE.fullmatch(value):
+        # Values other than the credential and signed headers are compared exactly
+        # below; these two may carry %XX and must be canonical.
+        if name != _SECURITY_TOKEN and not _CANONICAL_VALUE.fullmatch(value):
             raise _malformed(f"{name} value is not canonically percent-encoded", "value-encoding")
     if params[_ACTION] != "GetCallerIdentity":
         raise _malformed("Action must be GetCallerIdentity", "action")
@@ -320,6 +336,12 @@ def validate_token(token: str, config: VerifierConfig, *, now: datetime) -> Vali
         )
     x_amz_date = params[_DATE]
     signed_at = _parse_date(x_amz_date)
+    expires_at = shifted(signed_at, STS_URL_LIFETIME)
+    if expires_at is None:  # a date in the last 15 minutes of year 9999
+        raise _malformed(
+            "X-Amz-Date is too close to the end of year 9999 for its 15-minute lifetime",
+            "date-range",
+        )
     access_key_id = _check_credential(params[_CREDENTIAL], x_amz_date, region)
     expires = params[_EXPIRES]
     if not _EXPIRES_FORMAT.fullmatch(expires) or int(expires) > _MAX_X_AMZ_EXPIRES:
@@ -328,13 +350,9 @@ def validate_token(token: str, config: VerifierConfig, *, now: datetime) -> Vali
     if not _SIGNATURE_FORMAT.fullmatch(signature):
         raise _malformed("X-Amz-Signature must be 64 lower-case hex digits", "signature")
 
-    try:
-        expires_at = signed_at + STS_URL_LIFETIME
-    except OverflowError:  # a date in the last 15 minutes of year 9999
-        raise TokenNotYetValidError("token X-Amz-Date is too far in the future") from None
     if now > expires_at:
         raise ExpiredTokenError("token expired (X-Amz-Date is more than 15 minutes ago)")
-    if signed_at > now + config.max_future_skew:
+    if signed_at > clamped(now, config.max_future_skew):
         raise TokenNotYetValidError("token X-Amz-Date is too far in the future")
 
     # Rebuild the query from the validated values (all canonical, so re-encoding
@@ -356,6 +374,6 @@ def validate_token(token: str, config: VerifierConfig, *, now: datetime) -> Vali
         expires_at=expires_at,
         x_amz_expires=int(expires),
         signature=signature,
-        security_token=None if security_token is None else _decode_value(security_token),
+        security_token=None if security_token is None else _decode_session_token(security_token),
         query=query,
     )

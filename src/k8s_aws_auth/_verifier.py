@@ -32,6 +32,7 @@ import httpx
 from ._cache import CacheEntry, IdentityCache, cache_key
 from ._config import VerifierConfig
 from ._drivers import run_async, run_sync
+from ._instants import clamped, utc
 from ._models import Identity, ValidatedToken
 from ._singleflight import AsyncSingleFlight, SingleFlight
 from ._validate import validate_token
@@ -205,12 +206,8 @@ class _VerifierBase:
             self._cache.clear()
 
     def _now(self) -> datetime:
-        now = self._clock()
-        if not isinstance(now, datetime) or now.utcoffset() is None:
-            raise ConfigurationError(
-                "the clock must return a timezone-aware datetime", reason="clock"
-            )
-        return now
+        # In UTC, so the cache bounds below meet the calendar's edges exactly.
+        return utc(self._clock(), "the clock's time")
 
     def validate(self, token: str) -> ValidatedToken:
         """Run only the local checks on ``token`` at the clock's current time (no I/O).
@@ -271,12 +268,12 @@ class _VerifierBase:
         assert isinstance(key, bytes)  # the cache is on: _begin keyed by the digest
         fresh_until = validated.expires_at
         if self._config.cache_ttl is not None:
-            fresh_until = min(fresh_until, now + self._config.cache_ttl)
+            fresh_until = min(fresh_until, clamped(now, self._config.cache_ttl))
         cache.put(
             key,
             CacheEntry(
                 identity=identity,
-                not_before=validated.signed_at - self._config.max_future_skew,
+                not_before=clamped(validated.signed_at, -self._config.max_future_skew),
                 fresh_until=fresh_until,
             ),
         )

@@ -194,7 +194,10 @@ def parse_timestamp(value: object) -> datetime | None:
         )
     except ValueError:
         return None
-    return moment.astimezone(timezone.utc)
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:  # the offset puts the instant off the calendar in UTC
+        return None
 
 
 _UNPRINTABLE = re.compile(r"[^\x20-\x7e]+")

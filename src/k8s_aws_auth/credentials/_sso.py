@@ -31,6 +31,7 @@ from urllib.parse import quote, urlencode
 import attrs
 
 from k8s_aws_auth._effects import HttpRequest, HttpResponse, TransportFailure
+from k8s_aws_auth._instants import clamped, utc
 from k8s_aws_auth._models import Credentials
 
 from ._base import (
@@ -227,7 +228,7 @@ class SSOProvider:
         if isinstance(answer, str):
             return f" and could not be refreshed ({answer})"
         access_token, expires_in, refresh_token = answer
-        expires_at = now.astimezone(timezone.utc) + timedelta(seconds=expires_in)
+        expires_at = clamped(utc(now, "the clock's time"), timedelta(seconds=expires_in))
         return {
             "startUrl": settings["sso_start_url"],
             "region": region,

@@ -19,6 +19,7 @@ import attrs
 
 from k8s_aws_auth import _sigv4
 from k8s_aws_auth._effects import HttpRequest, HttpResponse, TransportFailure
+from k8s_aws_auth._instants import utc
 from k8s_aws_auth._models import Credentials
 from k8s_aws_auth._sts import parse_error_body
 
@@ -104,7 +105,7 @@ def assume_role_request(
         host=endpoint.host,
         region=endpoint.region,
         service="sts",
-        now=now.astimezone(timezone.utc).replace(microsecond=0),
+        now=utc(now, "the clock's time").replace(microsecond=0),
         body=body,
     )
     return _post(endpoint, body, signed, connect_timeout=connect_timeout, read_timeout=read_timeout)

@@ -7,6 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+# One MappedUser for the mapper and the webhook app: it lives beside the uid/extra
+# rules both share, so the app does not import this package.
+from k8s_aws_auth._review_user import MappedUser, MatchedEntry
+
 from ._errors import MappingFileError, Problem
 
 if TYPE_CHECKING:
@@ -74,52 +78,6 @@ class AccountMapping:
     account_id: str
     location: str = ""
     index: int = 0
-
-
-@attrs.frozen(kw_only=True)
-class MatchedEntry:
-    """Which entry produced a mapping: ``kind`` is ``role``, ``user`` or ``account``."""
-
-    backend: str
-    kind: str
-    index: int
-    location: str
-    arn: str
-    """The entry's ARN or pattern (the account id for ``account``)."""
-    how: str
-    """``exact``, ``path-stripped``, ``wildcard``, ``sso``, ``user-id`` or ``account``."""
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return attrs.asdict(self)
-
-
-@attrs.frozen(kw_only=True)
-class MappedUser:
-    """The Kubernetes user an identity maps to.
-
-    ``uid`` and ``extra`` follow aws-iam-authenticator's TokenReview answer:
-    ``aws-iam-authenticator:ACCOUNT:USERID``, or
-    ``aws-iam-authenticator:administrative:USERNAME`` with no extras when the
-    account is scrubbed.
-    """
-
-    username: str
-    groups: tuple[str, ...]
-    matched: MatchedEntry
-    uid: str
-    extra: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
-    scrubbed: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict: ``username``, ``groups``, ``uid``, ``extra``, ``matched``."""
-        return {
-            "username": self.username,
-            "groups": list(self.groups),
-            "uid": self.uid,
-            "extra": {k: list(v) for k, v in self.extra.items()},
-            "matched": self.matched.to_dict(),
-        }
 
 
 @attrs.frozen(kw_only=True)

@@ -31,7 +31,7 @@ import anyio
 import attrs
 
 from k8s_aws_auth._models import Identity
-from k8s_aws_auth._review_user import user_uid_and_extra
+from k8s_aws_auth._review_user import MappedUser, user_uid_and_extra
 from k8s_aws_auth.errors import K8sAwsAuthError, STSError, STSThrottledError, TokenError
 
 from ._tokenreview import (
@@ -67,18 +67,12 @@ class Verifier(Protocol):
         ...
 
 
-@attrs.frozen(kw_only=True)
-class MappedUser:
-    """The Kubernetes user an identity maps to."""
-
-    username: str
-    groups: tuple[str, ...] = ()
-
-
-#: Returns the mapped user (a :class:`ReviewedUser` is used as is, uid and extra
-#: included), or ``None`` when the identity is not mapped; it may be a coroutine
-#: function (e.g. one that asks EC2). A :class:`K8sAwsAuthError` it raises is a
-#: denial, unless it has ``retryable=True``.
+#: Returns the mapped user, or ``None`` when the identity is not mapped; it may be
+#: a coroutine function (``IdentityMapper.map`` and ``IdentityMapper.amap`` fit).
+#: A `MappedUser`'s uid and extra are answered as the mapper made them (derived
+#: from the identity when it has no uid); a `ReviewedUser` is answered as is.
+#: Scrubbing only ever adds: see `build_reviewed_user`. A `K8sAwsAuthError` it
+#: raises is a denial, unless it has ``retryable=True``.
 MapIdentity = Callable[
     [Identity],
     "MappedUser | ReviewedUser | Awaitable[MappedUser | ReviewedUser | None] | None",
@@ -99,20 +93,49 @@ class AuthenticationResult:
     reason: str | None = None
     identity: Identity | None = None
     user: ReviewedUser | None = None
+    scrubbed: bool = False
+    """The identity's account is scrubbed (by the mapper or the app): ``user`` carries
+    only the administrative uid, and its ARN is not logged."""
 
 
 def build_reviewed_user(
-    identity: Identity, mapped: MappedUser, *, scrubbed_accounts: frozenset[str] = frozenset()
+    identity: Identity,
+    mapped: MappedUser | ReviewedUser,
+    *,
+    scrubbed_accounts: frozenset[str] = frozenset(),
 ) -> ReviewedUser:
-    """``status.user`` as aws-iam-authenticator fills it (uid and ``extra`` keys included).
+    """``status.user`` for ``identity`` mapped to ``mapped``, never disclosing more than it.
 
-    For an account in ``scrubbed_accounts`` the uid is the administrative form
-    and no ``extra`` (ARN, session, key id) is disclosed.
+    A `MappedUser` keeps the uid and ``extra`` its mapper made; one without a
+    uid (built by hand) gets aws-iam-authenticator's uid and ``extra`` keys,
+    with its own ``extra`` added. A `ReviewedUser` is used as is unless scrubbed.
+
+    Scrubbing only adds: a user the mapper scrubbed (``scrubbed``) stays
+    scrubbed whatever ``scrubbed_accounts`` says, and an account in
+    ``scrubbed_accounts`` is scrubbed whatever the mapper did. A scrubbed user
+    gets the administrative uid and no ``extra`` (ARN, session, key id).
     """
-    uid, extra = user_uid_and_extra(
-        identity, mapped.username, scrubbed=identity.account_id in scrubbed_accounts
+    return _reviewed_user(identity, mapped, scrubbed_accounts)[0]
+
+
+def _reviewed_user(
+    identity: Identity, mapped: MappedUser | ReviewedUser, scrubbed_accounts: frozenset[str]
+) -> tuple[ReviewedUser, bool]:
+    """:func:`build_reviewed_user`, and whether the user is scrubbed."""
+    scrubbed = identity.account_id in scrubbed_accounts or (
+        isinstance(mapped, MappedUser) and mapped.scrubbed
     )
-    return ReviewedUser(username=mapped.username, uid=uid, groups=mapped.groups, extra=extra)
+    if scrubbed:
+        uid, extra = user_uid_and_extra(identity, mapped.username, scrubbed=True)
+    elif isinstance(mapped, ReviewedUser):
+        return mapped, False
+    elif mapped.uid is not None:
+        uid, extra = mapped.uid, dict(mapped.extra)
+    else:
+        uid, extra = user_uid_and_extra(identity, mapped.username, scrubbed=False)
+        extra.update(mapped.extra)
+    user = ReviewedUser(username=mapped.username, uid=uid, groups=mapped.groups, extra=extra)
+    return user, scrubbed
 
 
 class _Reject(Exception):
@@ -128,8 +151,9 @@ class TokenReviewApp:
 
     Args:
         verifier: verifies a token with STS (``AsyncTokenVerifier``).
-        map_identity: maps a confirmed identity to a :class:`MappedUser`, or
-            returns ``None`` when it is not mapped (a plain or a coroutine function).
+        map_identity: maps a confirmed identity to a `MappedUser` (or a
+            `ReviewedUser`), or returns ``None`` when it is not mapped: a plain or
+            a coroutine function, e.g. ``IdentityMapper.map`` or ``.amap``.
         max_token_size: longest ``spec.token`` accepted (larger → 400).
         max_body_bytes: largest request body read (larger → 413).
         body_timeout: seconds allowed for the whole body to arrive (slower → 408).
@@ -137,7 +161,10 @@ class TokenReviewApp:
             request names audiences, the answer carries their intersection and an
             empty intersection is a denial. ``None`` ignores ``spec.audiences``
             like upstream.
-        scrubbed_accounts: accounts whose identities are not disclosed in the answer.
+        scrubbed_accounts: accounts whose identities are disclosed neither in the
+            answer nor in the logs, in addition to those the mapper scrubs (this
+            setting can only add scrubbing; it decides alone for denials, where no
+            mapper answered).
         retry_after: seconds put in ``Retry-After`` of 429/500 answers.
         ready: readiness probe for ``/readyz`` (default: always ready).
         metrics_endpoint: renders ``/metrics`` as ``(body, content type)``; 404 when ``None``.
@@ -349,16 +376,18 @@ class TokenReviewApp:
             return deny("unknown_user", f"identity not mapped: {exc.reason}", identity=identity)
         if mapped is None:
             return deny("unknown_user", "identity is not mapped", identity=identity)
-        if isinstance(mapped, ReviewedUser):
-            user = mapped
-        else:
-            user = build_reviewed_user(identity, mapped, scrubbed_accounts=self.scrubbed_accounts)
+        user, scrubbed = _reviewed_user(identity, mapped, self.scrubbed_accounts)
         body = encode_token_review(review.api_version, user=user, audiences=granted_audiences)
         return (
             200,
             body,
             AuthenticationResult(
-                result="success", status_code=200, seconds=0.0, identity=identity, user=user
+                result="success",
+                status_code=200,
+                seconds=0.0,
+                identity=identity,
+                user=user,
+                scrubbed=scrubbed,
             ),
         )
 
@@ -374,8 +403,7 @@ class TokenReviewApp:
         if outcome.reason is not None:
             fields["reason"] = outcome.reason
         if outcome.identity is not None:
-            scrubbed = outcome.identity.account_id in self.scrubbed_accounts
-            if not scrubbed:
+            if not outcome.scrubbed and outcome.identity.account_id not in self.scrubbed_accounts:
                 fields["arn"] = outcome.identity.arn
             fields["sts_endpoint"] = outcome.identity.sts_endpoint
         if outcome.user is not None:

@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from k8s_aws_auth._instants import clamped, shifted
 from k8s_aws_auth.errors import ConfigurationError
 
 __all__ = [
@@ -104,8 +105,8 @@ def _subject_alternative_names(hostname: str, address: str) -> list[x509.General
 def _generate(
     hostname: str, address: str, lifetime: timedelta, now: datetime
 ) -> tuple[bytes, bytes, bytes, datetime]:
-    not_before = now - _BACKDATE
-    not_after = now + lifetime
+    not_before = clamped(now, -_BACKDATE)
+    not_after = now + lifetime  # ensure_certificates checked it fits the calendar
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "k8s-aws-auth webhook CA")])
     ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
@@ -237,10 +238,15 @@ def ensure_certificates(
 
     Raises:
         ConfigurationError: only one of ``cert.pem``/``key.pem`` exists, they do
-            not belong together, the certificate expired, or ``lifetime`` is not positive.
+            not belong together, the certificate expired, or ``lifetime`` is not
+            positive or would end past the calendar.
     """
     if lifetime <= timedelta(0):
         raise ConfigurationError("certificate lifetime must be positive", reason="certificate")
+    if shifted(now, lifetime) is None:
+        raise ConfigurationError(
+            "certificate lifetime would end past the year 9999", reason="certificate"
+        )
     state_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
     cert_path, key_path = state_dir / CERT_FILE, state_dir / KEY_FILE
     have_cert, have_key = cert_path.exists(), key_path.exists()

@@ -107,6 +107,7 @@ _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(d|h|ms|m|s)", re.ASCII)
 _NUMBER = re.compile(r"\d+(?:\.\d+)?", re.ASCII)
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z0-9]+){1,4}", re.ASCII)
 _UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+_MAX_DURATION = timedelta(days=999_999_999).total_seconds()
 BACKEND_MODES = ("MountedFile", "DynamicFile", "EKSConfigMap", "CRD")
 _BACKEND_ALIASES = {"File": "MountedFile", "ConfigMap": "EKSConfigMap"}
 
@@ -118,7 +119,10 @@ def parse_duration(value: object, name: str) -> float:
     if isinstance(value, (int, float)) or (
         isinstance(value, str) and _NUMBER.fullmatch(value.strip())
     ):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an integer beyond any float
+            seconds = float("inf")
     elif isinstance(value, str) and _DURATION.fullmatch(value.strip()):
         seconds = sum(
             float(number) * _UNITS[unit] for number, unit in _DURATION_PART.findall(value)
@@ -127,6 +131,12 @@ def parse_duration(value: object, name: str) -> float:
         raise ConfigurationError(f"{name} must be a duration like 30s", reason=name)
     if seconds < 0:
         raise ConfigurationError(f"{name} must not be negative", reason=name)
+    # Durations become timedeltas (cache TTLs, certificate lifetimes): keep them
+    # within what one can hold (a long digit string parses to inf).
+    if not seconds <= _MAX_DURATION:
+        raise ConfigurationError(
+            f"{name} must be at most {int(_MAX_DURATION // 86400)} days", reason=name
+        )
     return seconds
 
 

@@ -28,6 +28,7 @@ import attrs
 import httpx
 
 from k8s_aws_auth._effects import HttpRequest
+from k8s_aws_auth._instants import utc
 from k8s_aws_auth._models import Credentials
 from k8s_aws_auth._partitions import partition_for_region
 from k8s_aws_auth._sigv4 import sign_post
@@ -129,7 +130,7 @@ class DescribeRoleProvider:
         if isinstance(base, Skip):
             return base
         endpoint = sts_endpoint(ctx, resolve_settings(ctx, region=self.region), self.name)
-        now = ctx.clock().astimezone(timezone.utc).replace(microsecond=0)
+        now = utc(ctx.clock(), "the clock's time").replace(microsecond=0)
         form = [
             ("Action", "AssumeRole"),
             ("Version", "2011-06-15"),

@@ -41,7 +41,6 @@ from k8s_aws_auth.mapping import (
 from ._config import ServerConfig
 from ._ec2 import EC2NameLookup
 from ._metrics import ServerMetrics
-from ._tokenreview import ReviewedUser
 
 __all__ = ["IdentityMapping", "load_identity_mapping"]
 
@@ -79,17 +78,22 @@ class IdentityMapping:
         self.outcomes: Counter[str] = outcomes if outcomes is not None else Counter()
         self._initial_loads = self.outcomes["loaded"]
 
-    def map_identity(self, identity: Identity) -> ReviewedUser | None:
-        """The reviewed user for ``identity``, ``None`` if unmapped; ``MappingError`` to deny."""
-        return _reviewed(self.mapper.map(identity))
+    def map_identity(self, identity: Identity) -> MappedUser | None:
+        """The mapped user for ``identity``, ``None`` if unmapped; ``MappingError`` to deny.
 
-    async def amap_identity(self, identity: Identity) -> ReviewedUser | None:
+        The mapper's result goes to the app as it is, so its scrubbing (the
+        config's ``scrubbedAccounts`` and those of the mapping file in force)
+        decides the answer and the log line.
+        """
+        return self.mapper.map(identity)
+
+    async def amap_identity(self, identity: Identity) -> MappedUser | None:
         """Like :meth:`map_identity`, asking EC2 when the matching entry needs the DNS name.
 
         Raises ``EC2LookupError`` with ``retryable=True`` when EC2 could not be asked.
         """
         ec2_dns = self.ec2.resolve if self.ec2 is not None else None
-        return _reviewed(await self.mapper.amap(identity, ec2_dns=ec2_dns))
+        return await self.mapper.amap(identity, ec2_dns=ec2_dns)
 
     def mapping_sets(self) -> list[MappingSet | None]:
         """The mapping set each backend has in force now."""
@@ -115,14 +119,6 @@ class IdentityMapping:
         """Stop polling."""
         for loader in self.loaders:
             await anyio.to_thread.run_sync(loader.stop_polling)
-
-
-def _reviewed(mapped: MappedUser | None) -> ReviewedUser | None:
-    if mapped is None:
-        return None
-    return ReviewedUser(
-        username=mapped.username, uid=mapped.uid, groups=mapped.groups, extra=mapped.extra
-    )
 
 
 def _setting(document: dict[str, Any], name: str) -> Any:

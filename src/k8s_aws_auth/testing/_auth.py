@@ -19,6 +19,7 @@ from urllib.parse import quote, unquote, unquote_plus
 
 import attrs
 
+from k8s_aws_auth._instants import clamped, utc
 from k8s_aws_auth._partitions import PARTITIONS, allowed_hosts
 from k8s_aws_auth._sigv4 import (
     ALGORITHM,
@@ -275,20 +276,22 @@ def _basic(moment: datetime) -> str:
 
 def check_window(moment: datetime, now: datetime) -> None:
     """Refuse a request signed more than 15 minutes before or after ``now``, with STS's wording."""
-    now = now.astimezone(timezone.utc).replace(microsecond=0)
-    if moment < now - WINDOW:
+    now = utc(now, "now").replace(microsecond=0)
+    # At the calendar's edges the window ends there (STS's own calendar is longer).
+    earliest, latest = clamped(now, -WINDOW), clamped(now, WINDOW)
+    if moment < earliest:
         raise Rejection(
             403,
             "SignatureDoesNotMatch",
-            f"Signature expired: {_basic(moment)} is now earlier than {_basic(now - WINDOW)} "
+            f"Signature expired: {_basic(moment)} is now earlier than {_basic(earliest)} "
             f"({_basic(now)} - 15 min.)",
         )
-    if moment > now + WINDOW:
+    if moment > latest:
         raise Rejection(
             403,
             "SignatureDoesNotMatch",
             f"Signature not yet current: {_basic(moment)} is still later than "
-            f"{_basic(now + WINDOW)} ({_basic(now)} + 15 min.)",
+            f"{_basic(latest)} ({_basic(now)} + 15 min.)",
         )
 
 

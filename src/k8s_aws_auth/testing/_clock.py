@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta, timezone
 
+from k8s_aws_auth._instants import shifted, utc
 from k8s_aws_auth.errors import ConfigurationError
 
 __all__ = ["FixedClock", "utc_now"]
@@ -16,9 +17,7 @@ def utc_now() -> datetime:
 
 
 def _aware(moment: datetime) -> datetime:
-    if not isinstance(moment, datetime) or moment.utcoffset() is None:
-        raise ConfigurationError("the clock needs a timezone-aware datetime", reason="clock")
-    return moment.astimezone(timezone.utc)
+    return utc(moment, "the clock's time")
 
 
 class FixedClock:
@@ -59,11 +58,21 @@ class FixedClock:
     def advance(
         self, delta: timedelta | None = None, *, seconds: float = 0, minutes: float = 0
     ) -> datetime:
-        """Move forward by ``delta`` plus ``seconds`` and ``minutes``; return the new time."""
+        """Move forward by ``delta`` plus ``seconds`` and ``minutes``; return the new time.
+
+        Raises:
+            ConfigurationError: (``reason="clock"``) the move would leave the
+                calendar (years 1 to 9999); the clock stays where it was.
+        """
         step = (delta or timedelta()) + timedelta(seconds=seconds, minutes=minutes)
         with self._lock:
-            self._now += step
-            return self._now
+            moved = shifted(self._now, step)
+            if moved is None:
+                raise ConfigurationError(
+                    "the clock cannot move past the calendar (years 1 to 9999)", reason="clock"
+                )
+            self._now = moved
+            return moved
 
     def __repr__(self) -> str:
         return f"FixedClock({self().isoformat()})"

@@ -17,13 +17,14 @@ import time
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Literal
 
 import attrs
 import httpx
 
 from k8s_aws_auth._arn import ParsedArn, parse_arn
+from k8s_aws_auth._instants import clamped, utc
 from k8s_aws_auth._models import Credentials
 from k8s_aws_auth.errors import ConfigurationError
 
@@ -536,7 +537,7 @@ class FakeSTS(httpx.BaseTransport, httpx.AsyncBaseTransport):
         now = self._clock()
         if not isinstance(now, datetime) or now.utcoffset() is None:
             raise TypeError("the FakeSTS clock must return an aware datetime")
-        return now.astimezone(timezone.utc)
+        return utc(now, "the FakeSTS clock's time")
 
     def _authenticate(
         self, received: Received, query_pairs: list[tuple[str, str]], now: datetime
@@ -668,7 +669,7 @@ class FakeSTS(httpx.BaseTransport, httpx.AsyncBaseTransport):
         now: datetime,
         source_identity: str | None,
     ) -> Tree:
-        expiration = now.replace(microsecond=0) + timedelta(seconds=duration)
+        expiration = clamped(now.replace(microsecond=0), timedelta(seconds=duration))
         credentials = new_credentials("temporary", expiration=expiration)
         arn = f"arn:{role.partition}:sts::{role.account_id}:assumed-role/{role.name}/{session}"
         assumed_role_id = f"{role_id}:{session}"
