@@ -185,7 +185,8 @@ def detached(
     copy: BaseException | None
     try:
         copy = cls(message)
-    except Exception:  # a constructor that wants more than a message
+        str(copy), repr(copy)  # a copy that cannot be printed is no use in a traceback
+    except Exception:  # a constructor that wants more than a message, a broken __str__
         copy = None
     if copy is None or type(copy) is not cls or leaks(copy, secrets):
         copy = RedactedError(f"{cls.__module__}.{cls.__qualname__}: {message}")
