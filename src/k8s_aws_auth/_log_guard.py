@@ -3,27 +3,25 @@
 httpx logs every request URL at INFO (for a verification that URL is the
 presigned query, i.e. the token); httpcore's DEBUG traces quote response
 headers, status lines and exception reprs, which a hostile server can fill with
-our own request headers. No setting of theirs turns that off, so a
-[LogGuard][k8s_aws_auth._log_guard.LogGuard] filter sits on each of those
-loggers and rewrites a record before any handler sees it:
+our own request headers. No setting of theirs turns that off, so a ``LogGuard``
+filter sits on each of those loggers and rewrites a record before any handler
+sees it:
 
 * its message, its ``args`` (kept as arguments when they can be scrubbed one by
   one, so formatters that read them still work), its exception (replaced by a
   scrubbed traceback text when anything in the chain leaks) and its stack;
 * with the generic secret shapes of ``_redact`` always, and with the exact
-  secrets of the request in flight: the drivers put that
-  [HttpRequest][k8s_aws_auth._effects.HttpRequest] in the
-  [IN_FLIGHT][k8s_aws_auth._log_guard.IN_FLIGHT] context variable (one set and
-  one reset per request; asyncio and trio tasks each see their own).
+  secrets of the request in flight: the drivers put that ``HttpRequest`` in the
+  ``IN_FLIGHT`` context variable (one set and one reset per request; asyncio
+  and trio tasks each see their own).
 
 A filter on a parent logger does not see records logged on its children, so
-every logger that writes is named in
-[GUARDED_LOGGERS][k8s_aws_auth._log_guard.GUARDED_LOGGERS]. The filters are
-installed by [guard_logs][k8s_aws_auth._log_guard.guard_logs] the first time
-the library sends a request or builds a verifier, never at import; the root
-logger and every handler are left alone. A filter runs only for records whose
-level is enabled, so a process that does not log pays nothing but the context
-variable. This is process-wide state by nature: the logging tree is.
+every logger that writes is named in ``GUARDED_LOGGERS``. ``guard_logs``
+installs the filters the first time the library sends a request or builds a
+verifier, never at import; the root logger and every handler are left alone. A
+filter runs only for records whose level is enabled, so a process that does not
+log pays nothing but the context variable. This is process-wide state by
+nature: the logging tree is.
 """
 
 from __future__ import annotations
@@ -141,7 +139,7 @@ _GUARD = LogGuard()
 
 
 def guard_logs() -> None:
-    """Install the guard on every logger of [GUARDED_LOGGERS][k8s_aws_auth._log_guard.GUARDED_LOGGERS] (idempotent, thread-safe).
+    """Install the guard on every logger of ``GUARDED_LOGGERS`` (idempotent, thread-safe).
 
     It goes first in each logger's filters, so even the caller's own filters on
     those loggers see scrubbed records. Loggers of packages not imported yet are

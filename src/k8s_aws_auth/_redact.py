@@ -10,14 +10,14 @@ Two kinds of secret are replaced by ``[redacted]``:
   and JSON spellings, and the secret JSON/INI members of AWS credential
   documents. The name of a parameter or header is kept, its value is not.
 * **Exact values** known to be secret for one request (its
-  [`HttpRequest.secrets`][k8s_aws_auth._effects.HttpRequest] plus the values of
-  its credential headers), raw and percent-encoded: a server that echoes a
-  value in a shape no pattern knows still cannot get it into a message.
+  ``HttpRequest.secrets`` plus the values of its credential headers), raw and
+  percent-encoded: a server that echoes a value in a shape no pattern knows
+  still cannot get it into a message.
 
-[`detached`][k8s_aws_auth._redact.detached] turns a foreign exception into a
-copy fit to be chained under a library error: same class where it can be
-rebuilt from a message, scrubbed message, no ``__cause__``/``__context__``, no
-attributes (an ``httpx`` error's ``request`` holds the URL).
+``detached`` turns a foreign exception into a copy fit to be chained under a
+library error: same class where it can be rebuilt from a message, scrubbed
+message, no ``__cause__``/``__context__``, no attributes (an ``httpx`` error's
+``request`` holds the URL).
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def request_secrets(request: HttpRequest) -> tuple[str, ...]:
 
 
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` with the exact ``secrets`` (see [secret_forms][k8s_aws_auth._redact.secret_forms]) and every secret shape replaced."""
+    """``text`` with the exact ``secrets`` (see ``secret_forms``) and every secret shape replaced."""
     for secret in secrets:
         if secret in text:
             text = text.replace(secret, REDACTED)
@@ -175,9 +175,9 @@ def detached(
 
     The copy has ``exc``'s class when that class can be built from the scrubbed
     message alone (every ``httpx`` error, the built-in ones); otherwise it is a
-    [RedactedError][k8s_aws_auth._redact.RedactedError] naming the class.
-    ``keep_traceback`` keeps the original's traceback (source lines, no values):
-    worth it for a bug, noise for a transport failure.
+    ``RedactedError`` naming the class. ``keep_traceback`` keeps the original's
+    traceback (printed, it shows source lines, not values): worth it for a bug,
+    noise for a transport failure.
     """
     secrets = tuple(secrets)
     message = scrub(_printed(exc), secrets)

@@ -206,12 +206,12 @@ def printable(text: str, limit: int = 160) -> str:
     return squeezed if len(squeezed) <= limit else squeezed[: limit - 3] + "..."
 
 
-#: What [loads_json][k8s_aws_auth.credentials._base.loads_json] returns for text that is not JSON.
+#: What ``loads_json`` returns for text that is not JSON.
 NOT_JSON: Any = object()
 
 
 def loads_json(data: str | bytes) -> Any:
-    """The JSON document in ``data``, or [NOT_JSON][k8s_aws_auth.credentials._base.NOT_JSON]; never raises.
+    """The JSON document in ``data``, or ``NOT_JSON``; never raises.
 
     The caller raises its error about a bad document outside any ``except``
     block: the decoder's exception holds the whole input (``doc``, ``object``),
