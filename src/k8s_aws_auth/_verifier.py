@@ -13,8 +13,9 @@ flight for the same token, or lead one → cache the identity.
 At the boundary, anything that is not a :class:`~k8s_aws_auth.errors.K8sAwsAuthError`
 becomes an :class:`~k8s_aws_auth.errors.STSError` (reason ``internal``, a
 scrubbed copy of the original chained as ``__cause__``, with its traceback): a
-bug must read as "could not decide", never as a denial or an identity. Cancellation and ``KeyboardInterrupt`` are
-``BaseException`` and pass through untouched.
+bug must read as "could not decide", never as a denial or an identity.
+Cancellation and ``KeyboardInterrupt`` are ``BaseException`` and pass through
+untouched.
 """
 
 from __future__ import annotations
