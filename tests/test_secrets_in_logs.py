@@ -358,11 +358,10 @@ def test_the_webhook_under_uvicorn_logs_no_token(
 ) -> None:
     denied = presign_token(CALLER, cluster_id="another", now=clock(), region="us-west-2").value
     planted = token_secrets(token).plus(**{"denied token": denied})
+    sts_client = httpx.AsyncClient(transport=fake)  # in-memory: usable from uvicorn's loop
     with every_record() as captured:
         verifier = AsyncTokenVerifier(
-            VerifierConfig(CLUSTER, max_retries=0),
-            client=httpx.AsyncClient(transport=fake),
-            clock=clock,
+            VerifierConfig(CLUSTER, max_retries=0), client=sts_client, clock=clock
         )
         bug: list[str] = []
 
@@ -387,6 +386,7 @@ def test_the_webhook_under_uvicorn_logs_no_token(
             garbage = _raw_request(
                 url, f"GET /?token={token} HTTP/1.1 trailing junk\r\n\r\n".encode()
             )
+    anyio.run(sts_client.aclose)
     assert ok.json()["status"]["authenticated"] is True
     assert no.json()["status"].get("authenticated") is not True
     assert outage.status_code == 500
