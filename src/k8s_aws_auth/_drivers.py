@@ -4,6 +4,12 @@ Policy the caller's client is not trusted with: requests are built here (no
 client base headers, cookies or auth), redirects are never followed, response
 bodies are read raw and capped, and every transport exception becomes a
 :class:`TransportFailure` value sent back into the flow.
+
+Secrets: while a request is in flight it sits in ``_log_guard.IN_FLIGHT``, so
+the log guard scrubs its secrets from every httpx/httpcore record; a transport
+exception reaches the flow only as a detached, scrubbed copy (its message may
+quote an echoed request line, its ``request`` holds the URL, its chain repeats
+both).
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ import anyio
 import httpx
 
 from ._effects import Flow, HttpRequest, HttpResponse, Outcome, Sleep, TransportFailure
+from ._log_guard import IN_FLIGHT, guard_logs
+from ._redact import detached, request_secrets
 
 __all__ = ["run_async", "run_sync"]
 
@@ -63,14 +71,15 @@ def _build(request: HttpRequest, remaining: float | None) -> httpx.Request:
     return built
 
 
-def _failure(exc: BaseException) -> TransportFailure:
+def _failure(exc: BaseException, request: HttpRequest) -> TransportFailure:
     if isinstance(exc, httpx.TimeoutException):
         kind = "timeout"
     elif isinstance(exc, httpx.TransportError):
         kind = "network"
     else:
         kind = "error"
-    return TransportFailure(kind=kind, detail=type(exc).__name__, cause=exc)
+    cause = detached(exc, request_secrets(request))
+    return TransportFailure(kind=kind, detail=type(exc).__name__, cause=cause)
 
 
 def _deadline_passed(cause: BaseException | None = None) -> TransportFailure:
@@ -117,6 +126,7 @@ def run_sync(
 
     ``on_request`` is called before each request is sent (for counters).
     """
+    guard_logs()
     deadline_at = None if deadline is None else time.monotonic() + deadline
     outcome: Outcome = None
     try:
@@ -143,6 +153,7 @@ def _send_sync(client: httpx.Client, request: HttpRequest, deadline_at: float | 
     remaining = _remaining(deadline_at)
     if remaining is not None and remaining <= 0:
         return _deadline_passed()
+    in_flight = IN_FLIGHT.set(request)
     try:
         raw = client.send(
             _build(request, remaining), stream=True, follow_redirects=False, auth=None
@@ -174,7 +185,9 @@ def _send_sync(client: httpx.Client, request: HttpRequest, deadline_at: float | 
         finally:
             raw.close()
     except Exception as exc:  # every transport problem is a value for the flow to judge
-        return _failure(exc)
+        return _failure(exc, request)
+    finally:
+        IN_FLIGHT.reset(in_flight)
 
 
 async def run_async(
@@ -188,6 +201,7 @@ async def run_async(
 
     ``on_request`` is called before each request is sent (for counters).
     """
+    guard_logs()
     deadline_at = None if deadline is None else time.monotonic() + deadline
     outcome: Outcome = None
     try:
@@ -215,6 +229,7 @@ async def _send_async(
 ) -> Outcome:
     if remaining is not None and remaining <= 0:
         return _deadline_passed()
+    in_flight = IN_FLIGHT.set(request)
     try:
         with anyio.fail_after(remaining) if remaining is not None else nullcontext():
             raw = await client.send(
@@ -232,9 +247,11 @@ async def _send_async(
             finally:
                 await raw.aclose()
     except TimeoutError as exc:
-        return _deadline_passed(exc)
+        return _deadline_passed(detached(exc, request_secrets(request)))
     except Exception as exc:  # every transport problem is a value for the flow to judge
-        return _failure(exc)
+        return _failure(exc, request)
+    finally:
+        IN_FLIGHT.reset(in_flight)
 
 
 async def _read_capped_async(raw: httpx.Response, max_body: int) -> tuple[bytes, bool]:

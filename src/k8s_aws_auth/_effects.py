@@ -24,6 +24,13 @@ class HttpRequest:
 
     ``connect_timeout``/``read_timeout`` are upper bounds (the driver shortens them
     to the remaining deadline); the response body is read up to ``max_body`` bytes.
+
+    ``secrets`` names the values in the URL or body that must never be logged
+    (a signature, a presigned query, a web-identity token, an OIDC refresh
+    token); the values of credential headers (``Authorization``,
+    ``x-amz-security-token``, ...) count without being listed. While the request
+    is in flight the driver scrubs them from every record of the HTTP libraries'
+    loggers and from the transport's exception (see ``_log_guard``).
     """
 
     method: str
@@ -33,6 +40,7 @@ class HttpRequest:
     connect_timeout: float = 2.0
     read_timeout: float = 5.0
     max_body: int = 64 * 1024
+    secrets: tuple[str, ...] = attrs.field(default=(), repr=False)
 
 
 @attrs.frozen(kw_only=True)

@@ -113,6 +113,10 @@ def _not_json(constant: str) -> Any:
 _STRICT_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_not_json)
 
 
+# What the decoder's failure becomes (``None`` is a JSON document: ``null``).
+_NOT_JSON: Any = object()
+
+
 def _strict_json(body: bytes) -> Any:
     # Decoding first pins UTF-8 (json.loads would guess UTF-16/32 from bytes) and
     # makes a BOM an error, as json.loads does for str.
@@ -134,18 +138,25 @@ def parse_identity_response(
     the exact envelope, or whose ARN and account disagree or lie outside the
     configured partition.
     """
+    # Every error here is raised outside the except block that detected it: the
+    # decoder's exception holds the whole body (a hostile server may echo our
+    # request in it) and must not stay attached as the error's __context__.
     try:
         document = _strict_json(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
-        raise _bad("STS answer is not valid JSON without duplicate keys", status) from None
+        document = _NOT_JSON
+    if document is _NOT_JSON:
+        raise _bad("STS answer is not valid JSON without duplicate keys", status)
     try:
         envelope = _only(document, "GetCallerIdentityResponse", _ENVELOPE_MEMBERS)
         inner = _only(envelope, "GetCallerIdentityResult", _RESPONSE_MEMBERS)
         result = _exact(inner, _RESULT_MEMBERS)
     except ValueError as exc:
-        raise _bad(
-            f"STS answer does not have the GetCallerIdentity envelope: {exc}", status
-        ) from None
+        problem: str | None = str(exc)
+    else:
+        problem = None
+    if problem is not None:
+        raise _bad(f"STS answer does not have the GetCallerIdentity envelope: {problem}", status)
     account, arn, user_id = result["Account"], result["Arn"], result["UserId"]
     for name, value in (("Account", account), ("Arn", arn), ("UserId", user_id)):
         # [\x20-\x7e]+ without a regex: non-empty printable ASCII.
@@ -154,7 +165,9 @@ def parse_identity_response(
     try:
         partition, _, arn_account, kind, _, _, arn_session, canonical_arn = arn_parts(arn)
     except ValueError as exc:
-        raise _bad(f"STS answer has an invalid Arn: {exc}", status) from None
+        problem = str(exc)
+    if problem is not None:
+        raise _bad(f"STS answer has an invalid Arn: {problem}", status)
     if partition != config.partition:
         raise _bad("STS answer Arn belongs to another partition", status, "sts-partition")
     # arn_parts admits only a 12-digit ARN account, so equality checks Account's form too.

@@ -11,10 +11,11 @@ validation that change over time) → every local check → join the STS call in
 flight for the same token, or lead one → cache the identity.
 
 At the boundary, anything that is not a :class:`~k8s_aws_auth.errors.K8sAwsAuthError`
-becomes an :class:`~k8s_aws_auth.errors.STSError` (reason ``internal``, the
-original chained as ``__cause__``): a bug must read as "could not decide",
-never as a denial or an identity. Cancellation and ``KeyboardInterrupt`` are
-``BaseException`` and pass through untouched.
+becomes an :class:`~k8s_aws_auth.errors.STSError` (reason ``internal``, a
+scrubbed copy of the original chained as ``__cause__``, with its traceback): a
+bug must read as "could not decide", never as a denial or an identity.
+Cancellation and ``KeyboardInterrupt`` are ``BaseException`` and pass through
+untouched.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ from ._cache import CacheEntry, IdentityCache, cache_key
 from ._config import VerifierConfig
 from ._drivers import run_async, run_sync
 from ._instants import clamped, utc
+from ._log_guard import guard_logs
 from ._models import Identity, ValidatedToken
+from ._redact import detached, secret_forms
 from ._singleflight import AsyncSingleFlight, SingleFlight
 from ._validate import validate_token
 from ._verify_flow import sts_flow
@@ -115,11 +118,19 @@ class _Counters:
             self.sts_calls[outcome] = self.sts_calls.get(outcome, 0) + 1
 
 
-def _internal(exc: Exception) -> STSError:
-    return STSError(
+def _internal(exc: Exception, token: object) -> STSError:
+    """``STSError(reason="internal")`` for a bug, chained to a scrubbed copy of ``exc``.
+
+    The caller raises it outside its ``except`` block, so ``exc`` (whose message
+    or attributes may hold the token) is not kept as ``__context__`` either.
+    """
+    error = STSError(
         f"unexpected internal error during verification ({type(exc).__name__})",
         reason="internal",
     )
+    secrets = secret_forms([token]) if isinstance(token, str) else ()
+    error.__cause__ = detached(exc, secrets, keep_traceback=True)
+    return error
 
 
 def _closed() -> STSError:
@@ -178,6 +189,9 @@ class _VerifierBase:
         self._cache = IdentityCache(config.cache_size) if config.cache_size > 0 else None
         self._counters = _Counters()
         self._is_closed = False
+        # A process that verifies tokens receives them (a webhook under uvicorn):
+        # guard its server's loggers before the first request, not at the first STS call.
+        guard_logs()
 
     @property
     def config(self) -> VerifierConfig:
@@ -219,7 +233,8 @@ class _VerifierBase:
         except K8sAwsAuthError:
             raise
         except Exception as exc:
-            raise _internal(exc) from exc
+            error = _internal(exc, token)
+        raise error
 
     def _begin(
         self, token: str
@@ -326,7 +341,8 @@ class TokenVerifier(_VerifierBase):
         except K8sAwsAuthError:
             raise
         except Exception as exc:
-            raise _internal(exc) from exc
+            error = _internal(exc, token)
+        raise error
 
     def _ask(self, validated: ValidatedToken, key: Hashable, now: datetime) -> Identity:
         try:
@@ -397,7 +413,8 @@ class AsyncTokenVerifier(_VerifierBase):
         except K8sAwsAuthError:
             raise
         except Exception as exc:
-            raise _internal(exc) from exc
+            error = _internal(exc, token)
+        raise error
 
     async def _ask(self, validated: ValidatedToken, key: Hashable, now: datetime) -> Identity:
         try:

@@ -70,11 +70,19 @@ def backoff_delay(retry: int, random: Callable[[], float], *, base: float, cap: 
 
 
 def build_http_request(validated: ValidatedToken, config: VerifierConfig) -> HttpRequest:
-    """The neutral GET for ``validated``: only our own headers, bounded timeouts and body."""
+    """The neutral GET for ``validated``: only our own headers, bounded timeouts and body.
+
+    The query, signature and session token are marked as the request's ``secrets``.
+    """
     url, headers = verify_url_and_headers(validated, config)
+    # The query is the token; its signature and session token are secrets on their own.
+    secrets: tuple[str, ...] = (validated.query, validated.signature)
+    if validated.security_token is not None:
+        secrets += (validated.security_token,)
     return HttpRequest(
         method="GET",
         url=url,
+        secrets=secrets,
         headers=(
             *headers,
             ("User-Agent", USER_AGENT),

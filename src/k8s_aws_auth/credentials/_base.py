@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Generator, Mapping
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import attrs
 
@@ -207,6 +207,26 @@ def printable(text: str, limit: int = 160) -> str:
     """``text`` squeezed to one printable line of at most ``limit`` characters (for messages)."""
     squeezed = _UNPRINTABLE.sub(" ", text).strip()
     return squeezed if len(squeezed) <= limit else squeezed[: limit - 3] + "..."
+
+
+#: What ``loads_json`` returns for text that is not JSON.
+NOT_JSON: Any = object()
+
+
+def loads_json(data: str | bytes) -> Any:
+    """The JSON document in ``data``, or ``NOT_JSON``; never raises.
+
+    The caller raises its error about a bad document outside any ``except``
+    block: the decoder's exception holds the whole input (``doc``, ``object``),
+    which for a credentials document is the secret, and would otherwise stay
+    attached to the error as its ``__context__``.
+    """
+    import json
+
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return NOT_JSON
 
 
 def provider_error(provider: str, message: str, reason: str) -> CredentialProviderError:

@@ -12,8 +12,6 @@ tampered variable cannot send the token to an arbitrary plain-HTTP host.
 from __future__ import annotations
 
 import ipaddress
-import json
-from typing import Any
 from urllib.parse import urlsplit
 
 import attrs
@@ -22,11 +20,13 @@ from k8s_aws_auth._effects import HttpRequest, HttpResponse, Sleep
 from k8s_aws_auth._models import Credentials
 
 from ._base import (
+    NOT_JSON,
     CredentialFlow,
     ProviderContext,
     Skip,
     expand_path,
     http,
+    loads_json,
     parse_timestamp,
     provider_error,
     transport_message,
@@ -67,12 +67,9 @@ def container_host_allowed(url: str) -> bool:
 
 
 def _parse(response: HttpResponse, where: str) -> Credentials:
-    try:
-        document: Any = json.loads(response.body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise provider_error(
-            where, "the endpoint did not answer with JSON", "bad-response"
-        ) from None
+    document = loads_json(response.body)
+    if document is NOT_JSON:
+        raise provider_error(where, "the endpoint did not answer with JSON", "bad-response")
     if not isinstance(document, dict):
         raise provider_error(where, "the endpoint's answer is not a JSON object", "bad-response")
     fields = {}

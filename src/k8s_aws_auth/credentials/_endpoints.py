@@ -81,9 +81,11 @@ def parse_endpoint_url(url: str, region: str, provider: str) -> ServiceEndpoint:
         parts = urlsplit(url.strip())
         port = parts.port
     except ValueError:
+        parts = None
+    if parts is None:
         raise provider_error(
             provider, "the configured endpoint URL is not a URL", "bad-endpoint-url"
-        ) from None
+        )
     if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
         raise provider_error(
             provider,

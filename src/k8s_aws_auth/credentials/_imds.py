@@ -138,9 +138,8 @@ def _number(raw: str | None, default: float) -> float:
     try:
         return float(raw)
     except ValueError:
-        raise provider_error(
-            NAME, "metadata service timeout/attempts must be numbers", "bad-config"
-        ) from None
+        pass  # raised below, outside the handler
+    raise provider_error(NAME, "metadata service timeout/attempts must be numbers", "bad-config")
 
 
 def _session_token(settings: _Settings) -> CredentialFlow[str | None]:

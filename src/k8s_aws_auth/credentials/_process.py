@@ -10,19 +10,19 @@ the profile and the reason, never the output (it may hold secrets).
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
-from typing import Any
 
 import attrs
 
 from k8s_aws_auth._models import Credentials
 
 from ._base import (
+    NOT_JSON,
     CredentialFlow,
     ProviderContext,
     Skip,
+    loads_json,
     parse_timestamp,
     printable,
     provider_error,
@@ -63,11 +63,11 @@ class ProcessProvider:
             return Skip(f"profile {profile!r} has no credential_process")
         where = f"{NAME} (profile {profile})"
         try:
-            argv = split_command(command)
-        except ValueError:
-            raise provider_error(
-                where, "the command line has unbalanced quotes", "bad-config"
-            ) from None
+            argv: tuple[str, ...] | None = split_command(command)
+        except ValueError:  # shlex's message is safe, but the rule here is: raise outside
+            argv = None
+        if argv is None:
+            raise provider_error(where, "the command line has unbalanced quotes", "bad-config")
         if not argv:
             raise provider_error(where, "the command line is empty", "bad-config")
         outcome = yield RunProcess(argv=argv, timeout=self.timeout, env=ctx.environ)
@@ -94,10 +94,9 @@ class ProcessProvider:
 
 def parse_process_output(stdout: bytes, where: str) -> Credentials:
     """Check the JSON contract and build credentials (messages never quote the output)."""
-    try:
-        document: Any = json.loads(stdout)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise provider_error(where, "the output is not JSON", "bad-output") from None
+    document = loads_json(stdout)
+    if document is NOT_JSON:
+        raise provider_error(where, "the output is not JSON", "bad-output")
     if not isinstance(document, dict):
         raise provider_error(where, "the output is not a JSON object", "bad-output")
     version = document.get("Version")

@@ -109,6 +109,22 @@ def _nested(value: str, path: str, line_hint: str) -> dict[str, str]:
     return parsed
 
 
+def _ini_problem(exc: Exception, path: str) -> str:
+    """What is wrong with the file, by file and line, without the line's text."""
+    import configparser
+
+    if isinstance(exc, configparser.MissingSectionHeaderError):
+        return f"{path} line {exc.lineno}: a setting appears before any [section] header"
+    if isinstance(exc, configparser.DuplicateSectionError):
+        return f"{path} line {exc.lineno}: section [{exc.section}] appears twice"
+    if isinstance(exc, configparser.DuplicateOptionError):
+        return f"{path} line {exc.lineno}: {exc.option!r} is set twice in [{exc.section}]"
+    if isinstance(exc, configparser.ParsingError):
+        lines = ", ".join(str(lineno) for lineno, _line in exc.errors)
+        return f"{path} line {lines}: not a 'key = value' line"
+    return f"{path}: cannot be parsed ({type(exc).__name__})"
+
+
 def parse_ini(text: str, path: str) -> dict[str, dict[str, Value]]:
     """Parse one shared file into ``{section: {key: value or nested dict}}``.
 
@@ -119,37 +135,14 @@ def parse_ini(text: str, path: str) -> dict[str, dict[str, Value]]:
     parser = configparser.RawConfigParser()
     try:
         parser.read_string(text, source=path)
-    except configparser.MissingSectionHeaderError as exc:
-        raise CredentialProviderError(
-            f"{path} line {exc.lineno}: a setting appears before any [section] header",
-            provider=PROVIDER,
-            reason="malformed-file",
-        ) from None
-    except configparser.DuplicateSectionError as exc:
-        raise CredentialProviderError(
-            f"{path} line {exc.lineno}: section [{exc.section}] appears twice",
-            provider=PROVIDER,
-            reason="malformed-file",
-        ) from None
-    except configparser.DuplicateOptionError as exc:
-        raise CredentialProviderError(
-            f"{path} line {exc.lineno}: {exc.option!r} is set twice in [{exc.section}]",
-            provider=PROVIDER,
-            reason="malformed-file",
-        ) from None
-    except configparser.ParsingError as exc:
-        lines = ", ".join(str(lineno) for lineno, _line in exc.errors)
-        raise CredentialProviderError(
-            f"{path} line {lines}: not a 'key = value' line",
-            provider=PROVIDER,
-            reason="malformed-file",
-        ) from None
     except configparser.Error as exc:
-        raise CredentialProviderError(
-            f"{path}: cannot be parsed ({type(exc).__name__})",
-            provider=PROVIDER,
-            reason="malformed-file",
-        ) from None
+        problem: str | None = _ini_problem(exc, path)
+    else:
+        problem = None
+    if problem is not None:
+        # Raised here, not in the handler: the parser's exception quotes the
+        # offending line (a secret key, perhaps) and would stay as __context__.
+        raise CredentialProviderError(problem, provider=PROVIDER, reason="malformed-file")
     result: dict[str, dict[str, Value]] = {}
     for section in parser.sections():
         values: dict[str, Value] = {}
@@ -281,11 +274,11 @@ def read_file_checked(
     try:
         return read_file(path)
     except (OSError, UnicodeDecodeError) as exc:
-        raise CredentialProviderError(
-            f"cannot read {what}{path} ({type(exc).__name__})",
-            provider=provider,
-            reason="unreadable-file",
-        ) from None
+        failure = type(exc).__name__
+    # Raised outside the handler: a UnicodeDecodeError holds the file's bytes.
+    raise CredentialProviderError(
+        f"cannot read {what}{path} ({failure})", provider=provider, reason="unreadable-file"
+    )
 
 
 def load_shared_config(environ: Mapping[str, str], read_file: ReadFile) -> SharedConfig:

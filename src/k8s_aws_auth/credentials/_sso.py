@@ -35,11 +35,13 @@ from k8s_aws_auth._instants import clamped, utc
 from k8s_aws_auth._models import Credentials
 
 from ._base import (
+    NOT_JSON,
     CredentialFlow,
     ProviderContext,
     Skip,
     expand_path,
     http,
+    loads_json,
     parse_timestamp,
     provider_error,
     transport_message,
@@ -219,6 +221,7 @@ class SSOProvider:
             connect_timeout=min(3.0, self.timeout),
             read_timeout=self.timeout,
             max_body=64 * 1024,
+            secrets=(document["clientSecret"], document["refreshToken"]),
         )
         outcome = yield from http(request)
         if isinstance(outcome, TransportFailure):
@@ -246,10 +249,9 @@ def _read_cache(ctx: ProviderContext, path: str, where: str, login: str) -> dict
     text = read_file_checked(ctx.read_file, path, where)
     if text is None:
         raise provider_error(where, f"no cached SSO login ({path}); {login}", "sso-login-required")
-    try:
-        document: Any = json.loads(text)
-    except (ValueError, RecursionError):
-        raise provider_error(where, f"{path} is not JSON; {login}", "sso-login-required") from None
+    document = loads_json(text)
+    if document is NOT_JSON:
+        raise provider_error(where, f"{path} is not JSON; {login}", "sso-login-required")
     if not isinstance(document, dict):
         raise provider_error(
             where, f"{path} has no accessToken/expiresAt; {login}", "sso-login-required"
@@ -259,10 +261,7 @@ def _read_cache(ctx: ProviderContext, path: str, where: str, login: str) -> dict
 
 def _parse_create_token(outcome: HttpResponse) -> tuple[str, int, str | None] | str:
     """CreateToken's ``accessToken``, ``expiresIn`` and optional ``refreshToken``, or what went wrong."""
-    try:
-        document: Any = json.loads(outcome.body) if not outcome.truncated else None
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        document = None
+    document = loads_json(outcome.body) if not outcome.truncated else None
     if outcome.status != 200:
         code = document.get("error") if isinstance(document, dict) else None
         suffix = f", {code}" if isinstance(code, str) and _ERROR_CODE.fullmatch(code) else ""
@@ -283,16 +282,18 @@ def _parse_create_token(outcome: HttpResponse) -> tuple[str, int, str | None] | 
     return access_token, expires_in, refresh_token if isinstance(refresh_token, str) else None
 
 
+_ROLE_CREDENTIALS = ("accessKeyId", "secretAccessKey", "sessionToken", "expiration")
+
+
 def _parse_role_credentials(body: bytes, where: str) -> Credentials:
-    try:
-        document: Any = json.loads(body)
-        role = document["roleCredentials"]
-        fields = (role["accessKeyId"], role["secretAccessKey"], role["sessionToken"])
-        expiration_ms = role["expiration"]
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError):
+    document = loads_json(body)
+    role = document.get("roleCredentials") if isinstance(document, dict) else None
+    if not isinstance(role, dict) or not all(key in role for key in _ROLE_CREDENTIALS):
         raise provider_error(
             where, "the SSO portal's answer has no roleCredentials", "bad-response"
-        ) from None
+        )
+    fields = (role["accessKeyId"], role["secretAccessKey"], role["sessionToken"])
+    expiration_ms = role["expiration"]
     if (
         not all(isinstance(value, str) and value for value in fields)
         or not isinstance(expiration_ms, int | float)
@@ -302,9 +303,9 @@ def _parse_role_credentials(body: bytes, where: str) -> Credentials:
             where, "the SSO portal's roleCredentials are incomplete", "bad-response"
         )
     try:
-        expiration = datetime.fromtimestamp(expiration_ms / 1000, timezone.utc)
+        expiration: datetime | None = datetime.fromtimestamp(expiration_ms / 1000, timezone.utc)
     except (OverflowError, OSError, ValueError):
-        raise provider_error(
-            where, "the SSO portal's expiration is out of range", "bad-response"
-        ) from None
+        expiration = None
+    if expiration is None:
+        raise provider_error(where, "the SSO portal's expiration is out of range", "bad-response")
     return Credentials(fields[0], fields[1], fields[2], expiration)

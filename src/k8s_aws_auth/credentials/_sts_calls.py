@@ -62,6 +62,7 @@ def _post(
     *,
     connect_timeout: float,
     read_timeout: float,
+    secrets: tuple[str, ...] = (),
 ) -> HttpRequest:
     sent = {"Host": endpoint.host, **headers}
     return HttpRequest(
@@ -72,6 +73,7 @@ def _post(
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         max_body=_MAX_BODY,
+        secrets=secrets,
     )
 
 
@@ -120,7 +122,7 @@ def web_identity_request(
     connect_timeout: float = 3.0,
     read_timeout: float = 10.0,
 ) -> HttpRequest:
-    """The unsigned AssumeRoleWithWebIdentity POST."""
+    """The unsigned AssumeRoleWithWebIdentity POST (the token is marked as its secret)."""
     form = [
         ("Action", "AssumeRoleWithWebIdentity"),
         ("Version", _VERSION),
@@ -134,6 +136,7 @@ def web_identity_request(
         {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
+        secrets=(web_identity_token,),
     )
 
 

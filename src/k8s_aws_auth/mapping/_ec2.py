@@ -34,6 +34,7 @@ from k8s_aws_auth._drivers import run_async, run_sync
 from k8s_aws_auth._effects import Flow, HttpRequest, HttpResponse, Sleep, TransportFailure
 from k8s_aws_auth._models import Credentials
 from k8s_aws_auth._partitions import regional_host
+from k8s_aws_auth._redact import detached
 from k8s_aws_auth._sigv4 import sign_post
 
 from ._errors import EC2LookupError
@@ -187,16 +188,20 @@ def _credentials(source: CredentialSource) -> Credentials:
     try:
         credentials = source()
     except Exception as exc:
-        raise EC2LookupError(
+        error = EC2LookupError(
             f"could not get AWS credentials for DescribeInstances: {type(exc).__name__}",
             reason="ec2-credentials",
             retryable=True,
-        ) from exc
-    if not isinstance(credentials, Credentials):
-        raise EC2LookupError(
-            "the credentials provider did not return Credentials", reason="ec2-credentials"
         )
-    return credentials
+        # A scrubbed copy, raised outside this block: a provider's own error may quote a key.
+        error.__cause__ = detached(exc)
+    else:
+        if not isinstance(credentials, Credentials):
+            raise EC2LookupError(
+                "the credentials provider did not return Credentials", reason="ec2-credentials"
+            )
+        return credentials
+    raise error
 
 
 def describe_instances_flow(

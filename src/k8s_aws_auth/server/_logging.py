@@ -2,32 +2,31 @@
 
 Every record becomes one JSON object per line: ``time``, ``level``, ``logger``,
 ``message`` and the ``fields`` the caller attached (``extra={"fields": {...}}``).
-Whatever a message or field contains, anything that looks like a bearer token
-(``k8s-aws-v1.…``) or a presigned STS query (``X-Amz-Signature=…``,
-``X-Amz-Security-Token=…``) is replaced by ``[redacted]`` before it is written.
+Whatever a message or field contains, every secret shape ``_redact`` knows
+(``k8s-aws-v1.…`` tokens, ``X-Amz-Signature=…``, ``X-Amz-Security-Token=…``,
+bearer and credential-header values, JWTs) is replaced by ``[redacted]`` before
+it is written. :func:`configure_logging` also installs the log guard on the
+HTTP and uvicorn loggers (``_log_guard``), which scrubs records before any
+handler, this one included, sees them.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 from datetime import datetime, timezone
 from typing import IO, Any
 
-__all__ = ["JsonFormatter", "configure_logging", "redact"]
+from k8s_aws_auth._log_guard import guard_logs
+from k8s_aws_auth._redact import scrub
 
-_SECRETS = re.compile(
-    r"k8s-aws-v1\.[A-Za-z0-9_\-=]*"
-    r"|(?i:x-amz-(?:signature|security-token|credential))=[^&\s\"']*"
-    r"|(?i:bearer)\s+[A-Za-z0-9._~+/=\-]+"
-)
+__all__ = ["JsonFormatter", "configure_logging", "redact"]
 
 
 def redact(text: str) -> str:
-    """``text`` with tokens, signatures, session tokens and bearer values replaced."""
-    return _SECRETS.sub("[redacted]", text)
+    """``text`` with tokens, signatures, session tokens, bearer and credential-header values replaced."""
+    return scrub(text)
 
 
 def _clean(value: Any) -> Any:
@@ -63,6 +62,8 @@ class JsonFormatter(logging.Formatter):
             # Tracebacks show source lines, not values, but go through redaction too.
             document["error"] = redact(f"{record.exc_info[0].__name__}: {record.exc_info[1]}")
             document["traceback"] = redact(self.formatException(record.exc_info))
+        elif record.exc_text:  # the log guard replaced a leaking exception by its scrubbed text
+            document["traceback"] = redact(record.exc_text)
         return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -72,6 +73,7 @@ def configure_logging(level: str = "info", stream: IO[str] | None = None) -> log
     Returns the installed handler (remove it to undo). uvicorn's access log is
     left off by the server; its error log goes through the same formatter.
     """
+    guard_logs()
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     handler.setFormatter(JsonFormatter())
     numeric = logging.getLevelName(level.upper())

@@ -86,6 +86,10 @@ def _object(value: object, where: str) -> Mapping[str, Any]:
     return value
 
 
+# What the decoder's failure becomes (``None`` is a JSON document: ``null``).
+_NOT_JSON: Any = object()
+
+
 def parse_token_review(body: bytes, *, max_token_size: int) -> TokenReviewRequest:
     """Parse a TokenReview request body.
 
@@ -103,7 +107,10 @@ def parse_token_review(body: bytes, *, max_token_size: int) -> TokenReviewReques
         raise
     except (ValueError, UnicodeDecodeError, RecursionError):
         # RecursionError: the C decoder refuses absurd nesting cleanly.
-        raise TokenReviewRequestError("request body is not valid JSON") from None
+        document = _NOT_JSON
+    if document is _NOT_JSON:
+        # Raised outside the handler: the decoder's exception holds the body, token included.
+        raise TokenReviewRequestError("request body is not valid JSON")
     review = _object(document, "request body")
     api_version = review.get("apiVersion")
     if api_version not in SUPPORTED_API_VERSIONS:
