@@ -15,7 +15,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -68,6 +68,7 @@ class ServerProcess:
         *,
         cwd: pathlib.Path | None = None,
         env: Mapping[str, str] | None = None,
+        preexec_fn: Callable[[], None] | None = None,
     ) -> None:
         self._stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
@@ -77,6 +78,7 @@ class ServerProcess:
             stderr=self._stderr,
             cwd=cwd,
             env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
+            preexec_fn=preexec_fn,  # noqa: PLW1509 - only sets resource limits of the child
         )
         self.port = 0
 
@@ -123,6 +125,33 @@ class ServerProcess:
         """Stop the process and drop its log file."""
         self.stop()
         self._stderr.close()
+
+
+def start_webhook(
+    root: pathlib.Path,
+    server_settings: dict[str, Any],
+    sts_url: str,
+    *,
+    flags: Sequence[str] = (),
+    preexec_fn: Callable[[], None] | None = None,
+) -> ServerProcess:
+    """``init`` then ``serve`` with ``root/config.yaml`` and ``root/state``, STS at ``sts_url``.
+
+    Returns the process once it logged "serving"; the caller closes it.
+    """
+    config = write_config(root / "config.yaml", CLUSTER_ID, server_settings)
+    port = free_port()
+    state = str(root / "state")
+    init = run_cli("init", "-c", str(config), "--state-dir", state, "--port", str(port))
+    assert init.returncode == 0, init.stderr
+    argv = ["-c", str(config), "--state-dir", state, "--port", str(port)]
+    server = ServerProcess([*argv, "--sts-endpoint-url", sts_url, *flags], preexec_fn=preexec_fn)
+    try:
+        server.wait_serving()
+    except BaseException:
+        server.close()
+        raise
+    return server
 
 
 @contextlib.contextmanager

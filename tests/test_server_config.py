@@ -92,6 +92,45 @@ def test_cache_ttl_zero_turns_the_verifier_cache_off() -> None:
     assert load_server_config(None, {"cluster_id": "c"}).verifier_config().cache_size == 10_000
 
 
+def test_connection_settings_and_their_defaults(tmp_path: pathlib.Path) -> None:
+    defaults = load_server_config(None, {"cluster_id": "c"})
+    assert (
+        defaults.tls_handshake_timeout,
+        defaults.header_timeout,
+        defaults.body_timeout,
+        defaults.idle_timeout,
+        defaults.max_connections,
+        defaults.sts_max_connections,
+    ) == (5.0, 10.0, 10.0, 30.0, None, 100)
+    path = _write(
+        tmp_path,
+        "clusterID: c\nserver:\n  tlsHandshakeTimeout: 2s\n  headerTimeout: 1500ms\n"
+        "  bodyTimeout: 3s\n  idleTimeout: 1m\n  maxConnections: 64\n  stsMaxConnections: 8\n",
+    )
+    config = load_server_config(path)
+    assert (config.tls_handshake_timeout, config.header_timeout) == (2.0, 1.5)
+    assert (config.body_timeout, config.idle_timeout) == (3.0, 60.0)
+    assert (config.max_connections, config.sts_max_connections) == (64, 8)
+    # maxConnections is about clients; the STS pool has its own key.
+    assert config.verifier_config().max_connections == 8
+    assert load_server_config(path, {"max_connections": 5}).max_connections == 5
+
+
+def test_the_default_connection_cap_follows_the_open_file_limit() -> None:
+    from k8s_aws_auth.server._listener import default_max_connections
+    from k8s_aws_auth.server._serve import connection_limits
+
+    assert default_max_connections(None) == 1024
+    assert default_max_connections(1_048_576) == 1024
+    assert default_max_connections(1024) == 512
+    assert default_max_connections(64) == 32
+    assert default_max_connections(1) == 1
+    config = load_server_config(None, {"cluster_id": "c"})
+    assert connection_limits(config, 256).max_connections == 128
+    explicit = load_server_config(None, {"cluster_id": "c", "max_connections": 4000})
+    assert connection_limits(explicit, 256).max_connections == 4000
+
+
 @pytest.mark.parametrize(
     ("text", "words"),
     [
@@ -106,6 +145,8 @@ def test_cache_ttl_zero_turns_the_verifier_cache_off() -> None:
         # Longer than a timedelta holds (the digits parse to inf): refused, not OverflowError.
         (f"clusterID: c\nserver:\n  cacheTTL: {'9' * 400}\n", "cacheTTL must be at most"),
         ("clusterID: c\nserver:\n  certLifetime: 1000000000d\n", "certLifetime must be at most"),
+        ("clusterID: c\nserver:\n  headerTimeout: 0s\n", "headerTimeout must be positive"),
+        ("clusterID: c\nserver:\n  maxConnections: 0\n", "maxConnections must be an integer"),
         ("clusterID: c\nserver:\n  scrubbedAccounts: ['12']\n", "12-digit"),
         ("clusterID: c\nserver:\n  port: 1\n  PORT: 2\n", "same key"),
         ("clusterID: [unclosed\n", "not valid YAML"),

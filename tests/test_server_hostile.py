@@ -23,6 +23,7 @@ from _server_support import (
     free_port,
     review,
     run_cli,
+    start_webhook,
     webhook_client,
     write_config,
 )
@@ -97,6 +98,7 @@ def _mapping(username: str) -> dict[str, Any]:
     return {
         "mapUsers": [{"userARN": ALICE, "username": username, "groups": ["devs"]}],
         "reloadInterval": "100ms",
+        "headerTimeout": "1s",
         "bodyTimeout": "1s",
     }
 
@@ -105,28 +107,10 @@ def _mapping(username: str) -> dict[str, Any]:
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     """One serve process for the module (FakeSTS served from this process)."""
     root = tmp_path_factory.mktemp("hostile")
-    config = write_config(root / "config.yaml", CLUSTER_ID, _mapping("alice"))
-    port = free_port()
-    init = run_cli(
-        "init", "-c", str(config), "--state-dir", str(root / "state"), "--port", str(port)
-    )
-    assert init.returncode == 0, init.stderr
     sts = FakeSTS()
     with sts.serve() as sts_url:
-        server = ServerProcess(
-            [
-                "-c",
-                str(config),
-                "--state-dir",
-                str(root / "state"),
-                "--port",
-                str(port),
-                "--sts-endpoint-url",
-                sts_url,
-            ]
-        )
+        server = start_webhook(root, _mapping("alice"), sts_url)
         try:
-            server.wait_serving()
             client, url = webhook_client(root / "state" / "kubeconfig.yaml", timeout=30.0)
             with client:
                 yield Running(root, sts, server, client, url)

@@ -81,6 +81,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--cache-size", dest="cache_size", type=int, help="positive cache entries")
     parser.add_argument(
+        "--max-connections",
+        dest="max_connections",
+        type=int,
+        help="client connections served at once (default 1024, or half the open-file limit)",
+    )
+    parser.add_argument(
         "--log-level", dest="log_level", choices=("debug", "info", "warning", "error")
     )
     ec2 = parser.add_argument_group("{{EC2PrivateDNSName}} lookups (ec2:DescribeInstances)")
@@ -169,6 +175,7 @@ def _run_serve(args: argparse.Namespace) -> int:
                 "client_ca_file",
                 "cache_ttl",
                 "cache_size",
+                "max_connections",
                 "log_level",
                 "region",
                 "ec2_qps",

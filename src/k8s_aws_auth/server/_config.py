@@ -66,6 +66,10 @@ _SERVER_KEYS = {
     "deadline": "deadline",
     "maxretries": "max_retries",
     "maxconnections": "max_connections",
+    "stsmaxconnections": "sts_max_connections",
+    "tlshandshaketimeout": "tls_handshake_timeout",
+    "headertimeout": "header_timeout",
+    "idletimeout": "idle_timeout",
     "retryafter": "retry_after",
     "audiences": "audiences",
     "clientcafile": "client_ca_file",
@@ -248,7 +252,11 @@ _COERCE: dict[str, Callable[[Any], object]] = {
     "read_timeout": lambda v: _seconds(v, "readTimeout"),
     "deadline": lambda v: _seconds(v, "deadline"),
     "max_retries": lambda v: _int(v, "maxRetries", 0, 10),
-    "max_connections": lambda v: _int(v, "maxConnections", 1, 10_000),
+    "max_connections": lambda v: _int(v, "maxConnections", 1, 1_000_000),
+    "sts_max_connections": lambda v: _int(v, "stsMaxConnections", 1, 10_000),
+    "tls_handshake_timeout": lambda v: _seconds(v, "tlsHandshakeTimeout"),
+    "header_timeout": lambda v: _seconds(v, "headerTimeout"),
+    "idle_timeout": lambda v: _seconds(v, "idleTimeout"),
     "retry_after": lambda v: _int(v, "retryAfter", 0, 3600),
     "audiences": _optional_audiences,
     "client_ca_file": _optional_path,
@@ -289,7 +297,17 @@ class ServerConfig:
     extra_regions: tuple[str, ...] = ()
     max_token_size: int = DEFAULT_MAX_TOKEN_SIZE
     max_body_bytes: int = 64 * 1024
+    tls_handshake_timeout: float = 5.0
+    """Seconds a new connection gets for its TLS handshake (and a closing one for its TLS close)."""
+    header_timeout: float = 10.0
+    """Seconds a request head may take, from the connection's start or the request's first byte."""
     body_timeout: float = 10.0
+    """Seconds a request body may take once its head arrived (slower: 408, connection closed)."""
+    idle_timeout: float = 30.0
+    """Seconds a keep-alive connection may wait for its next request."""
+    max_connections: int | None = None
+    """Client connections served at once (more wait in the listen backlog); ``None``: 1024, or
+    half the process's open-file limit when that is lower (resolved by `serve`)."""
     cache_size: int = 10_000
     cache_ttl: float = 60.0
     """Seconds a positive verification is reused (0 turns the cache off)."""
@@ -297,7 +315,8 @@ class ServerConfig:
     read_timeout: float = 5.0
     deadline: float = 10.0
     max_retries: int = 2
-    max_connections: int = 100
+    sts_max_connections: int = 100
+    """Size of the connection pool to STS."""
     retry_after: int = 1
     audiences: tuple[str, ...] | None = None
     client_ca_file: Path | None = None
@@ -337,7 +356,7 @@ class ServerConfig:
             read_timeout=self.read_timeout,
             deadline=self.deadline,
             max_retries=self.max_retries,
-            max_connections=self.max_connections,
+            max_connections=self.sts_max_connections,
             cache_size=self.cache_size if self.cache_ttl > 0 else 0,
             cache_ttl=timedelta(seconds=self.cache_ttl) if self.cache_ttl > 0 else None,
         )

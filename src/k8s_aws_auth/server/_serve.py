@@ -6,9 +6,10 @@ authentication of kube-apiserver, structured JSON logs, Prometheus metrics and
 graceful shutdown on SIGTERM/SIGINT (in-flight reviews finish, then the verifier
 and the mapping reloader close).
 
-uvicorn has no timeout for request headers; :func:`_protocol_class` adds one:
-a connection that has not sent a complete request within ``body_timeout``
-seconds of connecting is closed, so trickling clients cannot hold sockets forever.
+uvicorn runs the app, the lifespan and the shutdown; connections are accepted by
+our own `Listener` (connection limit, TLS handshake timeout, calm at the
+file-descriptor limit) and every phase of a connection is bounded by the
+`ConnectionGuard` mixed into uvicorn's protocol (see those modules).
 """
 
 from __future__ import annotations
@@ -16,17 +17,20 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import math
 import os
 import signal
 import socket
 import ssl
-from collections.abc import Awaitable, Callable, Mapping
+import sys
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import httpx
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from k8s_aws_auth._verifier import AsyncTokenVerifier
@@ -40,7 +44,15 @@ from ._certs import (
     write_file,
 )
 from ._config import ServerConfig
+from ._connection_guard import (
+    ConnectionGuard,
+    ConnectionLimits,
+    ConnectionStats,
+    close_after_errors,
+    guarded_protocol,
+)
 from ._ec2 import EC2NameLookup, build_ec2_lookup, uses_ec2_dns_name
+from ._listener import REPORT_INTERVAL, Listener, default_max_connections, open_file_limit
 from ._logging import configure_logging
 from ._mapping import IdentityMapping, load_identity_mapping
 from ._metrics import ServerMetrics
@@ -51,34 +63,15 @@ __all__ = ["ServerParts", "build_server", "run_server", "serve"]
 _log = logging.getLogger("k8s_aws_auth.server")
 
 
-def _protocol_class(header_timeout: float) -> type[H11Protocol]:
-    class HeaderTimeoutProtocol(H11Protocol):
-        _header_timer: asyncio.TimerHandle | None = None
-
-        def connection_made(self, transport: asyncio.BaseTransport) -> None:
-            super().connection_made(transport)  # type: ignore[arg-type]
-            self._header_timer = self.loop.call_later(header_timeout, self._headers_too_slow)
-
-        def _headers_too_slow(self) -> None:
-            # No request arrived in time on a fresh connection: a trickling client.
-            if getattr(self, "cycle", None) is None and not self.transport.is_closing():
-                _log.warning("closing a connection that sent no request in time")
-                self.transport.close()
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            if self._header_timer is not None:
-                self._header_timer.cancel()
-            super().connection_lost(exc)
-
-    return HeaderTimeoutProtocol
-
-
 def _bind(address: str, port: int) -> socket.socket:
     try:
         family = socket.AF_INET6 if ipaddress.ip_address(address).version == 6 else socket.AF_INET
     except ValueError:
         family = socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets whose protocol
+    # says TCP (accepted sockets inherit it); without it every answer waits ~40 ms
+    # for the client's delayed ACK. The connection guard sets it too, as a backstop.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((address, port))
@@ -115,6 +108,8 @@ class ServerParts:
     certificates: CertificateFiles
     ec2: EC2NameLookup | None = None
     """``{{EC2PrivateDNSName}}`` lookups, when a mapping needs them."""
+    connections: ConnectionStats = attrs.field(factory=ConnectionStats)
+    """Client connection counters (``k8s_aws_auth_connections_*`` metrics)."""
     ready: bool = False
 
 
@@ -167,8 +162,8 @@ def build_server(
         transport=ObservingTransport(
             httpx.AsyncHTTPTransport(
                 limits=httpx.Limits(
-                    max_connections=config.max_connections,
-                    max_keepalive_connections=config.max_connections,
+                    max_connections=config.sts_max_connections,
+                    max_keepalive_connections=config.sts_max_connections,
                 ),
                 trust_env=False,
             ),
@@ -231,19 +226,45 @@ def build_server(
         certificates=certificates,
         ec2=ec2,
     )
+    metrics.add_source(
+        "connections", parts.connections.counters, documentation="client connections"
+    )
+    metrics.add_source(
+        "connections", parts.connections.gauges, documentation="client connections", kind="gauge"
+    )
     parts_holder.append(parts)
     return parts
 
 
+def connection_limits(config: ServerConfig, open_files: int | None = None) -> ConnectionLimits:
+    """The connection bounds of ``config``; an unset ``max_connections`` follows ``open_files``."""
+    max_connections = config.max_connections
+    if max_connections is None:
+        max_connections = default_max_connections(open_files)
+    return ConnectionLimits(
+        tls_handshake_timeout=config.tls_handshake_timeout,
+        header_timeout=config.header_timeout,
+        body_timeout=config.body_timeout,
+        idle_timeout=config.idle_timeout,
+        max_connections=max_connections,
+    )
+
+
 def uvicorn_config(
-    config: ServerConfig, app: Any, certificates: CertificateFiles
+    config: ServerConfig,
+    app: Any,
+    certificates: CertificateFiles,
+    *,
+    limits: ConnectionLimits | None = None,
+    stats: ConnectionStats | None = None,
 ) -> uvicorn.Config:
     """The uvicorn settings the server uses (shared with the benchmark's trivial app)."""
+    limits = limits or connection_limits(config, open_file_limit())
     return uvicorn.Config(
-        app,
+        close_after_errors(app),
         host=config.address,
         port=config.port,
-        http=_protocol_class(config.body_timeout),
+        http=guarded_protocol(H11Protocol, limits, stats or ConnectionStats()),
         ws="none",
         lifespan="on",
         ssl_certfile=str(certificates.cert_path),
@@ -254,10 +275,73 @@ def uvicorn_config(
         server_header=False,
         date_header=False,
         proxy_headers=False,
-        timeout_keep_alive=30,
+        # The guard closes idle connections at idle_timeout; uvicorn's own timer
+        # (whole seconds) is only a backstop.
+        timeout_keep_alive=math.ceil(limits.idle_timeout),
         timeout_graceful_shutdown=int(config.shutdown_timeout),
         h11_max_incomplete_event_size=16 * 1024,
     )
+
+
+class WebhookServer(uvicorn.Server):
+    """uvicorn's server (lifespan, signals, graceful shutdown) over our own `Listener`.
+
+    Built from a `ServerConfig` and any ASGI app, so the benchmark's trivial app
+    runs under exactly the settings of ``serve``.
+    """
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        app: Any,
+        certificates: CertificateFiles,
+        *,
+        stats: ConnectionStats | None = None,
+    ) -> None:
+        self.limits = connection_limits(config, open_file_limit())
+        self.connection_stats = stats or ConnectionStats()
+        super().__init__(
+            uvicorn_config(
+                config, app, certificates, limits=self.limits, stats=self.connection_stats
+            )
+        )
+
+    async def startup(self, sockets: Sequence[socket.socket] | None = None) -> None:
+        """Run the lifespan startup, then accept on ``sockets`` (bound by the caller)."""
+        if not sockets:
+            raise RuntimeError("WebhookServer accepts on the sockets given to serve(sockets=...)")
+        await self.lifespan.startup()
+        if self.lifespan.should_exit:
+            sys.exit(STARTUP_FAILURE)
+        config = self.config
+        protocol_class = config.http_protocol_class
+
+        def create_protocol(on_lost: Callable[[], None]) -> asyncio.Protocol:
+            protocol = cast(
+                "ConnectionGuard",
+                protocol_class(  # type: ignore[call-arg]
+                    config=config, server_state=self.server_state, app_state=self.lifespan.state
+                ),
+            )
+            protocol.on_lost = on_lost
+            return protocol
+
+        listeners = [
+            Listener(
+                sock,
+                create_protocol,
+                ssl_context=config.ssl,
+                limits=self.limits,
+                stats=self.connection_stats,
+                backlog=config.backlog,
+            )
+            for sock in sockets
+        ]
+        for listener in listeners:
+            listener.start()
+        # uvicorn's shutdown only calls close() and wait_closed() on its servers.
+        self.servers = listeners  # type: ignore[assignment]
+        self.started = True
 
 
 async def serve(
@@ -272,8 +356,12 @@ async def serve(
         await parts.ec2.start()
     sock = _bind(config.address, config.port)
     host, port = sock.getsockname()[:2]
-    server = uvicorn.Server(uvicorn_config(config, parts.app, parts.certificates))
-    task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
+    server = WebhookServer(config, parts.app, parts.certificates, stats=parts.connections)
+    _warn_about_descriptors(server.limits, config)
+    loop = asyncio.get_running_loop()
+    previous_handler = loop.get_exception_handler()
+    loop.set_exception_handler(LoopErrorReporter())
+    task = loop.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started and not task.done():
             await asyncio.sleep(0.01)
@@ -290,6 +378,7 @@ async def serve(
                         "sts_endpoint_url": config.sts_endpoint_url,
                         "client_certificates": config.client_ca_file is not None,
                         "cache_size": config.cache_size if config.cache_ttl > 0 else 0,
+                        "max_connections": server.limits.max_connections,
                         "ignored_config_keys": list(config.ignored_keys),
                     }
                 },
@@ -301,8 +390,58 @@ async def serve(
         await task
     finally:
         sock.close()
+        loop.set_exception_handler(previous_handler)
     if not server.started:
         raise RuntimeError("the server did not start (see the log above)")
+
+
+class LoopErrorReporter:
+    """The event loop's exception handler while serving: one line per kind and interval.
+
+    asyncio reports what it cannot hand to anyone (a callback that raised, a
+    transport's unexpected error) with a traceback per occurrence; if a client
+    could trigger one per connection, a flood would write megabytes of them.
+    Here each kind (asyncio's message) is logged at most once per
+    `REPORT_INTERVAL` seconds, with its traceback, and the repeats in between
+    are counted in the next line.
+    """
+
+    def __init__(self, interval: float = REPORT_INTERVAL) -> None:
+        self._interval = interval
+        self._last: dict[str, float] = {}
+        self._repeats: dict[str, int] = {}
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """Log ``context`` unless its kind was logged less than an interval ago."""
+        message = str(context.get("message") or "event loop error")
+        now = loop.time()
+        if now - self._last.get(message, -self._interval) < self._interval:
+            self._repeats[message] = self._repeats.get(message, 0) + 1
+            return
+        self._last[message] = now
+        error = context.get("exception")
+        _log.error(
+            message,
+            exc_info=error if isinstance(error, BaseException) else None,
+            extra={"fields": {"repeats_since_last_line": self._repeats.pop(message, 0)}},
+        )
+
+
+def _warn_about_descriptors(limits: ConnectionLimits, config: ServerConfig) -> None:
+    files = open_file_limit()
+    if files is not None and limits.max_connections + config.sts_max_connections >= files:
+        # Still safe (the listener pauses when accept() runs out), but reviews that need
+        # a new STS connection would fail while it does.
+        _log.warning(
+            "maxConnections and stsMaxConnections together reach the open-file limit",
+            extra={
+                "fields": {
+                    "max_connections": limits.max_connections,
+                    "sts_max_connections": config.sts_max_connections,
+                    "open_file_limit": files,
+                }
+            },
+        )
 
 
 class _Terminated(Exception):

@@ -62,6 +62,9 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""
     # Idle keep-alive connections are closed after this many seconds.
     timeout = 30
+    # Headers and body go out in two writes: without TCP_NODELAY the body waits for
+    # the client's delayed ACK (~40 ms a response on Linux), which real STS never adds.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: tests read ``FakeSTS.requests`` instead of a log."""
