@@ -15,6 +15,7 @@ import attrs
 import httpx
 import pytest
 
+from _child_env import child_env
 from _credentials_helpers import StandIn, expires_in, serve, write_aws_files
 from conftest import DOC_ACCESS_KEY_ID, DOC_SECRET
 from k8s_aws_auth import Credentials, agenerate_token, generate_token
@@ -184,7 +185,7 @@ def _loaded_chain_modules(extra_env: dict[str, str]) -> tuple[list[str], str]:
     }
     result = subprocess.run(
         [sys.executable, "-c", code],
-        env=env,
+        env=child_env(env),
         capture_output=True,
         text=True,
         timeout=60,
