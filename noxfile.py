@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import glob
+import pathlib
+import shutil
+import time
+from collections.abc import Iterator
+
 import nox
 
 nox.options.default_venv_backend = "venv"
@@ -9,6 +16,16 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["check"]
 
 TEST_DEPS = ".[test]"
+HERE = pathlib.Path(__file__).parent
+
+#: Where Debian's ``libfaketime`` package (and a ``make install`` from source) put the library.
+LIBFAKETIME_GLOBS = (
+    "/usr/lib/*-linux-gnu/faketime/libfaketime.so.1",
+    "/usr/lib/faketime/libfaketime.so.1",
+    "/usr/local/lib/faketime/libfaketime.so.1",
+)
+#: ``timeshift``'s clock offsets (libfaketime's relative syntax), in seconds.
+TIME_SHIFTS = {"+365d": 365 * 86400, "-365d": -365 * 86400}
 
 
 @nox.session
@@ -20,6 +37,91 @@ def check(session: nox.Session) -> None:
     session.run("mypy")
     session.run("pytest", *session.posargs)
     session.run("mkdocs", "build", "--strict", "--quiet", "--site-dir", session.create_tmp())
+
+
+@nox.session
+def timeshift(session: nox.Session) -> None:
+    """The test suite with the clock moved a year ahead, then a year back (libfaketime).
+
+    Proves that no test compares a literal date with the real clock. Every process
+    started from this virtualenv sees the moved wall clock; monotonic clocks (timeouts)
+    stay real. Tests marked ``kubectl`` are left out: the real kubectl is a Go binary,
+    which libfaketime cannot move. Arguments after ``--`` go to pytest.
+    """
+    library = _libfaketime(session)
+    session.install("-e", TEST_DEPS)
+    _install_sleep_fix(session)
+    for shift, seconds in TIME_SHIFTS.items():
+        env = {
+            "LD_PRELOAD": library,
+            "FAKETIME": shift,
+            # A faked monotonic clock hangs every thread wait with a timeout (see
+            # tests/_faketime_sleep.py); durations and deadlines need the real one.
+            # FAKETIME_NO_CACHE stays unset: a fixed offset re-read every 10 s is the
+            # same offset, and re-reading it on every call only slows the suite.
+            "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+        }
+        with _removing_faketime_leftovers():
+            _require_shift(session, env, seconds)
+            session.run("pytest", "-m", "not kubectl", *session.posargs, env=env)
+
+
+def _libfaketime(session: nox.Session) -> str:
+    found = [path for pattern in LIBFAKETIME_GLOBS for path in sorted(glob.glob(pattern))]
+    if not found:
+        session.error(
+            "libfaketime is not installed (looked for "
+            + ", ".join(LIBFAKETIME_GLOBS)
+            + "): on Debian or Ubuntu, apt-get install libfaketime"
+        )
+    return found[0]
+
+
+def _install_sleep_fix(session: nox.Session) -> None:
+    """Load tests/_faketime_sleep.py at the start of every Python of this virtualenv."""
+    purelib = session.run_install(
+        "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", silent=True
+    )
+    if purelib is None:  # --no-install: the reused virtualenv has it from its first run
+        return
+    site = pathlib.Path(str(purelib).strip())
+    shutil.copyfile(HERE / "tests" / "_faketime_sleep.py", site / "_faketime_sleep.py")
+    (site / "_faketime_sleep.pth").write_text("import _faketime_sleep\n")
+
+
+@contextlib.contextmanager
+def _removing_faketime_leftovers() -> Iterator[None]:
+    """Unlink the shared memory libfaketime 0.9.10 leaves in /dev/shm for each process tree.
+
+    It creates ``faketime_shm_PID`` and ``sem.faketime_sem_PID`` for every process that
+    does not inherit ``FAKETIME_SHARED`` and never removes them. Only entries that
+    appeared during the run and whose process is gone are removed.
+    """
+    shm = pathlib.Path("/dev/shm")
+    before = set(shm.glob("*faketime_*")) if shm.is_dir() else set()
+    try:
+        yield
+    finally:
+        for path in set(shm.glob("*faketime_*")) - before:
+            pid = path.name.rpartition("_")[2]
+            if pid.isdigit() and not pathlib.Path("/proc", pid).exists():
+                path.unlink(missing_ok=True)
+
+
+def _require_shift(session: nox.Session, env: dict[str, str], seconds: int) -> None:
+    """Fail unless a child Python really sees the moved clock (the run is never vacuous)."""
+    probe = "import time; time.sleep(0.01); print(time.time())"
+    output = session.run("python", "-c", probe, env=env, silent=True)
+    if output is None:  # --install-only: nothing runs
+        return
+    seen = float(str(output).split()[-1])
+    shifted = seen - time.time()
+    if abs(shifted - seconds) > 600:
+        session.error(
+            f"the clock is not moved under {env['FAKETIME']!r}: a child Python is "
+            f"{shifted:+.0f} s off the real clock, expected {seconds:+d} s"
+        )
+    session.log(f"clock moved by {shifted / 86400:+.1f} days ({env['FAKETIME']})")
 
 
 @nox.session

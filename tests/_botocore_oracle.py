@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import threading
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
@@ -40,16 +41,23 @@ def _add_cluster_id_header(request: Any, **_: Any) -> None:
         request.headers[_CLUSTER_HEADER] = request.context[_CLUSTER_HEADER]
 
 
+#: One freeze at a time: the clock is a module global, and two threads freezing it at
+#: once would each restore what the other patched in, leaving botocore frozen at a
+#: fixed date for every later test that signs with the real clock.
+_FREEZE_LOCK = threading.Lock()
+
+
 @contextlib.contextmanager
 def frozen_botocore_clock(moment: datetime) -> Iterator[None]:
-    """Make botocore sign at ``moment`` (aware) and restore its clock afterwards."""
+    """Make botocore sign at ``moment`` (aware) and restore its clock afterwards (thread-safe)."""
     naive_utc = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    original = botocore.auth.get_current_datetime
-    botocore.auth.get_current_datetime = lambda *_, **__: naive_utc
-    try:
-        yield
-    finally:
-        botocore.auth.get_current_datetime = original
+    with _FREEZE_LOCK:
+        original = botocore.auth.get_current_datetime
+        botocore.auth.get_current_datetime = lambda *_, **__: naive_utc
+        try:
+            yield
+        finally:
+            botocore.auth.get_current_datetime = original
 
 
 class BotocoreTokenOracle:

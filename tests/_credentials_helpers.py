@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,15 @@ def imds_region_stand_in(region: bytes = b"eu-central-1") -> StandIn:
         return 200, {}, region
 
     return StandIn({("PUT", "/latest/api/token"): token, ("GET", IMDS_REGION_PATH): placement})
+
+
+def expires_in(delta: timedelta) -> str:
+    """An ``Expiration`` ``delta`` from now by the real clock, written the way AWS writes it.
+
+    For credentials served to code that reads the real clock: a fixed date in a test
+    expires (or is not yet due) as the calendar moves on.
+    """
+    return (datetime.now(timezone.utc) + delta).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def unused_port() -> int:

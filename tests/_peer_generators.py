@@ -27,6 +27,7 @@ from urllib.parse import unquote
 
 import attrs
 
+from _child_env import child_env
 from k8s_aws_auth import Credentials
 from k8s_aws_auth._sigv4 import (
     ALGORITHM,
@@ -134,7 +135,7 @@ def peer_env(
 
 def _run(argv: Sequence[str], env: Mapping[str, str]) -> str:
     result = subprocess.run(
-        list(argv), env=dict(env), capture_output=True, timeout=_TIMEOUT, check=False
+        list(argv), env=child_env(env), capture_output=True, timeout=_TIMEOUT, check=False
     )
     if result.returncode != 0:
         raise AssertionError(

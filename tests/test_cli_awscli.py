@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 
 import pytest
 
+from _child_env import child_env
 from conftest import DOC_ACCESS_KEY_ID, DOC_SECRET
 
 FROZEN_RUNNER = pathlib.Path(__file__).with_name("_awscli_frozen.py")
@@ -39,7 +40,7 @@ def _env(home: pathlib.Path, extra: Mapping[str, str]) -> dict[str, str]:
 
 def _run(argv: Sequence[str], env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        argv, env=dict(env), capture_output=True, text=True, timeout=60, check=False
+        argv, env=child_env(env), capture_output=True, text=True, timeout=60, check=False
     )
 
 

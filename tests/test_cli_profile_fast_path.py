@@ -23,6 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _child_env import child_env
 from conftest import DOC_ACCESS_KEY_ID, DOC_SECRET
 from k8s_aws_auth._cli_token import configure, request_from_args, sign
 from k8s_aws_auth.credentials import CredentialResolver
@@ -106,7 +107,7 @@ def _env(home: str, **extra: str) -> dict[str, str]:
 
 def _run(argv: Sequence[str], env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        argv, env=dict(env), capture_output=True, text=True, timeout=60, check=False
+        argv, env=child_env(env), capture_output=True, text=True, timeout=60, check=False
     )
 
 

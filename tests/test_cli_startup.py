@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from _child_env import child_env
 from _credentials_helpers import IMDS_REGION_PATH, imds_region_stand_in, serve
 from conftest import DOC_ACCESS_KEY_ID, DOC_SECRET
 from k8s_aws_auth import VerifierConfig, validate_token
@@ -107,7 +108,7 @@ def _run(
     }
     result = subprocess.run(
         [sys.executable, "-c", _PROBE, *args],
-        env=env,
+        env=child_env(env),
         capture_output=True,
         text=True,
         timeout=60,

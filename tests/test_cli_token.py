@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from _child_env import child_env
 from conftest import DOC_ACCESS_KEY_ID, DOC_SECRET
 from k8s_aws_auth import TokenVerifier, VerifierConfig
 from k8s_aws_auth.testing import FakeSTS
@@ -43,7 +44,7 @@ def _run(
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "k8s_aws_auth", *args],
-        env=dict(env),
+        env=child_env(env),
         input=stdin if stdin is not None else "",
         capture_output=True,
         text=True,

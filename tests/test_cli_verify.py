@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from _child_env import child_env
 from k8s_aws_auth import Credentials, presign_token
 from k8s_aws_auth.testing import FakeSTS
 
@@ -41,7 +42,7 @@ def _verify(args: Sequence[str], stdin: str = "") -> subprocess.CompletedProcess
         text=True,
         timeout=60,
         check=False,
-        env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"},
+        env=child_env({"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"}),
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import botocore.session
 import httpx
 import pytest
 
+from _credentials_helpers import expires_in
 from conftest import DOC_ACCESS_KEY_ID, DOC_SECRET
 from k8s_aws_auth import Credentials, decode_token, presign_token
 from k8s_aws_auth.credentials import CredentialResolver
@@ -30,10 +31,14 @@ USER = f"arn:aws:iam::{ACCOUNT}:user/alice"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/Admin"
 ROLE2 = f"arn:aws:iam::{ACCOUNT}:role/Deploy"
 BASE = f"[base]\naws_access_key_id = {DOC_ACCESS_KEY_ID}\naws_secret_access_key = {DOC_SECRET}\n"
-PROCESS = (
-    "import json\nprint(json.dumps({'Version': 1, 'AccessKeyId': 'ASIAPROC', 'SecretAccessKey': 'ps',"
-    " 'SessionToken': 'pt', 'Expiration': '2099-01-01T00:00:00Z'}))\n"
-)
+
+
+def _process_script() -> str:
+    """A credential_process whose credentials stay valid a day by the clock both sides read."""
+    return (
+        "import json\nprint(json.dumps({'Version': 1, 'AccessKeyId': 'ASIAPROC', 'SecretAccessKey': 'ps',"
+        f" 'SessionToken': 'pt', 'Expiration': '{expires_in(timedelta(days=1))}'}}))\n"
+    )
 
 
 @attrs.frozen
@@ -182,7 +187,7 @@ def whoami(fake: FakeSTS, credentials: Credentials) -> str:
 
 def _setup(layout: Layout, home: Path, sts_url: str) -> dict[str, str]:
     subst = {"home": str(home), "python": sys.executable}
-    (home / "proc.py").write_text(PROCESS)
+    (home / "proc.py").write_text(_process_script())
     env = {key: value.format(**subst) for key, value in layout.env.items()}
     config_path = Path(env.get("AWS_CONFIG_FILE", str(home / ".aws" / "config")))
     creds_path = Path(env.get("AWS_SHARED_CREDENTIALS_FILE", str(home / ".aws" / "credentials")))

@@ -15,7 +15,8 @@ import attrs
 import httpx
 import pytest
 
-from _credentials_helpers import StandIn, serve, write_aws_files
+from _child_env import child_env
+from _credentials_helpers import StandIn, expires_in, serve, write_aws_files
 from conftest import DOC_ACCESS_KEY_ID, DOC_SECRET
 from k8s_aws_auth import Credentials, agenerate_token, generate_token
 from k8s_aws_auth._effects import Sleep
@@ -46,7 +47,7 @@ def _metadata_stand_ins() -> tuple[StandIn, StandIn]:
             "AccessKeyId": "ASIAX",
             "SecretAccessKey": "x",
             "Token": "x",
-            "Expiration": "2099-01-01T00:00:00Z",
+            "Expiration": expires_in(timedelta(days=1)),
         }
     ).encode()
     imds = StandIn(
@@ -184,7 +185,7 @@ def _loaded_chain_modules(extra_env: dict[str, str]) -> tuple[list[str], str]:
     }
     result = subprocess.run(
         [sys.executable, "-c", code],
-        env=env,
+        env=child_env(env),
         capture_output=True,
         text=True,
         timeout=60,
@@ -209,14 +210,14 @@ def test_environment_keys_sign_without_building_the_chain() -> None:
 
 def test_expiring_environment_keys_still_go_through_the_provider() -> None:
     # AWS_CREDENTIAL_EXPIRATION is parsed by EnvProvider: the token cannot outlive the keys.
-    modules, expiration = _loaded_chain_modules(
-        {"AWS_CREDENTIAL_EXPIRATION": "2099-01-01T00:00:05Z"}
-    )
+    later = expires_in(timedelta(days=1))
+    modules, expiration = _loaded_chain_modules({"AWS_CREDENTIAL_EXPIRATION": later})
     assert "k8s_aws_auth.credentials._env" in modules
     assert "k8s_aws_auth.credentials._resolver" in modules
     assert [m for m in modules if not m.startswith("k8s_aws_auth.")] == []  # still no httpx
-    assert expiration != "2099-01-01T00:00:05+00:00"  # 14 minutes from now comes first
-    soon = (datetime.now(timezone.utc) + timedelta(minutes=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # 14 minutes from now comes first
+    assert datetime.fromisoformat(expiration) < datetime.fromisoformat(later.replace("Z", "+00:00"))
+    soon = expires_in(timedelta(minutes=3))
     modules, expiration = _loaded_chain_modules({"AWS_CREDENTIAL_EXPIRATION": soon})
     assert expiration == soon.replace("Z", "+00:00")
 
@@ -338,7 +339,7 @@ def _scenarios(home: Path, sts_url: str, imds_url: str) -> list[dict[str, str]]:
     script = home / "proc.py"
     script.write_text(
         "import json\nprint(json.dumps({'Version': 1, 'AccessKeyId': 'AKIAPROC', 'SecretAccessKey': 'p',"
-        " 'Expiration': '2099-01-01T00:00:00Z'}))\n"
+        f" 'Expiration': '{expires_in(timedelta(days=1))}'}}))\n"
     )
     write_aws_files(
         home,

@@ -824,10 +824,14 @@ def test_imds_token_role_credentials_sequence(home: Path) -> None:
 def test_imds_v1_fallback_when_token_is_not_offered(home: Path) -> None:
     with serve(_imds(token_status=404)) as stand_in:
         env = {"HOME": str(home), "AWS_EC2_METADATA_SERVICE_ENDPOINT": stand_in.base_url + "/"}
-        assert CredentialResolver(environ=env).resolve().access_key_id == "ASIAIMDS"
+        # The stand-in's credentials expire at a fixed moment: judge them at NOW.
+        resolved = CredentialResolver(environ=env, clock=lambda: NOW).resolve()
+        assert resolved.access_key_id == "ASIAIMDS"
         assert stand_in.seen[1].header("x-aws-ec2-metadata-token") is None
         with pytest.raises(NoCredentialsError, match="IMDSv1 is disabled"):
-            CredentialResolver(environ={**env, "AWS_EC2_METADATA_V1_DISABLED": "true"}).resolve()
+            CredentialResolver(
+                environ={**env, "AWS_EC2_METADATA_V1_DISABLED": "true"}, clock=lambda: NOW
+            ).resolve()
 
 
 def test_unreachable_imds_is_skipped_with_the_reason(home: Path) -> None:

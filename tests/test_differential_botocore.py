@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import random
 import string
+import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from _botocore_oracle import BotocoreTokenOracle
+from _botocore_oracle import BotocoreTokenOracle, frozen_botocore_clock
 from k8s_aws_auth import Credentials, decode_token, presign_token
 from k8s_aws_auth._partitions import PARTITIONS
 
@@ -223,6 +225,32 @@ def test_oracle_restores_botocore_clock(oracle: BotocoreTokenOracle) -> None:
         cluster_id="c",
         moment=datetime(2020, 1, 1, tzinfo=timezone.utc),
     )
+    assert botocore.auth.get_current_datetime is before
+
+
+def test_concurrent_freezes_each_see_their_moment_and_restore_the_clock() -> None:
+    # test_fake_sts signs from eight threads at once; unserialised, the freezes
+    # restored each other's patches and left botocore at a fixed date for later tests.
+    import botocore.auth
+
+    before = botocore.auth.get_current_datetime
+    seen: dict[int, datetime] = {}
+
+    def freeze(index: int) -> None:
+        moment = datetime(2020, 1, 1, tzinfo=timezone.utc) + timedelta(days=index)
+        with frozen_botocore_clock(moment):
+            time.sleep(0.01)  # overlap with the other threads if nothing serialises them
+            seen[index] = botocore.auth.get_current_datetime().replace(tzinfo=timezone.utc)
+
+    threads = [threading.Thread(target=freeze, args=(index,)) for index in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen == {
+        index: datetime(2020, 1, 1, tzinfo=timezone.utc) + timedelta(days=index)
+        for index in range(8)
+    }
     assert botocore.auth.get_current_datetime is before
 
 

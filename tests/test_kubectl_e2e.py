@@ -23,6 +23,7 @@ from collections.abc import Iterator
 import pytest
 import trustme
 
+from _child_env import child_env
 from k8s_aws_auth import TokenVerifier, VerifierConfig
 from k8s_aws_auth.errors import K8sAwsAuthError
 from k8s_aws_auth.testing import FakeSTS
@@ -203,7 +204,7 @@ def _kubectl(
             text=True,
             timeout=120,
             check=False,
-            env={"HOME": str(home), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+            env=child_env({"HOME": str(home), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}),
         )
 
 

@@ -16,6 +16,7 @@ from datetime import datetime
 
 import pytest
 
+from _child_env import child_env
 from _credentials_helpers import write_aws_files
 from conftest import DOC_ACCESS_KEY_ID, DOC_SECRET
 from k8s_aws_auth import Credentials, decode_token, generate_token
@@ -48,7 +49,7 @@ def _base_env(home: pathlib.Path) -> dict[str, str]:
 def _awscli_token(env: dict[str, str]) -> str:
     result = subprocess.run(
         [sys.executable, str(FROZEN_RUNNER), NOW_TEXT, "eks", "get-token", "--cluster-name", "c"],
-        env=env,
+        env=child_env(env),
         capture_output=True,
         text=True,
         timeout=60,

@@ -24,7 +24,7 @@ from typing import Any
 import anyio
 import pytest
 
-from _credentials_helpers import write_aws_files
+from _credentials_helpers import expires_in, write_aws_files
 from _leak_harness import CANARY, EchoServer, Planted, Reply, chain_texts, echoing, every_record
 from _verifier_harness import KINDS
 from k8s_aws_auth import Credentials, VerifierConfig, presign_token, validate_token
@@ -81,17 +81,12 @@ SSO_PORTAL_PATH = "/federation/credentials"
 NODE = "i-0123456789abcdef0"
 
 
-def _utc(delta: timedelta) -> str:
-    # Relative to the real clock: the resolvers read it, and so must these documents.
-    return (datetime.now(timezone.utc) + delta).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _credentials_json(**extra: Any) -> bytes:
     document = {
         "AccessKeyId": ISSUED.access_key_id,
         "SecretAccessKey": ISSUED.secret_access_key,
         "Token": ISSUED.session_token,
-        "Expiration": _utc(timedelta(hours=1)),
+        "Expiration": expires_in(timedelta(hours=1)),
         **extra,
     }
     return json.dumps(document).encode()
@@ -105,10 +100,10 @@ def _sso_cache(home: Path) -> None:
         "startUrl": "https://corp.awsapps.com/start",
         "region": "eu-west-1",
         "accessToken": SSO_ACCESS,
-        "expiresAt": _utc(timedelta(minutes=2)),
+        "expiresAt": expires_in(timedelta(minutes=2)),
         "clientId": "client-id-123",
         "clientSecret": SSO_CLIENT_SECRET,
-        "registrationExpiresAt": _utc(timedelta(days=30)),
+        "registrationExpiresAt": expires_in(timedelta(days=30)),
         "refreshToken": SSO_REFRESH,
     }
     path.write_text(json.dumps(document))
@@ -195,7 +190,7 @@ def _sts_answer(action: str) -> bytes:
     return (
         f"<{action}Response><{action}Result><Credentials><AccessKeyId>{c.access_key_id}"
         f"</AccessKeyId><SecretAccessKey>{c.secret_access_key}</SecretAccessKey>"
-        f"<SessionToken>{c.session_token}</SessionToken><Expiration>{_utc(timedelta(hours=1))}"
+        f"<SessionToken>{c.session_token}</SessionToken><Expiration>{expires_in(timedelta(hours=1))}"
         f"</Expiration></Credentials></{action}Result></{action}Response>"
     ).encode()
 

@@ -20,6 +20,7 @@ import pytest
 import trustme
 import yaml
 
+from _child_env import child_env
 from _server_support import (
     CLUSTER_ID,
     APIServerStandIn,
@@ -175,7 +176,7 @@ def _kubectl(
         text=True,
         timeout=120,
         check=False,
-        env={"HOME": str(home), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+        env=child_env({"HOME": str(home), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}),
     )
 
 

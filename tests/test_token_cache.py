@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
+from _child_env import child_env
 from conftest import DOC_ACCESS_KEY_ID, DOC_SECRET
 from k8s_aws_auth import Credentials, Token
 from k8s_aws_auth._token_cache import TokenCache, default_cache_dir
@@ -53,7 +54,7 @@ def _token(
             _iso(now),
             *args,
         ],
-        env=dict(env if env is not None else _env(home)),
+        env=child_env(env if env is not None else _env(home)),
         capture_output=True,
         text=True,
         timeout=60,
