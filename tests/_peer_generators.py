@@ -29,7 +29,7 @@ import attrs
 
 from _child_env import child_env
 from k8s_aws_auth import Credentials
-from k8s_aws_auth._sigv4 import (
+from k8s_aws_auth._core.sigv4 import (
     ALGORITHM,
     EMPTY_PAYLOAD_SHA256,
     canonical_headers,

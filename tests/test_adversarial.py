@@ -52,9 +52,9 @@ from k8s_aws_auth import (
     presign_token,
     validate_token,
 )
-from k8s_aws_auth._effects import HttpRequest
-from k8s_aws_auth._sts import build_verify_request
-from k8s_aws_auth._verify_flow import build_http_request
+from k8s_aws_auth._core.effects import HttpRequest
+from k8s_aws_auth._core.sts import build_verify_request
+from k8s_aws_auth._core.verify_flow import build_http_request
 from k8s_aws_auth.errors import (
     AccessDeniedError,
     ConfigurationError,

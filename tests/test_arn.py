@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from k8s_aws_auth import canonicalize_arn
-from k8s_aws_auth._arn import parse_arn, strip_role_path
+from k8s_aws_auth._core.arn import parse_arn, strip_role_path
 
 # arn -> (principal_type, name, path, session_name, canonical)
 TABLE = [

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from k8s_aws_auth import VerifierConfig, encode_token, validate_token
-from k8s_aws_auth._models import ValidatedToken
-from k8s_aws_auth._sts import parse_identity_response, raise_for_error_response
+from k8s_aws_auth._core.models import ValidatedToken
+from k8s_aws_auth._core.sts import parse_identity_response, raise_for_error_response
 from k8s_aws_auth.errors import (
     ClusterIDNotSignedError,
     ExpiredTokenError,

@@ -28,8 +28,8 @@ from k8s_aws_auth import (
     presign_token,
     validate_token,
 )
-from k8s_aws_auth._token_cache import TokenCache
-from k8s_aws_auth._token_signer import sign_token
+from k8s_aws_auth._core.token_signer import sign_token
+from k8s_aws_auth.cli._token_cache import TokenCache
 from k8s_aws_auth.credentials._base import parse_timestamp
 from k8s_aws_auth.errors import (
     ConfigurationError,

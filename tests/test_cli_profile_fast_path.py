@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from _child_env import child_env
 from conftest import DOC_ACCESS_KEY_ID, DOC_SECRET
-from k8s_aws_auth._cli_token import configure, request_from_args, sign
+from k8s_aws_auth.cli._token import configure, request_from_args, sign
 from k8s_aws_auth.credentials import CredentialResolver
 from k8s_aws_auth.credentials._shared_files import SharedFiles, profile_static_keys
 from k8s_aws_auth.errors import ConfigurationError, CredentialProviderError

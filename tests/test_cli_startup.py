@@ -38,11 +38,11 @@ FORBIDDEN_PREFIXES = (
     "ssl",
     "yaml",
     "k8s_aws_auth._verifier",
-    "k8s_aws_auth._validate",
-    "k8s_aws_auth._drivers",
-    "k8s_aws_auth._arn",
+    "k8s_aws_auth._core.validate",
+    "k8s_aws_auth._runtime.drivers",
+    "k8s_aws_auth._core.arn",
     "k8s_aws_auth.credentials.",
-    "k8s_aws_auth._cli_credentials",
+    "k8s_aws_auth.cli._credentials",
     "k8s_aws_auth.server",
     "k8s_aws_auth.testing",
 )
@@ -74,9 +74,9 @@ START_UP_FORBIDDEN = (
     "_datetime",
     "shutil",
     "urllib",
-    "k8s_aws_auth._models",
-    "k8s_aws_auth._config",
-    "k8s_aws_auth._token",  # the datetime wrapper (k8s_aws_auth._token_signer signs)
+    "k8s_aws_auth._core.models",
+    "k8s_aws_auth._core.config",
+    "k8s_aws_auth._core.token",  # the datetime wrapper (k8s_aws_auth._core.token_signer signs)
     "k8s_aws_auth._generate",
 )
 
@@ -128,7 +128,7 @@ def _modules(*args: str, extra_env: dict[str, str] | None = None) -> list[str]:
 def test_static_credential_token_path_imports_nothing_heavy() -> None:
     modules = _modules("token", "-i", "c")
     assert _heavy(modules) == []
-    assert "k8s_aws_auth._cli_token" in modules  # the probe really ran the command
+    assert "k8s_aws_auth.cli._token" in modules  # the probe really ran the command
 
 
 def test_get_token_path_is_as_light() -> None:
@@ -196,7 +196,7 @@ def test_config_file_settings_skip_the_chain_attrs_typing_and_datetime(
     assert _heavy(modules) == []
     assert [m for m in modules if _is_forbidden_at_start_up(m)] == []
     assert "configparser" in modules  # it did parse the config file
-    assert "k8s_aws_auth._token_signer" in modules
+    assert "k8s_aws_auth._core.token_signer" in modules
     assert _host(stdout) == host
 
 
@@ -258,14 +258,14 @@ def test_static_credential_path_skips_attrs_typing_and_datetime(
 ) -> None:
     modules = _modules(*args, extra_env=extra_env)
     assert [m for m in modules if _is_forbidden_at_start_up(m)] == []
-    assert "k8s_aws_auth._token_signer" in modules  # it signed on the fast path
+    assert "k8s_aws_auth._core.token_signer" in modules  # it signed on the fast path
 
 
 def test_now_flag_path_avoids_attrs_and_typing() -> None:
     # --now parses an RFC 3339 time (so datetime loads) but still signs on the fast path.
     modules = _modules("token", "-i", "c", "--now", "2026-11-28T11:02:49Z")
     assert [m for m in modules if m.startswith(("attr", "typing"))] == []
-    assert "k8s_aws_auth._token_signer" in modules
+    assert "k8s_aws_auth._core.token_signer" in modules
 
 
 def test_clock_read_on_the_fast_path_is_the_signing_second() -> None:
@@ -297,8 +297,9 @@ def test_importing_the_package_alone_is_light() -> None:
     modules = result.stdout.split()
     assert "k8s_aws_auth" in modules
     assert [m for m in modules if m.startswith(("httpx", "attr", "k8s_aws_auth._"))] == [
-        "k8s_aws_auth._lazy",  # the import-free __getattr__ helper
-        "k8s_aws_auth._version",
+        "k8s_aws_auth._core",  # the core's import-free package __init__
+        "k8s_aws_auth._core.lazy",  # the import-free __getattr__ helper
+        "k8s_aws_auth._core.version",
     ]
 
 

@@ -8,7 +8,7 @@ import attrs
 import pytest
 
 from k8s_aws_auth import VerifierConfig
-from k8s_aws_auth._config import DEFAULT_MAX_TOKEN_SIZE, normalize_cluster_id
+from k8s_aws_auth._core.config import DEFAULT_MAX_TOKEN_SIZE, normalize_cluster_id
 from k8s_aws_auth.errors import ConfigurationError
 
 # --- cluster id (DESIGN.md "Decisions") -------------------------------------------------------

@@ -17,8 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from k8s_aws_auth import Credentials, VerifierConfig, encode_token, presign_token, validate_token
-from k8s_aws_auth._sigv4 import Presigner, amz_date, presign_url
-from k8s_aws_auth._validate import (
+from k8s_aws_auth._core.sigv4 import Presigner, amz_date, presign_url
+from k8s_aws_auth._core.validate import (
     _CANONICAL_VALUE,
     _SESSION_TOKEN_VALUE,
     _check_credential,

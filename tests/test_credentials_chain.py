@@ -19,7 +19,7 @@ from _child_env import child_env
 from _credentials_helpers import StandIn, expires_in, serve, write_aws_files
 from conftest import DOC_ACCESS_KEY_ID, DOC_SECRET
 from k8s_aws_auth import Credentials, agenerate_token, generate_token
-from k8s_aws_auth._effects import Sleep
+from k8s_aws_auth._core.effects import Sleep
 from k8s_aws_auth.credentials import (
     AsyncCredentialResolver,
     CredentialChain,

@@ -31,7 +31,7 @@ from k8s_aws_auth import (
     generate_token,
     validate_token,
 )
-from k8s_aws_auth._effects import HttpRequest, HttpResponse, TransportFailure
+from k8s_aws_auth._core.effects import HttpRequest, HttpResponse, TransportFailure
 from k8s_aws_auth.credentials import AsyncCredentialResolver, CredentialResolver, ProviderContext
 from k8s_aws_auth.credentials._imds import IMDSProvider, imds_region_flow
 from k8s_aws_auth.errors import ConfigurationError

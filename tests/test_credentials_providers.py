@@ -18,7 +18,7 @@ import pytest
 from _credentials_helpers import Seen, StandIn, serve, unused_port, write_aws_files
 from conftest import DOC_ACCESS_KEY_ID, DOC_SECRET
 from k8s_aws_auth import Credentials, presign_token
-from k8s_aws_auth._effects import HttpRequest
+from k8s_aws_auth._core.effects import HttpRequest
 from k8s_aws_auth.credentials import (
     AssumeRoleProvider,
     AsyncCredentialResolver,
@@ -158,7 +158,7 @@ _ENV_CASES = [
 def test_exec_plugin_and_env_provider_read_the_environment_alike(environ: dict[str, str]) -> None:
     # One reading of the variables serves both: the plugin's fast path answers exactly
     # when the provider would answer with keys that never expire, and with the same keys.
-    from k8s_aws_auth._cli_token import static_env_credentials
+    from k8s_aws_auth.cli._token import static_env_credentials
 
     ctx = ProviderContext(environ=environ, read_file=lambda _path: None, clock=lambda: NOW)
     fast = static_env_credentials(environ)

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from _credentials_helpers import Seen, StandIn, serve, unused_port, write_aws_files
-from k8s_aws_auth._effects import HttpRequest, HttpResponse
+from k8s_aws_auth._core.effects import HttpRequest, HttpResponse
 from k8s_aws_auth.credentials import (
     AsyncCredentialResolver,
     CredentialResolver,

@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from k8s_aws_auth import _cli_demo, cli
+from k8s_aws_auth import cli
+from k8s_aws_auth.cli import _demo as demo_command
 
 
 def _demo(*args: str) -> subprocess.CompletedProcess[str]:
@@ -60,7 +61,7 @@ def test_demo_exits_1_when_a_step_misbehaves(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # A "tampered" token that is not tampered gets accepted: the demo must notice.
-    monkeypatch.setattr(_cli_demo, "_tampered", lambda token: token)
+    monkeypatch.setattr(demo_command, "_tampered", lambda token: token)
     assert cli.main(["demo"]) == 1
     out = capsys.readouterr().out
     assert "UNEXPECTED: accepted as arn:aws:iam::111122223333:user/demo/alice" in out

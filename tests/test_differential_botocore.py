@@ -17,7 +17,7 @@ import pytest
 
 from _botocore_oracle import BotocoreTokenOracle, frozen_botocore_clock
 from k8s_aws_auth import Credentials, decode_token, presign_token
-from k8s_aws_auth._partitions import PARTITIONS
+from k8s_aws_auth._core.partitions import PARTITIONS
 
 CASES = 2000
 SEED = 20231128

@@ -11,8 +11,8 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from k8s_aws_auth._drivers import run_async, run_sync
-from k8s_aws_auth._effects import Flow, HttpRequest, HttpResponse, Outcome
+from k8s_aws_auth._core.effects import Flow, HttpRequest, HttpResponse, Outcome
+from k8s_aws_auth._runtime.drivers import run_async, run_sync
 
 URL = "https://sts.us-west-2.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15"
 

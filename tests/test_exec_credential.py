@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from k8s_aws_auth import Token, format_exec_credential, parse_exec_info
-from k8s_aws_auth._exec_credential import ExecInfo, format_timestamp
+from k8s_aws_auth._core.exec_credential import ExecInfo, format_timestamp
 from k8s_aws_auth.errors import ConfigurationError
 
 TOKEN = Token("k8s-aws-v1.aHR0cHM6Ly9zdHM", datetime(2023, 4, 28, 0, 14, tzinfo=timezone.utc))

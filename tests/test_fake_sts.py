@@ -22,8 +22,8 @@ import pytest
 
 from _botocore_oracle import BotocoreTokenOracle, frozen_botocore_clock
 from k8s_aws_auth import Credentials, VerifierConfig, decode_token, presign_token, validate_token
-from k8s_aws_auth._sigv4 import sign_post
-from k8s_aws_auth._sts import parse_identity_response, raise_for_error_response
+from k8s_aws_auth._core.sigv4 import sign_post
+from k8s_aws_auth._core.sts import parse_identity_response, raise_for_error_response
 from k8s_aws_auth.errors import AccessDeniedError, STSResponseError, STSThrottledError
 from k8s_aws_auth.testing import FakeSTS, FixedClock, new_credentials
 

@@ -19,9 +19,9 @@ import httpx
 import pytest
 from uvicorn.logging import AccessFormatter
 
-from k8s_aws_auth._effects import HttpRequest
-from k8s_aws_auth._log_guard import GUARDED_LOGGERS, IN_FLIGHT, LogGuard, guard_logs
-from k8s_aws_auth._redact import REDACTED, RedactedError, detached, request_secrets, scrub
+from k8s_aws_auth._core.effects import HttpRequest
+from k8s_aws_auth._core.redact import REDACTED, RedactedError, detached, request_secrets, scrub
+from k8s_aws_auth._runtime.log_guard import GUARDED_LOGGERS, IN_FLIGHT, LogGuard, guard_logs
 
 SRC = pathlib.Path(__file__).resolve().parent.parent / "src" / "k8s_aws_auth"
 
@@ -261,8 +261,8 @@ def test_an_exception_that_cannot_be_rebuilt_becomes_a_redacted_error() -> None:
 #: exception is being handled, so none has one as ``__context__``.
 SECRET_PARSERS = [
     *sorted((SRC / "credentials").glob("*.py")),
-    SRC / "_sts.py",
-    SRC / "_token_cache.py",
+    SRC / "_core" / "sts.py",
+    SRC / "cli" / "_token_cache.py",
     SRC / "server" / "_tokenreview.py",
 ]
 #: Exceptions that hold no input: raising while one is handled is fine.

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from k8s_aws_auth import Identity
-from k8s_aws_auth._arn import parse_arn
+from k8s_aws_auth._core.arn import parse_arn
 from k8s_aws_auth.mapping import (
     Backend,
     EC2LookupError,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from k8s_aws_auth._partitions import (
+from k8s_aws_auth._core.partitions import (
     GLOBAL_HOST,
     PARTITIONS,
     allowed_hosts,

@@ -18,10 +18,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from k8s_aws_auth import Credentials, VerifierConfig, decode_token, presign_token, validate_token
-from k8s_aws_auth._arn import parse_arn
-from k8s_aws_auth._models import ValidatedToken
-from k8s_aws_auth._partitions import PARTITIONS, partition_for_region, sts_host_for
-from k8s_aws_auth._sts import parse_error_body, parse_identity_response, raise_for_error_response
+from k8s_aws_auth._core.arn import parse_arn
+from k8s_aws_auth._core.models import ValidatedToken
+from k8s_aws_auth._core.partitions import PARTITIONS, partition_for_region, sts_host_for
+from k8s_aws_auth._core.sts import (
+    parse_error_body,
+    parse_identity_response,
+    raise_for_error_response,
+)
 from k8s_aws_auth.errors import ConfigurationError, K8sAwsAuthError, STSError, TokenError
 
 settings.register_profile(

@@ -28,7 +28,7 @@ from _credentials_helpers import expires_in, write_aws_files
 from _leak_harness import CANARY, EchoServer, Planted, Reply, chain_texts, echoing, every_record
 from _verifier_harness import KINDS
 from k8s_aws_auth import Credentials, VerifierConfig, presign_token, validate_token
-from k8s_aws_auth._sts import parse_identity_response
+from k8s_aws_auth._core.sts import parse_identity_response
 from k8s_aws_auth.credentials import (
     AsyncCredentialResolver,
     ContainerProvider,

@@ -18,7 +18,7 @@ import pytest
 
 from conftest import GOLDEN_ACCESS_KEY_ID, GOLDEN_TIME
 from k8s_aws_auth import Credentials, encode_token, presign_token
-from k8s_aws_auth import _sigv4 as sigv4
+from k8s_aws_auth._core import sigv4
 
 VECTORS = json.loads(
     (Path(__file__).parent / "vectors" / "aws-sigv4-test-suite.json").read_text("utf-8")

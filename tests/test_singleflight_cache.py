@@ -14,8 +14,8 @@ import pytest
 
 from _verifier_harness import KINDS, Step, verify_all
 from k8s_aws_auth import AsyncTokenVerifier, Credentials, Identity, TokenVerifier, VerifierConfig
-from k8s_aws_auth._cache import CacheEntry, IdentityCache, cache_key
-from k8s_aws_auth._singleflight import SingleFlight
+from k8s_aws_auth._runtime.cache import CacheEntry, IdentityCache, cache_key
+from k8s_aws_auth._runtime.singleflight import SingleFlight
 from k8s_aws_auth.errors import (
     AccessDeniedError,
     ExpiredTokenError,

@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 import pytest
 
 from k8s_aws_auth import Credentials, VerifierConfig, presign_token, validate_token
-from k8s_aws_auth._models import ValidatedToken
-from k8s_aws_auth._sts import (
+from k8s_aws_auth._core.models import ValidatedToken
+from k8s_aws_auth._core.sts import (
     build_verify_request,
     parse_error_body,
     parse_identity_response,

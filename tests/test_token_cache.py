@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from _child_env import child_env
 from conftest import DOC_ACCESS_KEY_ID, DOC_SECRET
 from k8s_aws_auth import Credentials, Token
-from k8s_aws_auth._token_cache import TokenCache, default_cache_dir
+from k8s_aws_auth.cli._token_cache import TokenCache, default_cache_dir
 
 T0 = datetime(2026, 11, 28, 11, 2, 49, tzinfo=timezone.utc)
 
@@ -200,7 +200,7 @@ _CREATE_UNDER_LOCK = textwrap.dedent(
     from datetime import datetime, timedelta, timezone
     from pathlib import Path
     from k8s_aws_auth import Token
-    from k8s_aws_auth._token_cache import TokenCache
+    from k8s_aws_auth.cli._token_cache import TokenCache
 
     directory, log, start = Path(sys.argv[1]), sys.argv[2], float(sys.argv[3])
     now = datetime(2026, 11, 28, 11, 2, 49, tzinfo=timezone.utc)

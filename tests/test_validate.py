@@ -11,7 +11,7 @@ import pytest
 
 from conftest import GOLDEN_ACCESS_KEY_ID, GOLDEN_TIME
 from k8s_aws_auth import Credentials, VerifierConfig, encode_token, presign_token, validate_token
-from k8s_aws_auth._validate import decode_envelope
+from k8s_aws_auth._core.validate import decode_envelope
 from k8s_aws_auth.errors import (
     ConfigurationError,
     ExpiredTokenError,

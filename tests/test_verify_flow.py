@@ -10,7 +10,7 @@ import attrs
 import pytest
 
 from k8s_aws_auth import Credentials, VerifierConfig, __version__, presign_token, validate_token
-from k8s_aws_auth._effects import (
+from k8s_aws_auth._core.effects import (
     Effect,
     Flow,
     HttpRequest,
@@ -19,8 +19,8 @@ from k8s_aws_auth._effects import (
     Sleep,
     TransportFailure,
 )
-from k8s_aws_auth._models import Identity
-from k8s_aws_auth._verify_flow import backoff_delay, verify_flow
+from k8s_aws_auth._core.models import Identity
+from k8s_aws_auth._core.verify_flow import backoff_delay, verify_flow
 from k8s_aws_auth.errors import (
     AccessDeniedError,
     ExpiredTokenError,

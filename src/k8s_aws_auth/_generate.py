@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from ._models import Credentials, Token
-from ._token import presign_token
+from ._core.models import Credentials, Token
+from ._core.token import presign_token
 
 if TYPE_CHECKING:
     from .credentials import ClientSettings

@@ -30,16 +30,16 @@ from types import TracebackType
 import attrs
 import httpx
 
-from ._cache import CacheEntry, IdentityCache, cache_key
-from ._config import VerifierConfig
-from ._drivers import run_async, run_sync
-from ._instants import clamped, utc
-from ._log_guard import guard_logs
-from ._models import Identity, ValidatedToken
-from ._redact import detached, secret_forms
-from ._singleflight import AsyncSingleFlight, SingleFlight
-from ._validate import validate_token
-from ._verify_flow import sts_flow
+from ._core.config import VerifierConfig
+from ._core.instants import clamped, utc
+from ._core.models import Identity, ValidatedToken
+from ._core.redact import detached, secret_forms
+from ._core.validate import validate_token
+from ._core.verify_flow import sts_flow
+from ._runtime.cache import CacheEntry, IdentityCache, cache_key
+from ._runtime.drivers import run_async, run_sync
+from ._runtime.log_guard import guard_logs
+from ._runtime.singleflight import AsyncSingleFlight, SingleFlight
 from .errors import ConfigurationError, K8sAwsAuthError, STSError
 
 __all__ = [

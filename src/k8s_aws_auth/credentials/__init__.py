@@ -7,7 +7,7 @@ See ``docs/credentials.md``.
 
 from __future__ import annotations
 
-from k8s_aws_auth._lazy import lazy_exports
+from k8s_aws_auth._core.lazy import lazy_exports
 
 # Not `from typing import TYPE_CHECKING`: the exec plugin imports the shared-files and
 # region modules of this package at start-up, where typing costs milliseconds.

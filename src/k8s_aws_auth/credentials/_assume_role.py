@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 import attrs
 
-from k8s_aws_auth._models import Credentials
+from k8s_aws_auth._core.models import Credentials
 
 from ._base import CredentialFlow, ProviderContext, Skip, http, provider_error
 from ._endpoints import sts_endpoint

@@ -1,7 +1,7 @@
 """What every credential provider shares: the context it reads, the effects it yields, its result.
 
 A provider is a frozen config object whose ``flow(ctx)`` is a generator: it
-yields :class:`~k8s_aws_auth._effects.HttpRequest` / ``Sleep`` (run by the
+yields :class:`~k8s_aws_auth._core.effects.HttpRequest` / ``Sleep`` (run by the
 drivers), :class:`RunProcess` (``credential_process``), :class:`Prompt` (an
 MFA code) or :class:`WriteFile` (a refreshed SSO token), and returns
 :class:`~k8s_aws_auth.Credentials` or :class:`Skip` (this source is not
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import attrs
 
-from k8s_aws_auth._models import Credentials
+from k8s_aws_auth._core.models import Credentials
 from k8s_aws_auth.errors import CredentialProviderError
 
 # Path and profile-name rules live with the shared files (importable without attrs).
@@ -30,7 +30,7 @@ from ._shared_files import expand_path, profile_from_environ
 if TYPE_CHECKING:
     from typing import TypeAlias
 
-    from k8s_aws_auth._effects import HttpRequest, HttpResponse, Sleep, TransportFailure
+    from k8s_aws_auth._core.effects import HttpRequest, HttpResponse, Sleep, TransportFailure
 
     from ._local_effects import (
         ProcessFailure,
@@ -153,7 +153,7 @@ class ProviderContext:
 
 def http(request: HttpRequest) -> CredentialFlow[HttpResponse | TransportFailure]:
     """Yield one request and return what the driver sent back."""
-    from k8s_aws_auth._effects import HttpResponse, TransportFailure
+    from k8s_aws_auth._core.effects import HttpResponse, TransportFailure
 
     outcome = yield request
     if isinstance(outcome, HttpResponse | TransportFailure):

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from k8s_aws_auth._models import Credentials
+from k8s_aws_auth._core.models import Credentials
 from k8s_aws_auth.errors import NoCredentialsError
 
 from ._base import CredentialFlow, CredentialProvider, ProviderContext, Skip

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import attrs
 
-from k8s_aws_auth._models import Credentials
+from k8s_aws_auth._core.models import Credentials
 
 from ._base import CredentialFlow, CredentialProvider, ProviderContext, Skip, provider_error
 from ._shared_files import Value, section_keys

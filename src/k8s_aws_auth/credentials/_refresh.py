@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from k8s_aws_auth._models import Credentials
+from k8s_aws_auth._core.models import Credentials
 
 __all__ = ["ADVISORY_REFRESH", "MANDATORY_REFRESH", "Need", "RefreshWindows", "refresh_need"]
 

@@ -15,7 +15,7 @@ neither attrs nor typing, so the plugin reads the settings without the chain).
 
 from __future__ import annotations
 
-from k8s_aws_auth._frozen import Frozen
+from k8s_aws_auth._core.frozen import Frozen
 from k8s_aws_auth.errors import ConfigurationError
 
 # `typing` costs milliseconds on the plugin's start-up path; mypy treats this name as True.

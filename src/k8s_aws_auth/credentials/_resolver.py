@@ -17,8 +17,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from k8s_aws_auth._models import Credentials
-from k8s_aws_auth._private_file import write_private_file
+from k8s_aws_auth._core.models import Credentials
+from k8s_aws_auth._runtime.private_file import write_private_file
 from k8s_aws_auth.errors import CredentialsError, NoCredentialsError
 
 from ._base import (
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     import anyio
     import httpx
 
-    from k8s_aws_auth._effects import Flow, HttpRequest, Outcome, Sleep
+    from k8s_aws_auth._core.effects import Flow, HttpRequest, Outcome, Sleep
 
     from ._local_effects import ProcessFailure, ProcessResult, Prompt, RunProcess, WriteFile
 
@@ -388,7 +388,7 @@ class CredentialResolver(_ResolverBase):
                 if isinstance(effect, LOCAL_EFFECTS):
                     outcome = self._run_local(effect)
                 else:
-                    from k8s_aws_auth._drivers import run_sync
+                    from k8s_aws_auth._runtime.drivers import run_sync
 
                     client = self._client
                     if client is None:
@@ -504,7 +504,7 @@ class AsyncCredentialResolver(_ResolverBase):
 
                     outcome = await anyio.to_thread.run_sync(self._run_local, effect)
                 else:
-                    from k8s_aws_auth._drivers import run_async
+                    from k8s_aws_auth._runtime.drivers import run_async
 
                     client = self._client
                     if client is None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from k8s_aws_auth._frozen import Frozen
+from k8s_aws_auth._core.frozen import Frozen
 from k8s_aws_auth.errors import CredentialProviderError
 
 # `typing` costs milliseconds on the plugin's start-up path; mypy treats this name as True.

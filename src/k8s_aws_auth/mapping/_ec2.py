@@ -2,7 +2,7 @@
 
 * The request is a generator flow (:func:`describe_instances_flow`): a SigV4
   signed query-API POST, retried with backoff on throttling, 5xx and network
-  errors; the drivers in ``k8s_aws_auth._drivers`` run it over httpx.
+  errors; the drivers in ``k8s_aws_auth._runtime.drivers`` run it over httpx.
 * Only session names shaped like instance ids (``i-`` + 8 or 17 hex digits)
   are ever looked up; the id goes in an ``instance-id`` filter, so an unknown
   id yields "no such instance" instead of failing the whole batch.
@@ -30,12 +30,12 @@ import anyio
 import attrs
 import httpx
 
-from k8s_aws_auth._drivers import run_async, run_sync
-from k8s_aws_auth._effects import Flow, HttpRequest, HttpResponse, Sleep, TransportFailure
-from k8s_aws_auth._models import Credentials
-from k8s_aws_auth._partitions import regional_host
-from k8s_aws_auth._redact import detached
-from k8s_aws_auth._sigv4 import sign_post
+from k8s_aws_auth._core.effects import Flow, HttpRequest, HttpResponse, Sleep, TransportFailure
+from k8s_aws_auth._core.models import Credentials
+from k8s_aws_auth._core.partitions import regional_host
+from k8s_aws_auth._core.redact import detached
+from k8s_aws_auth._core.sigv4 import sign_post
+from k8s_aws_auth._runtime.drivers import run_async, run_sync
 
 from ._errors import EC2LookupError
 from ._templates import EC2_DNS_NAME, INSTANCE_ID

@@ -264,7 +264,7 @@ def _sso(value: Any, where: str, out: _Collector, *, case_insensitive: bool) -> 
     if account is None:
         return None
     partition = fields.get("partition") or "aws"
-    from k8s_aws_auth._partitions import PARTITIONS
+    from k8s_aws_auth._core.partitions import PARTITIONS
 
     if partition not in PARTITIONS:
         out.error(f"{where}.sso", f"partition {partition!r} is not a known AWS partition")

@@ -21,8 +21,8 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
-from k8s_aws_auth._models import Identity
-from k8s_aws_auth._review_user import user_uid_and_extra
+from k8s_aws_auth._core.models import Identity
+from k8s_aws_auth._core.review_user import user_uid_and_extra
 
 from ._errors import MappingError, ReservedUsernameError
 from ._formats import UPSTREAM_BACKEND_MODES

@@ -9,7 +9,7 @@ import attrs
 
 # One MappedUser for the mapper and the webhook app: it lives beside the uid/extra
 # rules both share, so the app does not import this package.
-from k8s_aws_auth._review_user import MappedUser, MatchedEntry
+from k8s_aws_auth._core.review_user import MappedUser, MatchedEntry
 
 from ._errors import MappingFileError, Problem
 

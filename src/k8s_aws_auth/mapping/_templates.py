@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from k8s_aws_auth._models import Identity
+from k8s_aws_auth._core.models import Identity
 
 from ._errors import EC2LookupError, MappingError
 

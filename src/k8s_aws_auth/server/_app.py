@@ -30,8 +30,8 @@ from typing import Any, Protocol
 import anyio
 import attrs
 
-from k8s_aws_auth._models import Identity
-from k8s_aws_auth._review_user import MappedUser, user_uid_and_extra
+from k8s_aws_auth._core.models import Identity
+from k8s_aws_auth._core.review_user import MappedUser, user_uid_and_extra
 from k8s_aws_auth.errors import K8sAwsAuthError, STSError, STSThrottledError, TokenError
 
 from ._tokenreview import (

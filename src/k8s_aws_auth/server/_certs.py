@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from k8s_aws_auth._instants import clamped, shifted
+from k8s_aws_auth._core.instants import clamped, shifted
 from k8s_aws_auth.errors import ConfigurationError
 
 __all__ = [

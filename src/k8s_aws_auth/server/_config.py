@@ -36,7 +36,7 @@ from typing import Any
 import attrs
 import yaml
 
-from k8s_aws_auth._config import DEFAULT_MAX_TOKEN_SIZE, VerifierConfig
+from k8s_aws_auth._core.config import DEFAULT_MAX_TOKEN_SIZE, VerifierConfig
 from k8s_aws_auth.errors import ConfigurationError
 
 __all__ = ["DEFAULT_PORT", "ServerConfig", "load_server_config", "parse_duration"]

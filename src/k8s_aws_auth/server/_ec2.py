@@ -27,11 +27,11 @@ from urllib.parse import quote, urlencode
 import attrs
 import httpx
 
-from k8s_aws_auth._effects import HttpRequest
-from k8s_aws_auth._instants import utc
-from k8s_aws_auth._models import Credentials
-from k8s_aws_auth._partitions import partition_for_region
-from k8s_aws_auth._sigv4 import sign_post
+from k8s_aws_auth._core.effects import HttpRequest
+from k8s_aws_auth._core.instants import utc
+from k8s_aws_auth._core.models import Credentials
+from k8s_aws_auth._core.partitions import partition_for_region
+from k8s_aws_auth._core.sigv4 import sign_post
 from k8s_aws_auth.credentials._base import (
     CredentialFlow,
     CredentialProvider,

@@ -18,8 +18,8 @@ import sys
 from datetime import datetime, timezone
 from typing import IO, Any
 
-from k8s_aws_auth._log_guard import guard_logs
-from k8s_aws_auth._redact import scrub
+from k8s_aws_auth._core.redact import scrub
+from k8s_aws_auth._runtime.log_guard import guard_logs
 
 __all__ = ["JsonFormatter", "configure_logging", "redact"]
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import anyio
 
-from k8s_aws_auth._models import Identity
+from k8s_aws_auth._core.models import Identity
 from k8s_aws_auth.errors import ConfigurationError
 from k8s_aws_auth.mapping import (
     Backend,

@@ -19,9 +19,9 @@ from urllib.parse import quote, unquote, unquote_plus
 
 import attrs
 
-from k8s_aws_auth._instants import clamped, utc
-from k8s_aws_auth._partitions import PARTITIONS, allowed_hosts
-from k8s_aws_auth._sigv4 import (
+from k8s_aws_auth._core.instants import clamped, utc
+from k8s_aws_auth._core.partitions import PARTITIONS, allowed_hosts
+from k8s_aws_auth._core.sigv4 import (
     ALGORITHM,
     EMPTY_PAYLOAD_SHA256,
     canonical_query,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta, timezone
 
-from k8s_aws_auth._instants import shifted, utc
+from k8s_aws_auth._core.instants import shifted, utc
 from k8s_aws_auth.errors import ConfigurationError
 
 __all__ = ["FixedClock", "utc_now"]

@@ -23,9 +23,9 @@ from typing import Literal
 import attrs
 import httpx
 
-from k8s_aws_auth._arn import ParsedArn, parse_arn
-from k8s_aws_auth._instants import clamped, utc
-from k8s_aws_auth._models import Credentials
+from k8s_aws_auth._core.arn import ParsedArn, parse_arn
+from k8s_aws_auth._core.instants import clamped, utc
+from k8s_aws_auth._core.models import Credentials
 from k8s_aws_auth.errors import ConfigurationError
 
 from ._auth import (

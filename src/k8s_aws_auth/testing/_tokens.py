@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from k8s_aws_auth._models import Credentials
-from k8s_aws_auth._token import presign_token
+from k8s_aws_auth._core.models import Credentials
+from k8s_aws_auth._core.token import presign_token
 
 from ._clock import utc_now
 from ._values import Principal

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from k8s_aws_auth._models import Credentials
+from k8s_aws_auth._core.models import Credentials
 
 __all__ = ["Principal", "RecordedRequest"]
 

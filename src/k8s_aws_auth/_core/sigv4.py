@@ -23,14 +23,14 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 
-from ._frozen import Frozen
+from .frozen import Frozen
 
 # `typing` costs milliseconds on the plugin's start-up path; mypy treats this name as True.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from ._models import Credentials
+    from .models import Credentials
 
 __all__ = [
     "ALGORITHM",

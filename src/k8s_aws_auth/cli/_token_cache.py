@@ -35,10 +35,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
-from ._instants import clamped, utc
-from ._models import Credentials, Token
-from ._private_file import write_private_file
-from ._token_signer import TOKEN_PREFIX
+from k8s_aws_auth._core.instants import clamped, utc
+from k8s_aws_auth._core.models import Credentials, Token
+from k8s_aws_auth._core.token_signer import TOKEN_PREFIX
+from k8s_aws_auth._runtime.private_file import write_private_file
 
 _T = TypeVar("_T")
 

@@ -22,9 +22,17 @@ from typing import TypeVar
 import anyio
 import httpx
 
-from ._effects import Flow, HttpRequest, HttpResponse, Outcome, Sleep, TransportFailure
-from ._log_guard import IN_FLIGHT, guard_logs
-from ._redact import detached, request_secrets
+from k8s_aws_auth._core.effects import (
+    Flow,
+    HttpRequest,
+    HttpResponse,
+    Outcome,
+    Sleep,
+    TransportFailure,
+)
+from k8s_aws_auth._core.redact import detached, request_secrets
+
+from .log_guard import IN_FLIGHT, guard_logs
 
 __all__ = ["run_async", "run_sync"]
 

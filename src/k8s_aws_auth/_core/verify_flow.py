@@ -22,13 +22,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from ._config import VerifierConfig
-from ._effects import Flow, HttpRequest, HttpResponse, Sleep, TransportFailure
-from ._models import Identity, ValidatedToken
-from ._sts import parse_identity_response, raise_for_error_response, verify_url_and_headers
-from ._validate import validate_token
-from ._version import __version__
-from .errors import STSError, STSResponseError, STSThrottledError, STSUnavailableError
+from k8s_aws_auth.errors import STSError, STSResponseError, STSThrottledError, STSUnavailableError
+
+from .config import VerifierConfig
+from .effects import Flow, HttpRequest, HttpResponse, Sleep, TransportFailure
+from .models import Identity, ValidatedToken
+from .sts import parse_identity_response, raise_for_error_response, verify_url_and_headers
+from .validate import validate_token
+from .version import __version__
 
 __all__ = [
     "BACKOFF_BASE",

@@ -8,9 +8,10 @@ from datetime import timedelta
 
 import attrs
 
-from ._cluster_id import MAX_CLUSTER_ID_LENGTH, normalize_cluster_id
-from ._partitions import PARTITIONS, REGION_NAME, allowed_hosts, partition_for_region
-from .errors import ConfigurationError
+from k8s_aws_auth.errors import ConfigurationError
+
+from .cluster_id import MAX_CLUSTER_ID_LENGTH, normalize_cluster_id
+from .partitions import PARTITIONS, REGION_NAME, allowed_hosts, partition_for_region
 
 __all__ = [
     "DEFAULT_MAX_TOKEN_SIZE",

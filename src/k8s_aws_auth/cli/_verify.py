@@ -12,7 +12,7 @@ import argparse
 import json
 import sys
 
-from .cli import EXIT_FAILURE, EXIT_UNDECIDED, EXIT_USAGE, describe_error
+from . import EXIT_FAILURE, EXIT_UNDECIDED, EXIT_USAGE, describe_error
 
 __all__ = ["configure", "identity_document", "run"]
 
@@ -49,7 +49,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def identity_document(identity: object) -> dict[str, str]:
     """An :class:`~k8s_aws_auth.Identity` under aws-iam-authenticator's ``verify -o json`` keys."""
-    from ._models import Identity
+    from k8s_aws_auth._core.models import Identity
 
     assert isinstance(identity, Identity)
     return {
@@ -75,8 +75,8 @@ def _read_token(args: argparse.Namespace) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     """Verify and print; the exit code says verified, denied or undecided."""
-    from . import TokenVerifier, VerifierConfig
-    from .errors import ConfigurationError, STSError, TokenError
+    from k8s_aws_auth import TokenVerifier, VerifierConfig
+    from k8s_aws_auth.errors import ConfigurationError, STSError, TokenError
 
     token = _read_token(args)
     if not token:

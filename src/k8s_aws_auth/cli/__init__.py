@@ -31,24 +31,24 @@ EXIT_USAGE = 64
 
 #: subcommand → (module, one-line help). Modules are imported only when chosen.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("k8s_aws_auth._cli_demo", "run the full loop against an embedded loopback STS"),
+    "demo": ("k8s_aws_auth.cli._demo", "run the full loop against an embedded loopback STS"),
     "token": (
-        "k8s_aws_auth._cli_token",
+        "k8s_aws_auth.cli._token",
         "print an ExecCredential for kubectl (aws-iam-authenticator token)",
     ),
     "get-token": (
-        "k8s_aws_auth._cli_token",
+        "k8s_aws_auth.cli._token",
         "print an ExecCredential for kubectl (aws eks get-token)",
     ),
-    "verify": ("k8s_aws_auth._cli_verify", "verify a token against STS and print the identity"),
-    "kubeconfig": ("k8s_aws_auth._cli_kubeconfig", "print a kubeconfig wired to this exec plugin"),
+    "verify": ("k8s_aws_auth.cli._verify", "verify a token against STS and print the identity"),
+    "kubeconfig": ("k8s_aws_auth.cli._kubeconfig", "print a kubeconfig wired to this exec plugin"),
     "serve": (
-        "k8s_aws_auth._cli_server",
+        "k8s_aws_auth.cli._server",
         "run the TokenReview webhook server (aws-iam-authenticator server)",
     ),
-    "init": ("k8s_aws_auth._cli_server", "write the webhook's TLS certificate, key and kubeconfig"),
+    "init": ("k8s_aws_auth.cli._server", "write the webhook's TLS certificate, key and kubeconfig"),
     "mapping": (
-        "k8s_aws_auth._cli_mapping",
+        "k8s_aws_auth.cli._mapping",
         "check a mapping file or explain how it maps a caller ARN",
     ),
 }
@@ -116,7 +116,7 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction[_Pars
 
 
 def _version() -> str:
-    from ._version import __version__
+    from k8s_aws_auth._core.version import __version__
 
     return f"k8s-aws-auth {__version__}"
 
@@ -127,7 +127,7 @@ def describe_error(exc: BaseException) -> str:
     Library errors carry vetted messages (never a token or a secret); anything
     else is named by type only, because its text might quote a secret.
     """
-    from .errors import (
+    from k8s_aws_auth.errors import (
         ConfigurationError,
         CredentialsError,
         K8sAwsAuthError,

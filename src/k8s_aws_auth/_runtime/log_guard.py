@@ -31,11 +31,11 @@ import threading
 from collections.abc import Mapping
 from contextvars import ContextVar
 
-from ._redact import leaks, request_secrets, scrub
+from k8s_aws_auth._core.redact import leaks, request_secrets, scrub
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from ._effects import HttpRequest
+    from k8s_aws_auth._core.effects import HttpRequest
 
 __all__ = ["GUARDED_LOGGERS", "IN_FLIGHT", "LogGuard", "guard_logs"]
 

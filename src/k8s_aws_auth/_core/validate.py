@@ -47,12 +47,7 @@ import binascii
 import re
 from datetime import datetime, timedelta, timezone
 
-from ._config import VerifierConfig
-from ._instants import clamped, shifted, utc
-from ._models import ValidatedToken
-from ._sigv4 import ALGORITHM
-from ._token_signer import STS_URL_LIFETIME_SECONDS, TOKEN_PREFIX
-from .errors import (
+from k8s_aws_auth.errors import (
     ClusterIDNotSignedError,
     ConfigurationError,
     ExpiredTokenError,
@@ -61,6 +56,12 @@ from .errors import (
     TokenNotYetValidError,
     UntrustedEndpointError,
 )
+
+from .config import VerifierConfig
+from .instants import clamped, shifted, utc
+from .models import ValidatedToken
+from .sigv4 import ALGORITHM
+from .token_signer import STS_URL_LIFETIME_SECONDS, TOKEN_PREFIX
 
 __all__ = ["STS_URL_LIFETIME", "decode_envelope", "validate_token"]
 

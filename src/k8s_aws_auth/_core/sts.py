@@ -16,10 +16,11 @@ from typing import Any
 
 import attrs
 
-from ._arn import arn_parts
-from ._config import VerifierConfig
-from ._models import Identity, ValidatedToken
-from .errors import AccessDeniedError, STSResponseError, STSThrottledError
+from k8s_aws_auth.errors import AccessDeniedError, STSResponseError, STSThrottledError
+
+from .arn import arn_parts
+from .config import VerifierConfig
+from .models import Identity, ValidatedToken
 
 __all__ = [
     "StsErrorInfo",

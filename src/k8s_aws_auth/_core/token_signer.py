@@ -12,10 +12,11 @@ import binascii
 import re
 from functools import lru_cache
 
-from . import _sigv4
-from ._cluster_id import normalize_cluster_id
-from ._partitions import sts_host_for
-from .errors import ConfigurationError, CredentialsError
+from k8s_aws_auth.errors import ConfigurationError, CredentialsError
+
+from . import sigv4
+from .cluster_id import normalize_cluster_id
+from .partitions import sts_host_for
 
 __all__ = [
     "CLIENT_TOKEN_LIFETIME_SECONDS",
@@ -77,7 +78,7 @@ def _token_presigner(
     use_fips: bool,
     use_dualstack: bool,
     datestamp: str,
-) -> _sigv4.Presigner:
+) -> sigv4.Presigner:
     # Checked once per cached presigner. Verifiers refuse any other character in
     # X-Amz-Security-Token, so such a token could never be used.
     if session_token and not _SESSION_TOKEN.fullmatch(session_token):
@@ -92,8 +93,8 @@ def _token_presigner(
         use_fips=use_fips,
         use_dualstack=use_dualstack,
     )
-    return _sigv4.Presigner(
-        _sigv4.SigningKeys(access_key_id, secret_access_key, session_token),
+    return sigv4.Presigner(
+        sigv4.SigningKeys(access_key_id, secret_access_key, session_token),
         host,
         signing_region,
         "sts",

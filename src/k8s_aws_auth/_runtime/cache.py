@@ -20,7 +20,7 @@ from datetime import datetime
 
 import attrs
 
-from ._models import Identity
+from k8s_aws_auth._core.models import Identity
 
 __all__ = ["CacheEntry", "IdentityCache", "cache_key"]
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from .errors import ConfigurationError
+from k8s_aws_auth.errors import ConfigurationError
 
 __all__ = ["CALENDAR_END", "CALENDAR_START", "clamped", "shifted", "utc"]
 

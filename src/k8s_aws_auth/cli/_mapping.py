@@ -12,8 +12,8 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from k8s_aws_auth._arn import parse_arn
-from k8s_aws_auth._models import Identity
+from k8s_aws_auth._core.arn import parse_arn
+from k8s_aws_auth._core.models import Identity
 
 if TYPE_CHECKING:
     from k8s_aws_auth.mapping import MappingSet

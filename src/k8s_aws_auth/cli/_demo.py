@@ -19,13 +19,13 @@ from typing import TextIO
 
 import anyio
 
-from ._config import VerifierConfig
-from ._generate import generate_token
-from ._models import Credentials, Identity
-from ._token import decode_token, encode_token
-from ._verifier import TokenVerifier, averify_token
-from .errors import AccessDeniedError, ExpiredTokenError, K8sAwsAuthError
-from .testing import FakeSTS
+from k8s_aws_auth._core.config import VerifierConfig
+from k8s_aws_auth._core.models import Credentials, Identity
+from k8s_aws_auth._core.token import decode_token, encode_token
+from k8s_aws_auth._generate import generate_token
+from k8s_aws_auth._verifier import TokenVerifier, averify_token
+from k8s_aws_auth.errors import AccessDeniedError, ExpiredTokenError, K8sAwsAuthError
+from k8s_aws_auth.testing import FakeSTS
 
 __all__ = ["configure", "run"]
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 if TYPE_CHECKING:
-    from ._models import Identity
+    from .models import Identity
 
 __all__ = ["MappedUser", "MatchedEntry", "user_uid_and_extra"]
 

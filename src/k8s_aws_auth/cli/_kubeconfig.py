@@ -15,7 +15,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from .errors import ConfigurationError
+from k8s_aws_auth.errors import ConfigurationError
 
 __all__ = ["configure", "kubeconfig_yaml", "run"]
 
@@ -139,7 +139,7 @@ def kubeconfig_yaml(
 
 def run(args: argparse.Namespace) -> int:
     """Print the kubeconfig on stdout."""
-    from ._config import normalize_cluster_id
+    from k8s_aws_auth._core.config import normalize_cluster_id
 
     normalize_cluster_id(args.cluster_id)  # fail here, not at the first kubectl call
     if not args.server.startswith("https://"):

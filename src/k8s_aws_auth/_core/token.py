@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from . import _sigv4
-from ._instants import utc
-from ._models import Credentials, Token
-from ._token_signer import (
+from k8s_aws_auth.errors import ConfigurationError, CredentialsError
+
+from . import sigv4
+from .instants import utc
+from .models import Credentials, Token
+from .token_signer import (
     CLIENT_TOKEN_LIFETIME_SECONDS,
     LAST_SIGNING_SECOND,
     TOKEN_PREFIX,
@@ -16,7 +18,6 @@ from ._token_signer import (
     sign_token,
     too_late_to_sign,
 )
-from .errors import ConfigurationError, CredentialsError
 
 __all__ = [
     "CLIENT_TOKEN_LIFETIME",
@@ -38,7 +39,7 @@ def decode_token(token: str) -> str:
     Only the envelope is checked (prefix, canonical unpadded base64url, printable
     ASCII); use :func:`validate_token` for the security checks.
     """
-    from ._validate import decode_envelope
+    from .validate import decode_envelope
 
     return decode_envelope(token, max_size=1 << 20)
 
@@ -77,7 +78,7 @@ def presign_token(
         credentials.secret_access_key,
         credentials.session_token,
         cluster_id=cluster_id,
-        x_amz_date=_sigv4.amz_date(signed_at),
+        x_amz_date=sigv4.amz_date(signed_at),
         region=region,
         sts_regional_endpoints=sts_regional_endpoints,
         use_fips=use_fips,

@@ -28,7 +28,7 @@ from urllib.parse import quote
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from ._effects import HttpRequest
+    from .effects import HttpRequest
 
 __all__ = [
     "REDACTED",

@@ -11,15 +11,16 @@ from __future__ import annotations
 import json
 import time
 
-from ._frozen import Frozen
-from .errors import ConfigurationError
+from k8s_aws_auth.errors import ConfigurationError
+
+from .frozen import Frozen
 
 # `typing` costs milliseconds on the plugin's start-up path; mypy treats this name as True.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from ._models import Token
+    from .models import Token
 
 __all__ = [
     "DEFAULT_EXEC_API_VERSION",
@@ -47,7 +48,7 @@ _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 def format_timestamp(moment: datetime) -> str:
     """RFC 3339 in UTC with second precision and a ``Z`` suffix, as kubectl expects."""
-    from ._instants import utc  # here: the exec plugin's fast path never formats a datetime
+    from .instants import utc
 
     return utc(moment, "expiration").strftime(_TIMESTAMP_FORMAT)
 
@@ -88,7 +89,7 @@ def format_exec_credential(token: Token, *, api_version: str = DEFAULT_EXEC_API_
     Keys in the order awscli and aws-iam-authenticator print them: ``kind``,
     ``apiVersion``, ``spec``, ``status`` (``expirationTimestamp``, ``token``).
     """
-    from ._models import Token  # a Token argument means attrs is loaded already
+    from .models import Token
 
     _check_api_version(api_version)
     if not isinstance(token, Token):

@@ -28,10 +28,11 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from ._exec_credential import ExecInfo
-    from ._models import Credentials, Token
+    from k8s_aws_auth._core.exec_credential import ExecInfo
+    from k8s_aws_auth._core.models import Credentials, Token
+    from k8s_aws_auth.credentials._shared_files import SharedFiles
+
     from ._token_cache import TokenCache
-    from .credentials._shared_files import SharedFiles
 
 __all__ = ["TokenRequest", "configure", "request_from_args", "run"]
 
@@ -169,7 +170,7 @@ class TokenRequest:
 
 
 def _usage_error(message: str) -> Exception:
-    from .errors import ConfigurationError
+    from k8s_aws_auth.errors import ConfigurationError
 
     return ConfigurationError(message, reason="usage")
 
@@ -211,7 +212,7 @@ def request_from_args(
         files = _shared_files(args, environ)
     # The credential resolver's rules (one implementation, attrs-free): the shared
     # files are read only for a setting neither a flag nor the environment gives.
-    from .credentials._region import resolve_settings
+    from k8s_aws_auth.credentials._region import resolve_settings
 
     settings = resolve_settings(
         files,
@@ -222,7 +223,7 @@ def request_from_args(
     region = settings.region
     if region is None and args.imds_region:
         # Only now, and only with the flag: the lookup needs the chain's HTTP machinery.
-        from ._cli_credentials import instance_region
+        from ._credentials import instance_region
 
         region = instance_region(profile=profile, environ=environ)
     return TokenRequest(
@@ -243,7 +244,7 @@ def request_from_args(
 
 def _shared_files(args: argparse.Namespace, environ: Mapping[str, str]) -> SharedFiles:
     """The shared files as the selected profile (``--profile``, else the environment's) sees them."""
-    from .credentials._shared_files import SharedFiles
+    from k8s_aws_auth.credentials._shared_files import SharedFiles
 
     return SharedFiles(environ, profile=args.profile or None)
 
@@ -270,7 +271,7 @@ def _exec_info(environ: Mapping[str, str]) -> ExecInfo | None:
     raw = environ.get(EXEC_INFO_ENV)
     if raw is None:
         return None
-    from ._exec_credential import parse_exec_info
+    from k8s_aws_auth._core.exec_credential import parse_exec_info
 
     return parse_exec_info(raw)
 
@@ -289,7 +290,7 @@ def _static_env_keys(environ: Mapping[str, str]) -> tuple[str, str, str | None] 
     (``AWS_CREDENTIAL_EXPIRATION``): the chain's environment provider then
     decides (and raises for a key id without a secret).
     """
-    from .credentials._env_keys import EXPIRATION_ENV, environment_keys
+    from k8s_aws_auth.credentials._env_keys import EXPIRATION_ENV, environment_keys
 
     keys = environment_keys(environ)
     if keys is None or not keys[1] or environ.get(EXPIRATION_ENV):
@@ -308,7 +309,7 @@ def static_env_credentials(environ: Mapping[str, str]) -> Credentials | None:
     keys = _static_env_keys(environ)
     if keys is None:
         return None
-    from ._models import Credentials
+    from k8s_aws_auth._core.models import Credentials
 
     return Credentials(*keys)
 
@@ -320,7 +321,7 @@ def _base_credentials(
         static = static_env_credentials(environ)
         if static is not None:
             return static
-    from ._cli_credentials import resolve_credentials
+    from ._credentials import resolve_credentials
 
     return resolve_credentials(
         profile=request.profile, environ=environ, interactive=interactive, now=now
@@ -338,7 +339,7 @@ def _credentials(
     if request.role_arn is None:
         return _base_credentials(request, environ, interactive=interactive, now=now)
     role_arn = request.role_arn
-    from ._cli_credentials import assume_role
+    from ._credentials import assume_role
 
     def assume() -> Credentials:
         return assume_role(
@@ -368,7 +369,7 @@ def sign(
     cache: TokenCache | None = None,
 ) -> Token:
     """Resolve credentials and sign one token for ``request`` at ``now``."""
-    from ._token import presign_token
+    from k8s_aws_auth._core.token import presign_token
 
     credentials = _credentials(request, environ, interactive=interactive, now=now, cache=cache)
     return presign_token(
@@ -395,7 +396,7 @@ def _credential_source(request: TokenRequest, environ: Mapping[str, str]) -> str
 
             digest = hashlib.sha256(static.access_key_id.encode("utf-8")).hexdigest()[:16]
             return f"env:{digest}"
-    from .credentials._shared_files import profile_from_environ
+    from k8s_aws_auth.credentials._shared_files import profile_from_environ
 
     return f"profile:{request.profile or profile_from_environ(environ)}"
 
@@ -441,7 +442,7 @@ def _chainless_keys(
         keys = _static_env_keys(environ)
         if keys is not None:
             return keys
-    from .credentials._shared_files import profile_static_keys
+    from k8s_aws_auth.credentials._shared_files import profile_static_keys
 
     return profile_static_keys(files)
 
@@ -461,9 +462,9 @@ def _signed(
     if keys is not None:
         # kubectl's common case: the same bytes as presign_token (one implementation,
         # _token_signer), on strings and Unix seconds, without attrs or datetime.
-        from ._exec_credential import format_timestamp_at
-        from ._sigv4 import amz_date_at
-        from ._token_signer import (
+        from k8s_aws_auth._core.exec_credential import format_timestamp_at
+        from k8s_aws_auth._core.sigv4 import amz_date_at
+        from k8s_aws_auth._core.token_signer import (
             CLIENT_TOKEN_LIFETIME_SECONDS,
             LAST_SIGNING_SECOND,
             sign_token,
@@ -483,7 +484,7 @@ def _signed(
             use_dualstack=request.use_dualstack,
         )
         return value, format_timestamp_at(signed_at + CLIENT_TOKEN_LIFETIME_SECONDS)
-    from ._exec_credential import format_timestamp
+    from k8s_aws_auth._core.exec_credential import format_timestamp
 
     token = _token_for(request, environ, interactive=_interactive(exec_info), now=_now(now))
     return token.value, format_timestamp(token.expiration)
@@ -496,7 +497,7 @@ def _format(value: str, expires: str, request: TokenRequest, api_version: str) -
         return f"{api_version}\tExecCredential\nSTATUS\t{expires}\t{value}"
     import json
 
-    from ._exec_credential import exec_credential_document
+    from k8s_aws_auth._core.exec_credential import exec_credential_document
 
     document = exec_credential_document(value, expires, api_version=api_version)
     if request.output == "json-indented":  # get-token: awscli's layout

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import attrs
 
-from ._partitions import PARTITIONS
+from .partitions import PARTITIONS
 
 __all__ = [
     "ArnParts",

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from ._sigv4 import normalize_header_value
-from .errors import ConfigurationError
+from k8s_aws_auth.errors import ConfigurationError
+
+from .sigv4 import normalize_header_value
 
 __all__ = ["MAX_CLUSTER_ID_LENGTH", "normalize_cluster_id"]
 

@@ -16,12 +16,12 @@ from datetime import datetime
 
 import attrs
 
-from ._models import Credentials
-from .credentials import CredentialResolver, ProviderContext, Skip
-from .credentials._base import CredentialFlow, http, provider_error
-from .credentials._endpoints import ServiceEndpoint, sts_endpoint
-from .credentials._region import ClientSettings, resolve_settings
-from .credentials._sts_calls import (
+from k8s_aws_auth._core.models import Credentials
+from k8s_aws_auth.credentials import CredentialResolver, ProviderContext, Skip
+from k8s_aws_auth.credentials._base import CredentialFlow, http, provider_error
+from k8s_aws_auth.credentials._endpoints import ServiceEndpoint, sts_endpoint
+from k8s_aws_auth.credentials._region import ClientSettings, resolve_settings
+from k8s_aws_auth.credentials._sts_calls import (
     AssumeRoleParams,
     assume_role_request,
     parse_credentials_response,
@@ -123,11 +123,11 @@ class ExplicitRoleProvider:
         """
         import random
 
-        from ._config import VerifierConfig
-        from ._partitions import partition_for_region
-        from ._token import presign_token
-        from ._validate import validate_token
-        from ._verify_flow import sts_flow
+        from k8s_aws_auth._core.config import VerifierConfig
+        from k8s_aws_auth._core.partitions import partition_for_region
+        from k8s_aws_auth._core.token import presign_token
+        from k8s_aws_auth._core.validate import validate_token
+        from k8s_aws_auth._core.verify_flow import sts_flow
 
         cluster = "k8s-aws-auth-forward-session-name"
         now = ctx.clock()

@@ -12,8 +12,9 @@ import re
 from collections.abc import Iterable
 from functools import cache
 
-from ._frozen import Frozen
-from .errors import ConfigurationError
+from k8s_aws_auth.errors import ConfigurationError
+
+from .frozen import Frozen
 
 __all__ = [
     "GLOBAL_HOST",
