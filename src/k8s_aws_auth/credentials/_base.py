@@ -25,7 +25,7 @@ from k8s_aws_auth._core.models import Credentials
 from k8s_aws_auth.errors import CredentialProviderError
 
 # Path and profile-name rules live with the shared files (importable without attrs).
-from ._shared_files import expand_path, profile_from_environ
+from ._shared_files import ReadFile, expand_path, profile_from_environ
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -55,10 +55,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-#: ``read_file(path)`` returns the file's text, ``None`` when it does not exist,
-#: and raises ``OSError`` when it exists but cannot be read.
-ReadFile = Callable[[str], "str | None"]
 
 
 @attrs.frozen

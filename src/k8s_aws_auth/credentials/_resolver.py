@@ -149,7 +149,7 @@ class _ResolverBase:
     def chain(self) -> CredentialProvider:
         """The providers this resolver tries (the default chain unless one was given)."""
         if self._chain is None:
-            from ._chain import default_chain
+            from ._default_chain import default_chain
 
             self._chain = default_chain()
         return self._chain

@@ -17,18 +17,14 @@ static keys with the same code as the credential chain, without the chain.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from k8s_aws_auth._core.frozen import Frozen
 from k8s_aws_auth.errors import CredentialProviderError
 
-# `typing` costs milliseconds on the plugin's start-up path; mypy treats this name as True.
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from ._base import ReadFile
-
 __all__ = [
     "MAX_FILE_SIZE",
+    "ReadFile",
     "SharedConfig",
     "SharedFiles",
     "config_file_path",
@@ -42,6 +38,10 @@ __all__ = [
     "read_text_file",
     "section_keys",
 ]
+
+#: ``read_file(path)`` returns the file's text, ``None`` when it does not exist,
+#: and raises ``OSError`` when it exists but cannot be read.
+ReadFile = Callable[[str], "str | None"]
 
 Value = str | dict[str, str]
 Section = Mapping[str, Value]

@@ -27,21 +27,12 @@ from ._ec2 import (
     describe_instances_flow,
     parse_describe_instances,
 )
+from ._entries import AccountMapping, RoleMapping, SSORole, UserMapping
 from ._errors import EC2LookupError, MappingError, MappingFileError, Problem, ReservedUsernameError
 from ._formats import FORMATS, detect_format, parse_document, parse_mapping_path, parse_mapping_text
 from ._loader import LoadResult, MappingLoader
 from ._mapper import Backend, IdentityMapper, MappingSource
-from ._model import (
-    AccountMapping,
-    ExplainStep,
-    Explanation,
-    MappedUser,
-    MappingSet,
-    MatchedEntry,
-    RoleMapping,
-    SSORole,
-    UserMapping,
-)
+from ._model import ExplainStep, Explanation, MappedUser, MappingSet, MatchedEntry
 from ._templates import PLACEHOLDERS
 
 __all__ = [

@@ -32,8 +32,9 @@ from typing import Any
 
 from k8s_aws_auth.errors import ConfigurationError
 
+from ._entries import AccountMapping, RoleMapping, SSORole, UserMapping
 from ._errors import MappingFileError, Problem
-from ._model import AccountMapping, MappingSet, RoleMapping, SSORole, UserMapping
+from ._model import MappingSet
 
 __all__ = [
     "FORMATS",

@@ -24,6 +24,7 @@ import attrs
 from k8s_aws_auth._core.models import Identity
 from k8s_aws_auth._core.review_user import user_uid_and_extra
 
+from ._entries import RoleMapping, UserMapping
 from ._errors import MappingError, ReservedUsernameError
 from ._formats import UPSTREAM_BACKEND_MODES
 from ._match import identity_role_key
@@ -33,8 +34,6 @@ from ._model import (
     MappedUser,
     MappingSet,
     MatchedEntry,
-    RoleMapping,
-    UserMapping,
 )
 from ._templates import render, template_values, validate_rendered
 

@@ -25,8 +25,8 @@ import attrs
 from k8s_aws_auth._core.arn import parse_arn
 from k8s_aws_auth._core.partitions import PARTITIONS
 
+from ._entries import AccountMapping, RoleMapping, SSORole, UserMapping
 from ._errors import Problem
-from ._model import AccountMapping, RoleMapping, SSORole, UserMapping
 from ._templates import check_template
 
 __all__ = [

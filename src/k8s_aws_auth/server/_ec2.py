@@ -328,7 +328,7 @@ def build_ec2_lookup(
     endpoint_url = _ec2_endpoint(config, ctx, region)
     chain: CredentialProvider | None = None
     if config.ec2_role_arn:
-        from k8s_aws_auth.credentials._chain import default_chain
+        from k8s_aws_auth.credentials import default_chain
 
         headers = _source_headers(config.source_arn) if config.source_arn else {}
         chain = DescribeRoleProvider(

@@ -42,6 +42,7 @@ from ._auth import (
 from ._clock import utc_now
 from ._credentials import new_credentials, unique_id
 from ._responses import Reply, Tree, error_reply, result_reply
+from ._signing import sign_test_token
 from ._values import Principal, RecordedRequest
 
 __all__ = ["API_VERSION", "FakeSTS"]
@@ -378,15 +379,12 @@ class FakeSTS(httpx.BaseTransport, httpx.AsyncBaseTransport):
         now: datetime | None = None,
     ) -> str:
         """Sign a ``k8s-aws-v1.`` token at this emulator's clock (see :func:`make_token`)."""
-        from ._tokens import make_token
-
-        return make_token(
-            credentials=credentials,
+        return sign_test_token(
+            credentials,
             cluster_id=cluster_id,
             region=region,
+            now=self.clock() if now is None else now,
             sts_regional_endpoints=sts_regional_endpoints,
-            now=now,
-            sts=self,
         )
 
     @contextlib.contextmanager

@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from k8s_aws_auth._core.models import Credentials
-from k8s_aws_auth._core.token import presign_token
 
 from ._clock import utc_now
+from ._signing import sign_test_token
 from ._values import Principal
 
 if TYPE_CHECKING:
@@ -37,15 +37,12 @@ def make_token(
         sts: the emulator whose clock gives the default ``now``.
         sts_regional_endpoints: ``"regional"`` (awscli's default) or ``"legacy"``.
     """
-    if isinstance(credentials, Principal):
-        credentials = credentials.credentials
     if now is None:
         now = sts.clock() if sts is not None else utc_now()
-    token = presign_token(
+    return sign_test_token(
         credentials,
         cluster_id=cluster_id,
-        now=now,
         region=region,
+        now=now,
         sts_regional_endpoints=sts_regional_endpoints,
     )
-    return token.value
