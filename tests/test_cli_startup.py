@@ -28,7 +28,8 @@ _PROBE = textwrap.dedent(
 
 #: Never on the static-credential token path: the HTTP stack, async runtimes, the
 #: verifier, the credential chain, the server extra and YAML. Of the credentials
-#: package only LIGHT_CREDENTIAL_MODULES may load (the shared files and the settings).
+#: package only LIGHT_CREDENTIAL_MODULES may load (the shared files and the settings, through
+#: the package's lazy internal seam).
 FORBIDDEN_PREFIXES = (
     "httpx",
     "httpcore",
@@ -39,7 +40,8 @@ FORBIDDEN_PREFIXES = (
     "yaml",
     "k8s_aws_auth._verifier",
     "k8s_aws_auth._core.validate",
-    "k8s_aws_auth._runtime.drivers",
+    "k8s_aws_auth._runtime",
+    "k8s_aws_auth._ec2",
     "k8s_aws_auth._core.arn",
     "k8s_aws_auth.credentials.",
     "k8s_aws_auth.cli._credentials",
@@ -51,6 +53,7 @@ LIGHT_CREDENTIAL_MODULES = frozenset(
         "k8s_aws_auth.credentials._shared_files",
         "k8s_aws_auth.credentials._region",
         "k8s_aws_auth.credentials._env_keys",
+        "k8s_aws_auth.credentials.internal",
     )
 )
 

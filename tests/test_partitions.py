@@ -257,7 +257,7 @@ def test_regional_service_hosts_match_botocore(region: str) -> None:
     # EC2 (DescribeInstances), the SSO portal and SSO OIDC: botocore is the oracle.
     import botocore.session
 
-    from k8s_aws_auth.mapping._ec2 import default_ec2_endpoint
+    from k8s_aws_auth._ec2.describe import default_ec2_endpoint
 
     session = botocore.session.Session()
 

@@ -29,6 +29,7 @@ from _leak_harness import CANARY, EchoServer, Planted, Reply, chain_texts, echoi
 from _verifier_harness import KINDS
 from k8s_aws_auth import Credentials, VerifierConfig, presign_token, validate_token
 from k8s_aws_auth._core.sts import parse_identity_response
+from k8s_aws_auth._ec2.lookup import DescribeRoleProvider
 from k8s_aws_auth.credentials import (
     AsyncCredentialResolver,
     ContainerProvider,
@@ -40,7 +41,6 @@ from k8s_aws_auth.credentials import (
 from k8s_aws_auth.credentials._process import parse_process_output
 from k8s_aws_auth.errors import CredentialsError, K8sAwsAuthError, STSResponseError
 from k8s_aws_auth.mapping import AsyncEC2Resolver, EC2LookupError, EC2Resolver
-from k8s_aws_auth.server._ec2 import DescribeRoleProvider
 from k8s_aws_auth.server._tokenreview import TokenReviewRequestError, parse_token_review
 
 ACCOUNT = "111122223333"

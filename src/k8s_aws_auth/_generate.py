@@ -11,11 +11,12 @@ environment: ``region=None`` then means the global host, as before (unless
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ._core.models import Credentials, Token
 from ._core.token import presign_token
+from ._runtime.clock import utc_now
 
 if TYPE_CHECKING:
     from .credentials import ClientSettings
@@ -53,7 +54,7 @@ def _sign(
         sts_regional_endpoints=sts_regional_endpoints or "regional",
         use_fips=bool(use_fips),
         use_dualstack=bool(use_dualstack),
-        now=now if now is not None else datetime.now(timezone.utc),
+        now=now if now is not None else utc_now(),
     )
 
 
@@ -70,14 +71,13 @@ def _environment_answer(
     """
     import os
 
-    from .credentials._env_keys import EXPIRATION_ENV, environment_keys
+    from .credentials.internal import EXPIRATION_ENV, environment_keys
 
     source = os.environ if environ is None else environ
     keys = environment_keys(source) if profile is None else None
     if keys is None or not keys[1] or source.get(EXPIRATION_ENV):
         return None
-    from .credentials._region import resolve_settings
-    from .credentials._shared_files import SharedFiles
+    from .credentials.internal import SharedFiles, resolve_settings
 
     settings = resolve_settings(SharedFiles(source), region=region)
     return Credentials(*keys), settings

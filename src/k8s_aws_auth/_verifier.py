@@ -23,7 +23,7 @@ from __future__ import annotations
 import random as _random_module
 import threading
 from collections.abc import Callable, Hashable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from functools import partial
 from types import TracebackType
 
@@ -37,6 +37,7 @@ from ._core.redact import detached, secret_forms
 from ._core.validate import validate_token
 from ._core.verify_flow import sts_flow
 from ._runtime.cache import CacheEntry, IdentityCache, cache_key
+from ._runtime.clock import utc_now
 from ._runtime.drivers import run_async, run_sync
 from ._runtime.log_guard import guard_logs
 from ._runtime.singleflight import AsyncSingleFlight, SingleFlight
@@ -54,7 +55,6 @@ Clock = Callable[[], datetime]
 
 
 # A C-level callable: the default clock costs no Python frame per verification.
-_utc_now: Clock = partial(datetime.now, timezone.utc)
 
 
 @attrs.frozen(kw_only=True)
@@ -183,7 +183,7 @@ class _VerifierBase:
         if clock is not None and not callable(clock):
             raise ConfigurationError("clock must be a zero-argument callable", reason="clock")
         self._config = config
-        self._clock: Clock = clock if clock is not None else _utc_now
+        self._clock: Clock = clock if clock is not None else utc_now
         # Jitter only needs to differ between processes, not to be unpredictable.
         self._random = _random_module.Random().random  # noqa: S311
         self._cache = IdentityCache(config.cache_size) if config.cache_size > 0 else None

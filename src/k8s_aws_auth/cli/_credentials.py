@@ -2,8 +2,8 @@
 
 Imported only when no static keys are at hand (neither in the environment nor
 as a plain profile's keys in the shared files), a role is named or ``--cache``
-is on; the region settings come from ``credentials._region`` directly, without
-this module. Everything here runs
+is on; the region settings come from the credentials package's settings rules
+directly, without this module. Everything here runs
 the credentials package's own flows under its :class:`CredentialResolver`; the
 explicit ``--role`` AssumeRole is a small provider over that package's STS
 request builder, so it gets the same endpoint rules, signing and error messages.
@@ -17,14 +17,17 @@ from datetime import datetime
 import attrs
 
 from k8s_aws_auth._core.models import Credentials
-from k8s_aws_auth.credentials import CredentialResolver, ProviderContext, Skip
-from k8s_aws_auth.credentials._base import CredentialFlow, http, provider_error
-from k8s_aws_auth.credentials._endpoints import ServiceEndpoint, sts_endpoint
-from k8s_aws_auth.credentials._region import ClientSettings, resolve_settings
-from k8s_aws_auth.credentials._sts_calls import (
+from k8s_aws_auth.credentials import ClientSettings, CredentialResolver, ProviderContext, Skip
+from k8s_aws_auth.credentials.internal import (
     AssumeRoleParams,
+    CredentialFlow,
+    ServiceEndpoint,
     assume_role_request,
+    http,
     parse_credentials_response,
+    provider_error,
+    resolve_settings,
+    sts_endpoint,
     valid_session_name,
 )
 

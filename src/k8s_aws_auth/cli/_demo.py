@@ -19,11 +19,17 @@ from typing import TextIO
 
 import anyio
 
-from k8s_aws_auth._core.config import VerifierConfig
-from k8s_aws_auth._core.models import Credentials, Identity
-from k8s_aws_auth._core.token import decode_token, encode_token
-from k8s_aws_auth._generate import generate_token
-from k8s_aws_auth._verifier import TokenVerifier, averify_token
+# The demo shows the public API, so it imports nothing else of ours (but the emulator).
+from k8s_aws_auth import (
+    Credentials,
+    Identity,
+    TokenVerifier,
+    VerifierConfig,
+    averify_token,
+    decode_token,
+    encode_token,
+    generate_token,
+)
 from k8s_aws_auth.errors import AccessDeniedError, ExpiredTokenError, K8sAwsAuthError
 from k8s_aws_auth.testing import FakeSTS
 

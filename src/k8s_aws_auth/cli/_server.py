@@ -122,13 +122,8 @@ def _run_init(args: argparse.Namespace) -> int:
     from k8s_aws_auth.server import require_extra
 
     require_extra()
-    from k8s_aws_auth.server._certs import (
-        KUBECONFIG_FILE,
-        ensure_certificates,
-        webhook_kubeconfig,
-        write_file,
-    )
-    from k8s_aws_auth.server._config import load_server_config
+    from k8s_aws_auth.server import ensure_certificates, load_server_config, webhook_kubeconfig
+    from k8s_aws_auth.server.internal import KUBECONFIG_FILE, write_file
 
     config = load_server_config(args.config, _overrides(args, (*_COMMON_SETTINGS, "cert_lifetime")))
     files = ensure_certificates(
@@ -161,8 +156,8 @@ def _run_serve(args: argparse.Namespace) -> int:
     from k8s_aws_auth.server import require_extra
 
     require_extra()
-    from k8s_aws_auth.server._config import load_server_config
-    from k8s_aws_auth.server._serve import run_server
+    from k8s_aws_auth.server import load_server_config
+    from k8s_aws_auth.server.internal import run_server
 
     config = load_server_config(
         args.config,

@@ -8,8 +8,8 @@ through ``_token_signer`` and imports only argparse, hashlib, hmac, json and
 time besides: no attrs, datetime or typing. Static credentials are the
 environment's keys, or the plain ``aws_access_key_id``/``aws_secret_access_key``
 of the selected profile when nothing else in the default chain could answer
-first (``credentials._shared_files.profile_static_keys``). Region and endpoint
-settings come from ``credentials._region``, the resolver's own rules, which read
+first (``profile_static_keys``). Region and endpoint settings come from
+``resolve_settings``, the resolver's own rules, which read
 the shared files without the chain. The chain (SSO, AssumeRole, processes, and
 so httpx) is imported only when no such keys exist, a role is requested, or
 ``--cache`` is on.
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from k8s_aws_auth._core.exec_credential import ExecInfo
     from k8s_aws_auth._core.models import Credentials, Token
-    from k8s_aws_auth.credentials._shared_files import SharedFiles
+    from k8s_aws_auth.credentials.internal import SharedFiles
 
     from ._token_cache import TokenCache
 
@@ -212,7 +212,7 @@ def request_from_args(
         files = _shared_files(args, environ)
     # The credential resolver's rules (one implementation, attrs-free): the shared
     # files are read only for a setting neither a flag nor the environment gives.
-    from k8s_aws_auth.credentials._region import resolve_settings
+    from k8s_aws_auth.credentials.internal import resolve_settings
 
     settings = resolve_settings(
         files,
@@ -244,7 +244,7 @@ def request_from_args(
 
 def _shared_files(args: argparse.Namespace, environ: Mapping[str, str]) -> SharedFiles:
     """The shared files as the selected profile (``--profile``, else the environment's) sees them."""
-    from k8s_aws_auth.credentials._shared_files import SharedFiles
+    from k8s_aws_auth.credentials.internal import SharedFiles
 
     return SharedFiles(environ, profile=args.profile or None)
 
@@ -290,7 +290,7 @@ def _static_env_keys(environ: Mapping[str, str]) -> tuple[str, str, str | None] 
     (``AWS_CREDENTIAL_EXPIRATION``): the chain's environment provider then
     decides (and raises for a key id without a secret).
     """
-    from k8s_aws_auth.credentials._env_keys import EXPIRATION_ENV, environment_keys
+    from k8s_aws_auth.credentials.internal import EXPIRATION_ENV, environment_keys
 
     keys = environment_keys(environ)
     if keys is None or not keys[1] or environ.get(EXPIRATION_ENV):
@@ -396,7 +396,7 @@ def _credential_source(request: TokenRequest, environ: Mapping[str, str]) -> str
 
             digest = hashlib.sha256(static.access_key_id.encode("utf-8")).hexdigest()[:16]
             return f"env:{digest}"
-    from k8s_aws_auth.credentials._shared_files import profile_from_environ
+    from k8s_aws_auth.credentials.internal import profile_from_environ
 
     return f"profile:{request.profile or profile_from_environ(environ)}"
 
@@ -442,7 +442,7 @@ def _chainless_keys(
         keys = _static_env_keys(environ)
         if keys is not None:
             return keys
-    from k8s_aws_auth.credentials._shared_files import profile_static_keys
+    from k8s_aws_auth.credentials.internal import profile_static_keys
 
     return profile_static_keys(files)
 

@@ -14,10 +14,11 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from k8s_aws_auth._core.models import Credentials
+from k8s_aws_auth._runtime.clock import utc_now
 from k8s_aws_auth._runtime.private_file import write_private_file
 from k8s_aws_auth.errors import CredentialsError, NoCredentialsError
 
@@ -81,10 +82,6 @@ def run_process(effect: RunProcess) -> ProcessResult | ProcessFailure:
     )
 
 
-def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def _stdin_readline() -> str:
     return sys.stdin.readline() if sys.stdin is not None else ""
 
@@ -125,7 +122,7 @@ class _ResolverBase:
         # Read the process environment once, here, so providers never do.
         self._environ: Mapping[str, str] = dict(os.environ) if environ is None else environ
         self._read_file: ReadFile = read_file or read_text_file
-        self._clock = clock or _utc_now
+        self._clock = clock or utc_now
         self._profile = profile
         self._mfa_input = mfa_input
         self._run_process = process_runner or run_process

@@ -16,7 +16,7 @@ force (the loader logs it) and is counted for the metrics. A broken file at
 start-up is a :class:`ConfigurationError`: the server does not start.
 
 When an entry uses ``{{EC2PrivateDNSName}}`` the mapping asks EC2 through an
-:class:`~k8s_aws_auth.server._ec2.EC2NameLookup` (see :meth:`IdentityMapping.amap_identity`).
+``EC2NameLookup`` (``k8s_aws_auth._ec2.lookup``) (see :meth:`IdentityMapping.amap_identity`).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from typing import Any
 import anyio
 
 from k8s_aws_auth._core.models import Identity
+from k8s_aws_auth._ec2.lookup import EC2NameLookup
 from k8s_aws_auth.errors import ConfigurationError
 from k8s_aws_auth.mapping import (
     Backend,
@@ -39,7 +40,6 @@ from k8s_aws_auth.mapping import (
 )
 
 from ._config import ServerConfig
-from ._ec2 import EC2NameLookup
 from ._metrics import ServerMetrics
 
 __all__ = ["IdentityMapping", "load_identity_mapping"]

@@ -23,7 +23,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from k8s_aws_auth._verifier import VerifierStats
+from k8s_aws_auth import VerifierStats
 
 from ._app import AuthenticationResult
 

@@ -24,7 +24,7 @@ import socket
 import ssl
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 import attrs
@@ -33,7 +33,9 @@ import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from k8s_aws_auth._verifier import AsyncTokenVerifier
+from k8s_aws_auth import AsyncTokenVerifier
+from k8s_aws_auth._ec2.lookup import EC2NameLookup, build_ec2_lookup, uses_ec2_dns_name
+from k8s_aws_auth._runtime.clock import utc_now
 
 from ._app import MapIdentity, TokenReviewApp
 from ._certs import (
@@ -51,7 +53,6 @@ from ._connection_guard import (
     close_after_errors,
     guarded_protocol,
 )
-from ._ec2 import EC2NameLookup, build_ec2_lookup, uses_ec2_dns_name
 from ._listener import REPORT_INTERVAL, Listener, default_max_connections, open_file_limit
 from ._logging import configure_logging
 from ._mapping import IdentityMapping, load_identity_mapping
@@ -131,7 +132,7 @@ def build_server(
         ConfigurationError: an invalid setting, certificate or mapping; EC2
             lookups needed but no region.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or utc_now()
     verifier_config = config.verifier_config()
     certificates = ensure_certificates(
         config.state_dir,

@@ -15,13 +15,18 @@ Failures: "EC2 could not be asked" (throttling, 5xx, network, no credentials
 right now) is a retryable :class:`EC2LookupError` (the app answers 500 +
 ``Retry-After``, never a cached denial); "EC2 knows no such instance" is a
 denial. Missing credentials or region at start-up stop the server.
+
+The server composes it: :func:`build_ec2_lookup` takes the server's config as
+any value with the :class:`LookupConfig` attributes, so this package never
+imports ``k8s_aws_auth.server``.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import datetime
+from typing import Protocol
 from urllib.parse import quote, urlencode
 
 import attrs
@@ -32,31 +37,34 @@ from k8s_aws_auth._core.instants import utc
 from k8s_aws_auth._core.models import Credentials
 from k8s_aws_auth._core.partitions import partition_for_region
 from k8s_aws_auth._core.sigv4 import sign_post
-from k8s_aws_auth.credentials._base import (
-    CredentialFlow,
+from k8s_aws_auth._runtime.clock import utc_now
+from k8s_aws_auth.credentials import (
+    AsyncCredentialResolver,
     CredentialProvider,
     ProviderContext,
     Skip,
-    http,
+    default_chain,
 )
-from k8s_aws_auth.credentials._endpoints import (
+from k8s_aws_auth.credentials.internal import (
+    CredentialFlow,
     configured_endpoint_url,
+    http,
+    parse_credentials_response,
     parse_endpoint_url,
+    read_text_file,
+    resolve_settings,
     sts_endpoint,
 )
-from k8s_aws_auth.credentials._region import resolve_settings
-from k8s_aws_auth.credentials._resolver import AsyncCredentialResolver
-from k8s_aws_auth.credentials._shared_files import read_text_file
-from k8s_aws_auth.credentials._sts_calls import parse_credentials_response
 from k8s_aws_auth.errors import ConfigurationError, CredentialsError
-from k8s_aws_auth.mapping import AsyncEC2Resolver, MappingSet
-from k8s_aws_auth.mapping._ec2 import default_ec2_endpoint
+from k8s_aws_auth.mapping import MappingSet
 
-from ._config import ServerConfig
+from .describe import default_ec2_endpoint
+from .resolver import AsyncEC2Resolver
 
 __all__ = [
     "DescribeRoleProvider",
     "EC2NameLookup",
+    "LookupConfig",
     "ServerCredentials",
     "build_ec2_lookup",
     "uses_ec2_dns_name",
@@ -69,10 +77,6 @@ _ROLE_PROVIDER = "ec2-describe-instances-role"
 #: Upstream assumes the describe role for 60 minutes.
 _ROLE_DURATION = 3600
 _MAX_STS_BODY = 64 * 1024
-
-
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def uses_ec2_dns_name(mapping_sets: Iterable[MappingSet | None]) -> bool:
@@ -178,7 +182,7 @@ class ServerCredentials:
         resolver: AsyncCredentialResolver,
         *,
         role_arn: str | None = None,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.resolver = resolver
         self.role_arn = role_arn
@@ -280,7 +284,55 @@ class EC2NameLookup:
         await self.resolver.aclose()
 
 
-def _ec2_endpoint(config: ServerConfig, ctx: ProviderContext, region: str) -> str:
+class LookupConfig(Protocol):
+    """The settings :func:`build_ec2_lookup` reads (the server's ``ServerConfig`` has them)."""
+
+    @property
+    def region(self) -> str | None:
+        """The instances' region (``None``: the environment's or the profile's)."""
+
+    @property
+    def partition(self) -> str:
+        """The partition the region must be in."""
+
+    @property
+    def ec2_endpoint_url(self) -> str | None:
+        """EC2's base URL (``None``: the configured endpoint settings, else the regional one)."""
+
+    @property
+    def ec2_role_arn(self) -> str | None:
+        """A role to assume for the calls (``ec2DescribeInstancesRoleARN``)."""
+
+    @property
+    def source_arn(self) -> str | None:
+        """``sourceARN``, signed into that AssumeRole call."""
+
+    @property
+    def ec2_qps(self) -> int:
+        """DescribeInstances calls per second."""
+
+    @property
+    def ec2_burst(self) -> int:
+        """Calls allowed at once above the rate."""
+
+    @property
+    def ec2_cache_ttl(self) -> float:
+        """Seconds a found name is kept."""
+
+    @property
+    def ec2_negative_cache_ttl(self) -> float:
+        """Seconds an unknown instance is remembered."""
+
+    @property
+    def ec2_cache_size(self) -> int:
+        """Names kept at most."""
+
+    @property
+    def deadline(self) -> float:
+        """Seconds one DescribeInstances call may take, retries included."""
+
+
+def _ec2_endpoint(config: LookupConfig, ctx: ProviderContext, region: str) -> str:
     try:
         url = config.ec2_endpoint_url or configured_endpoint_url(ctx, "ec2")
         if url is None:
@@ -293,10 +345,10 @@ def _ec2_endpoint(config: ServerConfig, ctx: ProviderContext, region: str) -> st
 
 
 def build_ec2_lookup(
-    config: ServerConfig,
+    config: LookupConfig,
     *,
     environ: Mapping[str, str],
-    clock: Callable[[], datetime] = _utcnow,
+    clock: Callable[[], datetime] = utc_now,
     ec2_client: httpx.AsyncClient | None = None,
     credentials_client: httpx.AsyncClient | None = None,
 ) -> EC2NameLookup:
@@ -328,8 +380,6 @@ def build_ec2_lookup(
     endpoint_url = _ec2_endpoint(config, ctx, region)
     chain: CredentialProvider | None = None
     if config.ec2_role_arn:
-        from k8s_aws_auth.credentials import default_chain
-
         headers = _source_headers(config.source_arn) if config.source_arn else {}
         chain = DescribeRoleProvider(
             role_arn=config.ec2_role_arn,

@@ -1,303 +1,38 @@
-"""``{{EC2PrivateDNSName}}``: EC2 ``DescribeInstances`` lookups, batched, rate-limited, cached.
+"""``EC2Resolver`` / ``AsyncEC2Resolver``: ``{{EC2PrivateDNSName}}`` lookups, batched, rate-limited, cached.
 
-* The request is a generator flow (:func:`describe_instances_flow`): a SigV4
-  signed query-API POST, retried with backoff on throttling, 5xx and network
-  errors; the drivers in ``k8s_aws_auth._runtime.drivers`` run it over httpx.
-* Only session names shaped like instance ids (``i-`` + 8 or 17 hex digits)
-  are ever looked up; the id goes in an ``instance-id`` filter, so an unknown
-  id yields "no such instance" instead of failing the whole batch.
 * Concurrent lookups are coalesced: the first caller waits ``batch_window``
   for others to queue their ids, then fetches them in batches of at most
-  ``max_batch`` ids per call.
+  ``max_batch`` ids per call (:func:`~k8s_aws_auth._ec2.describe.describe_instances_flow`).
 * Every call takes a token from a token bucket (``qps``, ``burst``): upstream's
   flags of the same name only limited its AssumeRole client.
 * Answers are cached for ``cache_ttl`` seconds (unknown instances for
   ``negative_ttl``), at most ``cache_size`` entries, least recently used out.
+
+The public names are ``k8s_aws_auth.mapping.EC2Resolver`` and
+``k8s_aws_auth.mapping.AsyncEC2Resolver`` (lazy aliases of these classes).
 """
 
 from __future__ import annotations
 
-import re
 import threading
 import time
-import xml.etree.ElementTree as ET
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from datetime import datetime, timezone
-from urllib.parse import urlencode, urlsplit
+from datetime import datetime
 
 import anyio
 import attrs
 import httpx
 
-from k8s_aws_auth._core.effects import Flow, HttpRequest, HttpResponse, Sleep, TransportFailure
-from k8s_aws_auth._core.models import Credentials
-from k8s_aws_auth._core.partitions import regional_host
-from k8s_aws_auth._core.redact import detached
-from k8s_aws_auth._core.sigv4 import sign_post
+from k8s_aws_auth._core.effects import Flow
+from k8s_aws_auth._runtime.clock import utc_now
 from k8s_aws_auth._runtime.drivers import run_async, run_sync
+from k8s_aws_auth.mapping import EC2LookupError
+from k8s_aws_auth.mapping.internal import EC2_DNS_NAME, INSTANCE_ID
 
-from ._errors import EC2LookupError
-from ._templates import EC2_DNS_NAME, INSTANCE_ID
+from .describe import CredentialSource, default_ec2_endpoint, describe_instances_flow
+from .limits import TokenBucket, TTLCache
 
-__all__ = [
-    "AsyncEC2Resolver",
-    "EC2Resolver",
-    "TTLCache",
-    "TokenBucket",
-    "default_ec2_endpoint",
-    "describe_instances_flow",
-    "parse_describe_instances",
-]
-
-EC2_API_VERSION = "2016-11-15"
-_MAX_PAGES = 10
-_MAX_BODY = 4 * 1024 * 1024
-_RETRYABLE_CODES = frozenset(
-    {"RequestLimitExceeded", "Throttling", "ThrottlingException", "InternalError", "Unavailable"}
-)
-
-CredentialSource = Credentials | Callable[[], Credentials]
-
-
-# --- pure parts ------------------------------------------------------------------------------
-
-
-class TokenBucket:
-    """A token bucket: ``rate`` tokens per second, at most ``burst`` stored.
-
-    :meth:`reserve` takes a token now and returns how long the caller must wait
-    before using it (0 when one was available), so waits queue up fairly.
-    """
-
-    def __init__(self, rate: float, burst: int, clock: Callable[[], float]) -> None:
-        if rate <= 0 or burst < 1:
-            raise ValueError("rate must be positive and burst at least 1")
-        self._rate = rate
-        self._burst = float(burst)
-        self._clock = clock
-        self._tokens = float(burst)
-        self._updated = clock()
-        self._lock = threading.Lock()
-
-    def reserve(self) -> float:
-        """Take one token; return the seconds to wait before it may be spent."""
-        with self._lock:
-            now = self._clock()
-            self._tokens = min(self._burst, self._tokens + (now - self._updated) * self._rate)
-            self._updated = now
-            self._tokens -= 1.0
-            if self._tokens >= 0:
-                return 0.0
-            return -self._tokens / self._rate
-
-
-class TTLCache:
-    """A size-bounded LRU cache whose entries expire ``ttl`` seconds after they were stored.
-
-    ``hits`` and ``misses`` count :meth:`get` answers (for metrics).
-    """
-
-    def __init__(self, max_size: int, clock: Callable[[], float]) -> None:
-        if max_size < 1:
-            raise ValueError("max_size must be at least 1")
-        self._max = max_size
-        self._clock = clock
-        self._items: OrderedDict[str, tuple[float, str | None]] = OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
-
-    def get(self, key: str) -> tuple[bool, str | None]:
-        """``(True, value)`` for a live entry, ``(False, None)`` otherwise."""
-        with self._lock:
-            item = self._items.get(key)
-            if item is None:
-                self.misses += 1
-                return False, None
-            if item[0] <= self._clock():
-                del self._items[key]
-                self.misses += 1
-                return False, None
-            self._items.move_to_end(key)
-            self.hits += 1
-            return True, item[1]
-
-    def put(self, key: str, value: str | None, ttl: float) -> None:
-        """Store ``value`` for ``ttl`` seconds, evicting the least recently used beyond the bound."""
-        with self._lock:
-            self._items[key] = (self._clock() + ttl, value)
-            self._items.move_to_end(key)
-            while len(self._items) > self._max:
-                self._items.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def parse_describe_instances(body: bytes) -> tuple[dict[str, str], str | None]:
-    """``({instance id: private DNS name}, next token)`` from a DescribeInstances XML answer.
-
-    Raises ``ValueError`` for anything else (DTDs are refused: the body is
-    parsed only after that check and a size cap).
-    """
-    if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
-        raise ValueError("DescribeInstances answer has a DTD")
-    try:
-        root = ET.fromstring(body)  # noqa: S314 - capped size, DTDs refused above
-    except ET.ParseError:
-        raise ValueError("DescribeInstances answer is not XML") from None
-    if _local(root.tag) != "DescribeInstancesResponse":
-        raise ValueError("not a DescribeInstancesResponse")
-    found: dict[str, str] = {}
-    next_token: str | None = None
-    for child in root:
-        name = _local(child.tag)
-        if name == "nextToken" and child.text:
-            next_token = child.text.strip() or None
-        elif name == "reservationSet":
-            for reservation in child:
-                for part in reservation:
-                    if _local(part.tag) != "instancesSet":
-                        continue
-                    for instance in part:
-                        instance_id = dns = ""
-                        for field in instance:
-                            field_name = _local(field.tag)
-                            if field_name == "instanceId":
-                                instance_id = (field.text or "").strip()
-                            elif field_name == "privateDnsName":
-                                dns = (field.text or "").strip()
-                        if instance_id:
-                            found[instance_id] = dns
-    return found, next_token
-
-
-def _error_code(body: bytes) -> str | None:
-    match = re.search(rb"<Code>([A-Za-z0-9.]{1,100})</Code>", body)
-    return match.group(1).decode("ascii") if match else None
-
-
-def _credentials(source: CredentialSource) -> Credentials:
-    if isinstance(source, Credentials):
-        return source
-    try:
-        credentials = source()
-    except Exception as exc:
-        error = EC2LookupError(
-            f"could not get AWS credentials for DescribeInstances: {type(exc).__name__}",
-            reason="ec2-credentials",
-            retryable=True,
-        )
-        # A scrubbed copy, raised outside this block: a provider's own error may quote a key.
-        error.__cause__ = detached(exc)
-    else:
-        if not isinstance(credentials, Credentials):
-            raise EC2LookupError(
-                "the credentials provider did not return Credentials", reason="ec2-credentials"
-            )
-        return credentials
-    raise error
-
-
-def describe_instances_flow(
-    instance_ids: Sequence[str],
-    *,
-    credentials: CredentialSource,
-    region: str,
-    endpoint_url: str,
-    clock: Callable[[], datetime],
-    max_retries: int = 3,
-    backoff: float = 0.2,
-    connect_timeout: float = 2.0,
-    read_timeout: float = 5.0,
-) -> Flow[dict[str, str]]:
-    """A flow that asks EC2 for the private DNS names of ``instance_ids``.
-
-    Returns ``{instance id: private DNS name}`` for the instances EC2 knows
-    (the name may be empty). Raises :class:`EC2LookupError` (``retryable`` for
-    throttling, 5xx and network errors after ``max_retries`` retries).
-    """
-    for instance_id in instance_ids:
-        if not INSTANCE_ID.fullmatch(instance_id):
-            raise EC2LookupError(f"{instance_id!r} is not an EC2 instance id", reason="ec2-bad-id")
-    split = urlsplit(endpoint_url)
-    host = split.netloc
-    url = f"{split.scheme}://{host}/"
-    found: dict[str, str] = {}
-    next_token: str | None = None
-    for _page in range(_MAX_PAGES):
-        params = [("Action", "DescribeInstances"), ("Version", EC2_API_VERSION)]
-        params.append(("Filter.1.Name", "instance-id"))
-        params.extend((f"Filter.1.Value.{n}", iid) for n, iid in enumerate(instance_ids, 1))
-        if next_token:
-            params.append(("NextToken", next_token))
-        body = urlencode(params).encode("ascii")
-        attempt = 0
-        while True:
-            signed = sign_post(
-                credentials=_credentials(credentials),
-                host=host,
-                region=region,
-                service="ec2",
-                now=clock(),
-                body=body,
-            )
-            headers = (
-                ("Host", host.encode("ascii")),
-                *((name, value.encode("utf-8")) for name, value in signed.items()),
-            )
-            outcome = yield HttpRequest(
-                method="POST",
-                url=url,
-                headers=headers,
-                body=body,
-                connect_timeout=connect_timeout,
-                read_timeout=read_timeout,
-                max_body=_MAX_BODY,
-            )
-            retryable, message = _judge(outcome)
-            if message is None:
-                assert isinstance(outcome, HttpResponse)
-                try:
-                    page, next_token = parse_describe_instances(outcome.body)
-                except ValueError as exc:
-                    raise EC2LookupError(
-                        f"EC2 DescribeInstances answer unusable: {exc}",
-                        reason="ec2-bad-response",
-                        retryable=True,
-                    ) from None
-                found.update(page)
-                break
-            if not retryable or attempt >= max_retries:
-                raise EC2LookupError(message, reason="ec2-unavailable", retryable=retryable)
-            yield Sleep(backoff * (2**attempt))
-            attempt += 1
-        if not next_token:
-            return found
-    return found
-
-
-def _judge(outcome: object) -> tuple[bool, str | None]:
-    """``(retryable, error message or None for a usable 200 answer)``."""
-    if isinstance(outcome, TransportFailure):
-        return True, f"EC2 DescribeInstances failed: {outcome.kind} ({outcome.detail})"
-    if not isinstance(outcome, HttpResponse):
-        return True, "EC2 DescribeInstances got no answer"
-    if outcome.status == 200 and not outcome.truncated:
-        return False, None
-    if outcome.truncated:
-        return True, "EC2 DescribeInstances answer is too large"
-    code = _error_code(outcome.body) or "unknown"
-    retryable = outcome.status >= 500 or outcome.status == 429 or code in _RETRYABLE_CODES
-    return retryable, f"EC2 DescribeInstances failed: HTTP {outcome.status} {code}"
-
-
-# --- the resolvers -----------------------------------------------------------------------------
+__all__ = ["AsyncEC2Resolver", "EC2Resolver"]
 
 
 @attrs.define
@@ -305,15 +40,6 @@ class _Slot:
     done: threading.Event | anyio.Event
     value: str | None = None
     error: EC2LookupError | None = None
-
-
-def default_ec2_endpoint(region: str) -> str:
-    """EC2's regional endpoint URL, used when no endpoint URL is configured."""
-    return f"https://{regional_host('ec2', region)}"
-
-
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class _ResolverCore:
@@ -345,7 +71,7 @@ class _ResolverCore:
         self.region = region
         self.endpoint_url = endpoint_url or default_ec2_endpoint(region)
         self._credentials = credentials
-        self._clock = clock or _utcnow
+        self._clock = clock or utc_now
         self._monotonic = monotonic or time.monotonic
         self.bucket = TokenBucket(qps, burst, self._monotonic)
         self.cache = TTLCache(cache_size, self._monotonic)
