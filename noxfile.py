@@ -30,11 +30,12 @@ TIME_SHIFTS = {"+365d": 365 * 86400, "-365d": -365 * 86400}
 
 @nox.session
 def check(session: nox.Session) -> None:
-    """Lint, type-check, run the whole test suite and build the docs: the README's test command."""
+    """Lint, type-check, check the import contract, run the tests, build the docs (what CI runs)."""
     session.install("-e", TEST_DEPS)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
+    session.run("lint-imports")
     session.run("pytest", *session.posargs)
     session.run("mkdocs", "build", "--strict", "--quiet", "--site-dir", session.create_tmp())
 
@@ -133,10 +134,12 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff lint and format check."""
-    session.install("ruff")
+    """ruff lint and format check, and the import contract (pyproject.toml, lint-imports)."""
+    session.install("ruff", "import-linter>=2.5")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    # The contract reads the source, not an installed copy: no install of the package.
+    session.run("lint-imports", env={"PYTHONPATH": str(HERE / "src")})
 
 
 @nox.session
