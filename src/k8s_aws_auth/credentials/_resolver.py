@@ -11,7 +11,6 @@ same provider flows.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -30,6 +29,7 @@ from ._base import (
     ReadFile,
     Skip,
 )
+from ._local_runner import STDIN, MfaInput, prompt, run_process
 from ._refresh import ADVISORY_REFRESH, MANDATORY_REFRESH, Need, RefreshWindows, refresh_need
 from ._region import ClientSettings, resolve_settings
 from ._shared_files import read_text_file
@@ -46,52 +46,10 @@ __all__ = [
     "AsyncCredentialResolver",
     "CredentialResolver",
     "read_text_file",
-    "run_process",
     "write_private_file",
 ]
 
 T = TypeVar("T")
-
-MfaInput = Callable[[], str]
-
-
-def run_process(effect: RunProcess) -> ProcessResult | ProcessFailure:
-    """Run a ``credential_process`` command (no shell, inherited stdin, timeout, capped output)."""
-    import subprocess
-
-    from ._local_effects import ProcessFailure, ProcessResult
-
-    try:
-        completed = subprocess.run(  # noqa: S603 - argv from the user's own config, no shell
-            list(effect.argv),
-            capture_output=True,
-            timeout=effect.timeout,
-            env=None if effect.env is None else dict(effect.env),
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return ProcessFailure(kind="timeout", detail="TimeoutExpired")
-    except FileNotFoundError:
-        return ProcessFailure(kind="not-found", detail="no such program")
-    except (OSError, ValueError) as exc:
-        return ProcessFailure(kind="error", detail=type(exc).__name__)
-    return ProcessResult(
-        returncode=completed.returncode,
-        stdout=completed.stdout[: effect.max_output],
-        stderr=completed.stderr[: effect.max_output],
-    )
-
-
-def _stdin_readline() -> str:
-    return sys.stdin.readline() if sys.stdin is not None else ""
-
-
-class _Default:
-    def __repr__(self) -> str:
-        return "<stdin>"
-
-
-_STDIN: Any = _Default()
 
 
 def _single(effect: HttpRequest | Sleep) -> Flow[Outcome]:
@@ -109,7 +67,7 @@ class _ResolverBase:
         environ: Mapping[str, str] | None = None,
         read_file: ReadFile | None = None,
         clock: Callable[[], datetime] | None = None,
-        mfa_input: MfaInput | None = _STDIN,
+        mfa_input: MfaInput | None = STDIN,
         process_runner: Callable[[RunProcess], ProcessResult | ProcessFailure] | None = None,
         advisory_refresh: timedelta = ADVISORY_REFRESH,
         mandatory_refresh: timedelta = MANDATORY_REFRESH,
@@ -253,15 +211,6 @@ class _ResolverBase:
         self._current, self._source = credentials, source
         return credentials
 
-    def _prompt(self, text: str) -> str | None:
-        reader = _stdin_readline if self._mfa_input is _STDIN else self._mfa_input
-        if reader is None:
-            return None
-        sys.stderr.write(text)
-        sys.stderr.flush()
-        line = reader()
-        return line.rstrip("\r\n") if line else None
-
     def _run_local(self, effect: RunProcess | Prompt | WriteFile) -> CredentialOutcome:
         """Carry out an effect that is not HTTP (blocking: the async shell runs it in a thread)."""
         from ._local_effects import Prompt, RunProcess, WriteFailure
@@ -269,7 +218,7 @@ class _ResolverBase:
         if isinstance(effect, RunProcess):
             return self._run_process(effect)
         if isinstance(effect, Prompt):
-            return self._prompt(effect.text)
+            return prompt(effect.text, self._mfa_input)
         try:
             self._write_file(effect.path, effect.text)
         except (OSError, UnicodeError) as exc:
@@ -316,7 +265,7 @@ class CredentialResolver(_ResolverBase):
         environ: Mapping[str, str] | None = None,
         read_file: ReadFile | None = None,
         clock: Callable[[], datetime] | None = None,
-        mfa_input: MfaInput | None = _STDIN,
+        mfa_input: MfaInput | None = STDIN,
         process_runner: Callable[[RunProcess], ProcessResult | ProcessFailure] | None = None,
         advisory_refresh: timedelta = ADVISORY_REFRESH,
         mandatory_refresh: timedelta = MANDATORY_REFRESH,
@@ -423,7 +372,7 @@ class AsyncCredentialResolver(_ResolverBase):
         environ: Mapping[str, str] | None = None,
         read_file: ReadFile | None = None,
         clock: Callable[[], datetime] | None = None,
-        mfa_input: MfaInput | None = _STDIN,
+        mfa_input: MfaInput | None = STDIN,
         process_runner: Callable[[RunProcess], ProcessResult | ProcessFailure] | None = None,
         advisory_refresh: timedelta = ADVISORY_REFRESH,
         mandatory_refresh: timedelta = MANDATORY_REFRESH,
