@@ -57,7 +57,7 @@ def timeshift(session: nox.Session) -> None:
             "LD_PRELOAD": library,
             "FAKETIME": shift,
             # A faked monotonic clock hangs every thread wait with a timeout (see
-            # tests/_faketime_sleep.py); durations and deadlines need the real one.
+            # tests/support/faketime_sleep.py); durations and deadlines need the real one.
             # FAKETIME_NO_CACHE stays unset: a fixed offset re-read every 10 s is the
             # same offset, and re-reading it on every call only slows the suite.
             "FAKETIME_DONT_FAKE_MONOTONIC": "1",
@@ -79,14 +79,14 @@ def _libfaketime(session: nox.Session) -> str:
 
 
 def _install_sleep_fix(session: nox.Session) -> None:
-    """Load tests/_faketime_sleep.py at the start of every Python of this virtualenv."""
+    """Load tests/support/faketime_sleep.py at the start of every Python of this virtualenv."""
     purelib = session.run_install(
         "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", silent=True
     )
     if purelib is None:  # --no-install: the reused virtualenv has it from its first run
         return
     site = pathlib.Path(str(purelib).strip())
-    shutil.copyfile(HERE / "tests" / "_faketime_sleep.py", site / "_faketime_sleep.py")
+    shutil.copyfile(HERE / "tests" / "support" / "faketime_sleep.py", site / "_faketime_sleep.py")
     (site / "_faketime_sleep.pth").write_text("import _faketime_sleep\n")
 
 
