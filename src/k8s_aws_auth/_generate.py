@@ -1,8 +1,8 @@
-"""``generate_token`` / ``agenerate_token``: the clock-reading convenience over :func:`presign_token`.
+"""``generate_token`` / ``agenerate_token``: the clock-reading convenience over [`presign_token()`][k8s_aws_auth.presign_token].
 
 With ``credentials`` omitted, credentials *and* the STS host settings (region,
 ``AWS_STS_REGIONAL_ENDPOINTS``, FIPS, dual-stack) are resolved the way the AWS
-CLI resolves them (:mod:`k8s_aws_auth.credentials`); anything passed
+CLI resolves them ([`k8s_aws_auth.credentials`][k8s_aws_auth.credentials]); anything passed
 explicitly wins. With explicit credentials nothing is read from the
 environment: ``region=None`` then means the global host, as before (unless
 ``imds_region=True`` asks for the configured settings and the instance's region).
@@ -63,7 +63,7 @@ def _environment_answer(
 ) -> tuple[Credentials, ClientSettings] | None:
     """The default chain's answer when its first provider, the environment's keys, decides it.
 
-    The same reading as :class:`~k8s_aws_auth.credentials.EnvProvider` (one
+    The same reading as [`EnvProvider`][k8s_aws_auth.credentials.EnvProvider] (one
     function) and the resolver's settings rules, without building the chain: a
     fresh process signing with environment keys pays milliseconds less. ``None``
     (run the resolver) for an explicit profile, incomplete keys, or keys with an
@@ -199,7 +199,7 @@ async def agenerate_token(
     use_dualstack: bool | None = None,
     imds_region: bool = False,
 ) -> Token:
-    """Async twin of :func:`generate_token` (network providers run on the event loop)."""
+    """Async twin of [`generate_token()`][k8s_aws_auth.generate_token] (network providers run on the event loop)."""
     plan = _plan(
         credentials,
         region=region,

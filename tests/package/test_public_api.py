@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import pathlib
+import re
 
 import pytest
 
@@ -235,3 +237,25 @@ def test_subpackage_all_is_pinned_and_documented(name: str) -> None:
         value = getattr(module, public)
         if inspect.isclass(value) or inspect.isfunction(value):
             assert inspect.getdoc(value), f"{name}.{public} has no docstring"
+
+
+API_PAGE = pathlib.Path(__file__).resolve().parents[2] / "docs" / "api.md"
+
+
+@pytest.mark.parametrize(
+    ("package", "names"),
+    [
+        ("k8s_aws_auth", EXPECTED_ALL),
+        ("k8s_aws_auth.errors", EXPECTED_ERRORS_ALL),
+        *sorted(EXPECTED_SUBPACKAGE_ALL.items()),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
+def test_every_public_name_is_on_the_api_page(package: str, names: list[str]) -> None:
+    # A name is on the page as a ::: directive, in a package's members list, or (for a
+    # name two packages export) in the sentence that says which one it is.
+    page = API_PAGE.read_text(encoding="utf-8")
+    missing = [
+        name for name in names if name != "__version__" and not re.search(rf"\b{name}\b", page)
+    ]
+    assert missing == [], f"{package}: add to docs/api.md"

@@ -67,7 +67,7 @@ ArnParts = tuple[str, str, str, str, str, str, str, str]
 
 
 def arn_parts(arn: str) -> ArnParts:
-    """:func:`parse_arn` as a plain tuple, for the per-verification path.
+    """`parse_arn()` as a plain tuple, for the per-verification path.
 
     ``(partition, service, account_id, principal_type, name, path, session_name,
     canonical_arn)``; raises the same ``ValueError``.

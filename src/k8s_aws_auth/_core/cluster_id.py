@@ -15,7 +15,7 @@ def normalize_cluster_id(cluster_id: str) -> str:
     """Validate a cluster id and return it as SigV4 signs it (trimmed, inner runs collapsed).
 
     1–255 printable characters after normalisation; non-ASCII is allowed (sent as
-    UTF-8); control characters, CR and LF are refused with :class:`ConfigurationError`.
+    UTF-8); control characters, CR and LF are refused with [`ConfigurationError`][k8s_aws_auth.errors.ConfigurationError].
     """
     if not isinstance(cluster_id, str):
         raise ConfigurationError("cluster id must be a string", reason="cluster-id")

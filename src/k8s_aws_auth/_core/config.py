@@ -102,7 +102,7 @@ class VerifierConfig:
     Only ``cluster_id`` is required. The host allowlist is derived from
     ``partition`` and ``extra_regions``; FIPS, dual-stack and (in ``aws``) the
     global STS host are accepted unless switched off. The network settings are
-    used by :class:`TokenVerifier` and :class:`AsyncTokenVerifier`.
+    used by [`TokenVerifier`][k8s_aws_auth.TokenVerifier] and [`AsyncTokenVerifier`][k8s_aws_auth.AsyncTokenVerifier].
     """
 
     cluster_id: str = attrs.field(converter=normalize_cluster_id)

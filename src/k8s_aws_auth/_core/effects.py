@@ -1,8 +1,8 @@
 """The neutral effects a generator flow yields, and what it gets back (pure values).
 
-A flow is ``Generator[Effect, Outcome, T]``: it yields an :class:`HttpRequest`
-and receives an :class:`HttpResponse` or a :class:`TransportFailure`, or yields
-a :class:`Sleep` and receives ``None``. The drivers in ``_drivers`` run flows
+A flow is ``Generator[Effect, Outcome, T]``: it yields an `HttpRequest`
+and receives an `HttpResponse` or a `TransportFailure`, or yields
+a `Sleep` and receives ``None``. The drivers in ``_drivers`` run flows
 over ``httpx.Client`` and ``httpx.AsyncClient``; tests step them by hand.
 """
 

@@ -54,7 +54,7 @@ def format_timestamp(moment: datetime) -> str:
 
 
 def format_timestamp_at(epoch_seconds: int) -> str:
-    """:func:`format_timestamp` of a Unix time (whole seconds), without datetime."""
+    """`format_timestamp()` of a Unix time (whole seconds), without datetime."""
     return time.strftime(_TIMESTAMP_FORMAT, time.gmtime(epoch_seconds))
 
 

@@ -18,7 +18,7 @@ __all__ = ["Frozen"]
 
 class Frozen:
     """Immutable slotted value: subclasses name their fields in ``__slots__`` and set them
-    with :meth:`_init`; ``repr_hidden`` lists fields left out of ``repr`` (secrets)."""
+    with `_init()`; ``repr_hidden`` lists fields left out of ``repr`` (secrets)."""
 
     __slots__: tuple[str, ...] = ()
     repr_hidden: frozenset[str] = frozenset()

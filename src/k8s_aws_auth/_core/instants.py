@@ -60,7 +60,7 @@ def clamped(moment: datetime, delta: timedelta) -> datetime:
 
     For bounds that are only compared against: nothing lies beyond the edge,
     so the comparison comes out as it would on an endless calendar. ``moment``
-    should be in UTC (see :func:`utc`) for the edge to be exact.
+    should be in UTC (see `utc()`) for the edge to be exact.
     """
     try:
         return moment + delta

@@ -37,7 +37,7 @@ class Token:
 
 @attrs.frozen(kw_only=True)
 class ValidatedToken:
-    """The parts of a token that passed every local check (:func:`validate_token`).
+    """The parts of a token that passed every local check ([`validate_token()`][k8s_aws_auth.validate_token]).
 
     The outbound STS request is rebuilt from these parts, never from the token's bytes.
     ``signature`` and ``security_token`` are hidden from ``repr``.

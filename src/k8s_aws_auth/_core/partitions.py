@@ -255,7 +255,7 @@ def regional_host(service: str, region: str) -> str:
     """A service's default host in ``region``: ``<service>.<region>.<partition DNS suffix>``.
 
     For EC2 (``ec2``), the SSO portal (``portal.sso``) and SSO OIDC (``oidc``);
-    STS hosts have their own rules (:func:`sts_host_for`).
+    STS hosts have their own rules (`sts_host_for()`).
     """
     return f"{service}.{region}.{partition_for_region(region).dns_suffix}"
 

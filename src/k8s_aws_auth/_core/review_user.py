@@ -1,7 +1,7 @@
-"""The Kubernetes user an STS identity maps to: :class:`MappedUser`, and upstream's ``uid``/``extra``.
+"""The Kubernetes user an STS identity maps to: [`MappedUser`][k8s_aws_auth.mapping.MappedUser], and upstream's ``uid``/``extra``.
 
 Shared by the webhook app and the identity mapper (``k8s_aws_auth.mapping``
-and ``k8s_aws_auth.server`` both export :class:`MappedUser` from here), so
+and ``k8s_aws_auth.server`` both export [`MappedUser`][k8s_aws_auth.mapping.MappedUser] from here), so
 neither package imports the other: the webhook app loads without the mapping
 package's EC2 and file machinery.
 """

@@ -6,10 +6,10 @@ signing-key derivation (memoised: the key changes once a day per secret),
 presigned GET URLs (query authentication, empty-payload hash as botocore and
 the Go SDK sign) and signed form POSTs (header authentication).
 
-Presigning is split in two for speed: a :class:`Presigner` does, once per
+Presigning is split in two for speed: a `Presigner` does, once per
 (credentials, endpoint, parameters, day), everything that does not depend on the
 signing second (encoding, sorting, the signing key and its HMAC pads), and
-:meth:`Presigner.url` then costs one SHA-256 and one HMAC per URL.
+`Presigner.url()` then costs one SHA-256 and one HMAC per URL.
 
 The exec plugin signs through this module at start-up, so it imports only
 hashlib, hmac and time: no attrs, datetime, re or urllib.
@@ -161,7 +161,7 @@ class SigningKeys(Frozen):
     """The three strings a signature needs, for callers that must not import attrs.
 
     The exec plugin signs with these at start-up; elsewhere pass
-    :class:`~k8s_aws_auth.Credentials`. The secret and session token stay out of ``repr``.
+    [`Credentials`][k8s_aws_auth.Credentials]. The secret and session token stay out of ``repr``.
     """
 
     __slots__ = ("access_key_id", "secret_access_key", "session_token")
@@ -183,7 +183,7 @@ class SigningKeys(Frozen):
 class Presigner:
     """Everything in a presigned GET that does not depend on the signing second.
 
-    Built once per (credentials, endpoint, parameters, day); :meth:`url` then
+    Built once per (credentials, endpoint, parameters, day); `url()` then
     fills in ``X-Amz-Date`` and the signature. Callers memoise instances (they
     hold key material: keep any cache small and bounded).
     """
@@ -297,7 +297,7 @@ def presign_url(
     botocore's order (``X-Amz-Security-Token`` after ``X-Amz-SignedHeaders``),
     then ``X-Amz-Signature``: the exact bytes ``aws eks get-token`` produces.
     ``signed_headers`` are signed together with ``host``. To sign many URLs,
-    keep a :class:`Presigner` instead.
+    keep a `Presigner` instead.
     """
     x_amz_date = amz_date(now)
     presigner = Presigner(

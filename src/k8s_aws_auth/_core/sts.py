@@ -1,6 +1,6 @@
 """The STS GetCallerIdentity exchange, pure: build the request, read the answer.
 
-The request is rebuilt from a :class:`ValidatedToken`; the answer is accepted
+The request is rebuilt from a [`ValidatedToken`][k8s_aws_auth.ValidatedToken]; the answer is accepted
 only as a 200 with the exact JSON envelope STS sends, whose ARN is a known
 identity type in the configured partition and whose ``Account`` equals the
 ARN's account. Everything else is classified as *deny* (STS's definitive
@@ -87,7 +87,7 @@ def build_verify_request(validated: ValidatedToken, config: VerifierConfig) -> V
 def verify_url_and_headers(
     validated: ValidatedToken, config: VerifierConfig
 ) -> tuple[str, tuple[tuple[str, bytes], ...]]:
-    """The URL and headers of :func:`build_verify_request`, without the value object."""
+    """The URL and headers of `build_verify_request()`, without the value object."""
     base = config.sts_endpoint_url or f"https://{validated.host}"
     return f"{base}/?{validated.query}", (
         ("Host", validated.host.encode("ascii")),
@@ -133,9 +133,9 @@ def _bad(
 def parse_identity_response(
     body: bytes, validated: ValidatedToken, config: VerifierConfig, *, status: int = 200
 ) -> Identity:
-    """Turn a 200 GetCallerIdentity JSON body into an :class:`Identity`, strictly.
+    """Turn a 200 GetCallerIdentity JSON body into an [`Identity`][k8s_aws_auth.Identity], strictly.
 
-    Raises :class:`STSResponseError` (could not decide) for anything that is not
+    Raises [`STSResponseError`][k8s_aws_auth.errors.STSResponseError] (could not decide) for anything that is not
     the exact envelope, or whose ARN and account disagree or lie outside the
     configured partition.
     """
@@ -258,8 +258,8 @@ def parse_error_body(body: bytes) -> StsErrorInfo:
 def raise_for_error_response(status: int, body: bytes) -> None:
     """Raise the right error for a non-200 STS answer (never returns for a non-200).
 
-    Deny (:class:`AccessDeniedError`) for STS's definitive refusals; could not
-    decide (:class:`STSThrottledError`, :class:`STSResponseError`) otherwise.
+    Deny ([`AccessDeniedError`][k8s_aws_auth.errors.AccessDeniedError]) for STS's definitive refusals; could not
+    decide ([`STSThrottledError`][k8s_aws_auth.errors.STSThrottledError], [`STSResponseError`][k8s_aws_auth.errors.STSResponseError]) otherwise.
     Messages carry the status and code only, never the body.
     """
     if status == 200:

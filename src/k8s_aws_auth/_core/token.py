@@ -37,7 +37,7 @@ def decode_token(token: str) -> str:
     """Unwrap a token's envelope strictly and return the URL it carries.
 
     Only the envelope is checked (prefix, canonical unpadded base64url, printable
-    ASCII); use :func:`validate_token` for the security checks.
+    ASCII); use [`validate_token()`][k8s_aws_auth.validate_token] for the security checks.
     """
     from .validate import decode_envelope
 

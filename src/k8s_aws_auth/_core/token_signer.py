@@ -1,5 +1,5 @@
 """Token signing on strings and whole seconds: the one implementation behind
-:func:`~k8s_aws_auth.presign_token` and the exec plugin's start-up path.
+[`presign_token()`][k8s_aws_auth.presign_token] and the exec plugin's start-up path.
 
 It imports only the SigV4 math, the partition table and the cluster-id rules
 (hashlib, hmac, time, re): no attrs, datetime or typing, which together cost the
@@ -50,7 +50,7 @@ _TO_URLSAFE_ALPHABET = bytes.maketrans(b"+/", b"-_")
 
 
 def too_late_to_sign() -> ConfigurationError:
-    """The error for a signing time after :data:`LAST_SIGNING_SECOND`."""
+    """The error for a signing time after `LAST_SIGNING_SECOND`."""
     return ConfigurationError(
         "cannot sign a token this close to the end of year 9999: its 15-minute lifetime "
         "would end past the calendar",
@@ -120,9 +120,9 @@ def sign_token(
     """The token signed at ``x_amz_date`` (``YYYYMMDDTHHMMSSZ``), byte-identical to awscli's.
 
     The caller has checked the keys are non-empty strings and the signing time
-    (see :data:`LAST_SIGNING_SECOND`); the cluster id, region and endpoint mode
-    are validated here (:class:`ConfigurationError`), and the session token
-    must be standard base64 (:class:`CredentialsError`, never quoting it).
+    (see `LAST_SIGNING_SECOND`); the cluster id, region and endpoint mode
+    are validated here ([`ConfigurationError`][k8s_aws_auth.errors.ConfigurationError]), and the session token
+    must be standard base64 ([`CredentialsError`][k8s_aws_auth.errors.CredentialsError], never quoting it).
     """
     template_inputs = (
         access_key_id,

@@ -36,7 +36,7 @@ The order (each step raises the first failure it finds):
     (a bound past the calendar's end holds every date).
 
 ``now`` may be in any time zone; one whose instant lies outside years 1–9999
-in UTC is a :class:`~k8s_aws_auth.errors.ConfigurationError`, like a naive one.
+in UTC is a [`ConfigurationError`][k8s_aws_auth.errors.ConfigurationError], like a naive one.
 
 Messages name the check and the parameter, never a value from the token.
 """
@@ -294,9 +294,9 @@ def _check_credential(value: str, x_amz_date: str, region: str) -> str:
 def validate_token(token: str, config: VerifierConfig, *, now: datetime) -> ValidatedToken:
     """Run every local check on ``token`` at ``now`` (no I/O) and return its validated parts.
 
-    Raises a :class:`~k8s_aws_auth.errors.TokenError` subclass whose ``reason``
+    Raises a [`TokenError`][k8s_aws_auth.errors.TokenError] subclass whose ``reason``
     names the failed check (see this module's docstring for the order), or
-    :class:`~k8s_aws_auth.errors.ConfigurationError` for a bad ``config`` or a
+    [`ConfigurationError`][k8s_aws_auth.errors.ConfigurationError] for a bad ``config`` or a
     ``now`` that is naive or off the calendar in UTC. Nothing else escapes.
     """
     if not isinstance(config, VerifierConfig):

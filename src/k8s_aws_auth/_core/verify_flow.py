@@ -1,17 +1,17 @@
 """The verification flow, written once for both shells (pure generator, no I/O).
 
-:func:`verify_flow` runs every local check, then yields the rebuilt STS
+`verify_flow()` runs every local check, then yields the rebuilt STS
 GetCallerIdentity GET and judges what comes back:
 
 * a 200 whose body is complete, not content-encoded and exactly the JSON
-  envelope STS sends → :class:`~k8s_aws_auth.Identity`;
-* one of STS's definitive refusals → :class:`~k8s_aws_auth.errors.AccessDeniedError`
+  envelope STS sends → [`Identity`][k8s_aws_auth.Identity];
+* one of STS's definitive refusals → [`AccessDeniedError`][k8s_aws_auth.errors.AccessDeniedError]
   (deny);
 * throttling, a 5xx, a timeout or a network error → retried after a full-jitter
-  exponential backoff (a yielded :class:`Sleep`), at most ``config.max_retries``
-  times, then the last :class:`~k8s_aws_auth.errors.STSError`;
+  exponential backoff (a yielded `Sleep`), at most ``config.max_retries``
+  times, then the last [`STSError`][k8s_aws_auth.errors.STSError];
 * the driver's deadline, a redirect and every other answer → an
-  :class:`~k8s_aws_auth.errors.STSError` at once (could not decide, never a denial).
+  [`STSError`][k8s_aws_auth.errors.STSError] at once (could not decide, never a denial).
 
 Randomness (the jitter) comes in as ``random``, like time comes in as ``now``.
 Messages carry statuses, codes and exception class names, never the token or URL.
@@ -155,9 +155,9 @@ def sts_flow(
 ) -> Flow[Identity]:
     """Ask STS about an already validated token, retrying what is worth retrying.
 
-    Yields :class:`HttpRequest` (receives :class:`HttpResponse` or
-    :class:`TransportFailure`) and :class:`Sleep` (receives ``None``); returns
-    the :class:`Identity` or raises a ``TokenError`` (deny) or ``STSError``.
+    Yields `HttpRequest` (receives `HttpResponse` or
+    `TransportFailure`) and `Sleep` (receives ``None``); returns
+    the [`Identity`][k8s_aws_auth.Identity] or raises a ``TokenError`` (deny) or ``STSError``.
     """
     request = build_http_request(validated, config)
     attempts = 0
@@ -194,7 +194,7 @@ def verify_flow(
     backoff_base: float = BACKOFF_BASE,
     backoff_cap: float = BACKOFF_CAP,
 ) -> Flow[Identity]:
-    """Verify ``token`` at ``now``: every local check, then the STS exchange (:func:`sts_flow`).
+    """Verify ``token`` at ``now``: every local check, then the STS exchange (`sts_flow()`).
 
     The local checks run on the first ``next()``/``send(None)``; a token they
     refuse raises its ``TokenError`` before any request is yielded.

@@ -1,6 +1,6 @@
 """EC2 ``DescribeInstances`` as a generator flow: a SigV4 signed query-API POST, and its answer.
 
-:func:`describe_instances_flow` asks for the private DNS names of up to a batch
+[`describe_instances_flow()`][k8s_aws_auth.mapping.describe_instances_flow] asks for the private DNS names of up to a batch
 of instance ids (an ``instance-id`` filter, so an unknown id yields "no such
 instance" instead of failing the whole batch), follows ``nextToken`` pages and
 retries with backoff on throttling, 5xx and network errors; the drivers in
@@ -126,7 +126,7 @@ def describe_instances_flow(
     """A flow that asks EC2 for the private DNS names of ``instance_ids``.
 
     Returns ``{instance id: private DNS name}`` for the instances EC2 knows
-    (the name may be empty). Raises :class:`EC2LookupError` (``retryable`` for
+    (the name may be empty). Raises [`EC2LookupError`][k8s_aws_auth.mapping.EC2LookupError] (``retryable`` for
     throttling, 5xx and network errors after ``max_retries`` retries).
     """
     for instance_id in instance_ids:

@@ -16,7 +16,7 @@ __all__ = ["TTLCache", "TokenBucket"]
 class TokenBucket:
     """A token bucket: ``rate`` tokens per second, at most ``burst`` stored.
 
-    :meth:`reserve` takes a token now and returns how long the caller must wait
+    [`reserve()`][k8s_aws_auth.mapping.TokenBucket.reserve] takes a token now and returns how long the caller must wait
     before using it (0 when one was available), so waits queue up fairly.
     """
 
@@ -45,7 +45,7 @@ class TokenBucket:
 class TTLCache:
     """A size-bounded LRU cache whose entries expire ``ttl`` seconds after they were stored.
 
-    ``hits`` and ``misses`` count :meth:`get` answers (for metrics).
+    ``hits`` and ``misses`` count [`get()`][k8s_aws_auth.mapping.TTLCache.get] answers (for metrics).
     """
 
     def __init__(self, max_size: int, clock: Callable[[], float]) -> None:

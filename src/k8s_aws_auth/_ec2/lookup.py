@@ -3,8 +3,8 @@
 The node-role entry every aws-auth ConfigMap has
 (``username: system:node:{{EC2PrivateDNSName}}``) needs the private DNS name
 of the instance whose role session (named after the instance id) signed the
-token. :class:`EC2NameLookup` asks EC2 for it with
-:class:`~k8s_aws_auth.mapping.AsyncEC2Resolver` (batched, rate-limited by
+token. `EC2NameLookup` asks EC2 for it with
+[`AsyncEC2Resolver`][k8s_aws_auth.mapping.AsyncEC2Resolver] (batched, rate-limited by
 ``ec2DescribeInstancesQps``/``Burst``, cached), signing with credentials from
 the default chain, refreshed before they expire, or with those of
 ``ec2DescribeInstancesRoleARN`` assumed from them. Like upstream, ``sourceARN``
@@ -12,12 +12,12 @@ adds the ``x-amz-source-account``/``x-amz-source-arn`` headers (signed) to that
 AssumeRole call, so the role's trust policy can guard against a confused deputy.
 
 Failures: "EC2 could not be asked" (throttling, 5xx, network, no credentials
-right now) is a retryable :class:`EC2LookupError` (the app answers 500 +
+right now) is a retryable [`EC2LookupError`][k8s_aws_auth.mapping.EC2LookupError] (the app answers 500 +
 ``Retry-After``, never a cached denial); "EC2 knows no such instance" is a
 denial. Missing credentials or region at start-up stop the server.
 
-The server composes it: :func:`build_ec2_lookup` takes the server's config as
-any value with the :class:`LookupConfig` attributes, so this package never
+The server composes it: `build_ec2_lookup()` takes the server's config as
+any value with the `LookupConfig` attributes, so this package never
 imports ``k8s_aws_auth.server``.
 """
 
@@ -173,8 +173,8 @@ class DescribeRoleProvider:
 class ServerCredentials:
     """The server's own AWS credentials: fetched at start, refreshed before they expire.
 
-    :meth:`current` is the synchronous source :class:`AsyncEC2Resolver` calls per
-    request; :meth:`refresh` (async) runs the chain when the credentials near expiry.
+    `current()` is the synchronous source [`AsyncEC2Resolver`][k8s_aws_auth.mapping.AsyncEC2Resolver] calls per
+    request; `refresh()` (async) runs the chain when the credentials near expiry.
     """
 
     def __init__(
@@ -199,7 +199,7 @@ class ServerCredentials:
         return current
 
     async def start(self) -> None:
-        """Get credentials once; a clear :class:`ConfigurationError` when there are none."""
+        """Get credentials once; a clear [`ConfigurationError`][k8s_aws_auth.errors.ConfigurationError] when there are none."""
         try:
             self._current = await self.resolver.resolve()
         except CredentialsError as exc:
@@ -226,7 +226,7 @@ class ServerCredentials:
 class EC2NameLookup:
     """Instance id → private DNS name for the mapper.
 
-    Pass :meth:`resolve` as ``ec2_dns`` to :meth:`IdentityMapper.amap`.
+    Pass `resolve()` as ``ec2_dns`` to [`IdentityMapper.amap()`][k8s_aws_auth.mapping.IdentityMapper.amap].
     """
 
     def __init__(
@@ -248,7 +248,7 @@ class EC2NameLookup:
         self.started = False
 
     async def start(self) -> None:
-        """Fetch the credentials (idempotent); :class:`ConfigurationError` when there are none."""
+        """Fetch the credentials (idempotent); [`ConfigurationError`][k8s_aws_auth.errors.ConfigurationError] when there are none."""
         if self.started:
             return
         await self.credentials.start()
@@ -267,7 +267,7 @@ class EC2NameLookup:
         )
 
     async def resolve(self, instance_id: str) -> str:
-        """The private DNS name of ``instance_id`` (raises :class:`EC2LookupError`)."""
+        """The private DNS name of ``instance_id`` (raises [`EC2LookupError`][k8s_aws_auth.mapping.EC2LookupError])."""
         await self.credentials.refresh()
         return await self.resolver.resolve(instance_id)
 
@@ -285,7 +285,7 @@ class EC2NameLookup:
 
 
 class LookupConfig(Protocol):
-    """The settings :func:`build_ec2_lookup` reads (the server's ``ServerConfig`` has them)."""
+    """The settings `build_ec2_lookup()` reads (the server's ``ServerConfig`` has them)."""
 
     @property
     def region(self) -> str | None:

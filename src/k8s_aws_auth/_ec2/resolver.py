@@ -2,7 +2,7 @@
 
 * Concurrent lookups are coalesced: the first caller waits ``batch_window``
   for others to queue their ids, then fetches them in batches of at most
-  ``max_batch`` ids per call (:func:`~k8s_aws_auth._ec2.describe.describe_instances_flow`).
+  ``max_batch`` ids per call ([`describe_instances_flow()`][k8s_aws_auth.mapping.describe_instances_flow]).
 * Every call takes a token from a token bucket (``qps``, ``burst``): upstream's
   flags of the same name only limited its AssumeRole client.
 * Answers are cached for ``cache_ttl`` seconds (unknown instances for
@@ -211,7 +211,7 @@ class EC2Resolver(_Counters):
     """Resolve instance ids to private DNS names over a sync ``httpx.Client``.
 
     Thread-safe; pass ``resolver.resolve`` as ``ec2_dns`` to
-    :class:`IdentityMapper`. ``credentials`` is a :class:`Credentials` or a
+    [`IdentityMapper`][k8s_aws_auth.mapping.IdentityMapper]. ``credentials`` is a [`Credentials`][k8s_aws_auth.Credentials] or a
     zero-argument callable returning one (called per request, so rotation
     works). ``sleep`` and ``monotonic`` are injectable for tests.
     """
@@ -271,7 +271,7 @@ class EC2Resolver(_Counters):
         self.close()
 
     def resolve(self, instance_id: str) -> str:
-        """The private DNS name of ``instance_id``; :class:`EC2LookupError` if there is none."""
+        """The private DNS name of ``instance_id``; [`EC2LookupError`][k8s_aws_auth.mapping.EC2LookupError] if there is none."""
         return _require(instance_id, self.resolve_many([instance_id])[instance_id])
 
     def resolve_many(self, instance_ids: Iterable[str]) -> dict[str, str | None]:
@@ -319,9 +319,9 @@ class EC2Resolver(_Counters):
 
 
 class AsyncEC2Resolver(_Counters):
-    """The async twin of :class:`EC2Resolver` (asyncio or trio), over ``httpx.AsyncClient``.
+    """The async twin of [`EC2Resolver`][k8s_aws_auth.mapping.EC2Resolver] (asyncio or trio), over ``httpx.AsyncClient``.
 
-    Pass ``resolver.resolve`` as ``ec2_dns`` to :meth:`IdentityMapper.amap`.
+    Pass ``resolver.resolve`` as ``ec2_dns`` to [`IdentityMapper.amap()`][k8s_aws_auth.mapping.IdentityMapper.amap].
     """
 
     def __init__(
@@ -378,7 +378,7 @@ class AsyncEC2Resolver(_Counters):
         await self.aclose()
 
     async def resolve(self, instance_id: str) -> str:
-        """The private DNS name of ``instance_id``; :class:`EC2LookupError` if there is none."""
+        """The private DNS name of ``instance_id``; [`EC2LookupError`][k8s_aws_auth.mapping.EC2LookupError] if there is none."""
         return _require(instance_id, (await self.resolve_many([instance_id]))[instance_id])
 
     async def resolve_many(self, instance_ids: Iterable[str]) -> dict[str, str | None]:

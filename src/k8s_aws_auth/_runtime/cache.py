@@ -1,6 +1,6 @@
 """A bounded LRU cache of confirmed identities (positive results only).
 
-Keys are SHA-256 digests (see :func:`cache_key`), so the cache never holds a
+Keys are SHA-256 digests (see `cache_key()`), so the cache never holds a
 token. An entry is served only inside ``[not_before, fresh_until)``:
 ``fresh_until`` is never later than the token's own expiry, and ``not_before``
 repeats the not-yet-valid check should the clock step back. Errors are never

@@ -3,7 +3,7 @@
 Policy the caller's client is not trusted with: requests are built here (no
 client base headers, cookies or auth), redirects are never followed, response
 bodies are read raw and capped, and every transport exception becomes a
-:class:`TransportFailure` value sent back into the flow.
+`TransportFailure` value sent back into the flow.
 
 Secrets: while a request is in flight it sits in ``_log_guard.IN_FLIGHT``, so
 the log guard scrubs its secrets from every httpx/httpcore record; a transport

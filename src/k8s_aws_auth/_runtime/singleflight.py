@@ -8,7 +8,7 @@ nothing: its followers wake up and one of them leads a fresh attempt, so nobody
 hangs on an abandoned call. Nothing is remembered after the call ends; caching
 is a separate concern (``_cache``).
 
-:class:`SingleFlight` is for threads; :class:`AsyncSingleFlight` for tasks of
+`SingleFlight` is for threads; `AsyncSingleFlight` for tasks of
 one event loop (asyncio or trio, through anyio).
 """
 

@@ -1,10 +1,10 @@
-"""The plugin's seam to :mod:`k8s_aws_auth.credentials`: the slow path of ``token``.
+"""The plugin's seam to [`k8s_aws_auth.credentials`][k8s_aws_auth.credentials]: the slow path of ``token``.
 
 Imported only when no static keys are at hand (neither in the environment nor
 as a plain profile's keys in the shared files), a role is named or ``--cache``
 is on; the region settings come from the credentials package's settings rules
 directly, without this module. Everything here runs
-the credentials package's own flows under its :class:`CredentialResolver`; the
+the credentials package's own flows under its [`CredentialResolver`][k8s_aws_auth.CredentialResolver]; the
 explicit ``--role`` AssumeRole is a small provider over that package's STS
 request builder, so it gets the same endpoint rules, signing and error messages.
 """

@@ -1,10 +1,10 @@
 """``k8s-aws-auth demo``: the whole loop against an STS emulator on loopback.
 
-Starts :class:`~k8s_aws_auth.testing.FakeSTS` on 127.0.0.1, registers an IAM
+Starts [`FakeSTS`][k8s_aws_auth.testing.FakeSTS] on 127.0.0.1, registers an IAM
 user and an assumed-role session, generates tokens with
-:func:`~k8s_aws_auth.generate_token`, verifies them over real HTTP with
-:class:`~k8s_aws_auth.TokenVerifier` (and once with
-:class:`~k8s_aws_auth.AsyncTokenVerifier`), then shows a tampered token, a
+[`generate_token()`][k8s_aws_auth.generate_token], verifies them over real HTTP with
+[`TokenVerifier`][k8s_aws_auth.TokenVerifier] (and once with
+[`AsyncTokenVerifier`][k8s_aws_auth.AsyncTokenVerifier]), then shows a tampered token, a
 token for another cluster and an expired one being refused. Exit 0 when every
 step behaved as expected, 1 otherwise. Nothing leaves the machine.
 """

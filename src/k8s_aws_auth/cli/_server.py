@@ -17,7 +17,7 @@ from typing import Any
 
 __all__ = ["configure", "run"]
 
-#: The ServerConfig settings of the flags :func:`_common` adds.
+#: The ServerConfig settings of the flags `_common()` adds.
 _COMMON_SETTINGS = ("cluster_id", "partition", "state_dir", "address", "port", "hostname")
 
 

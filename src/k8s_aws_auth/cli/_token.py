@@ -78,7 +78,7 @@ def _exec_info(environ: Mapping[str, str]) -> ExecInfo | None:
 
 
 def _signing_second(value: str | None) -> int:
-    """:func:`_now` as whole Unix seconds; reads no datetime unless ``--now`` is given."""
+    """`_now()` as whole Unix seconds; reads no datetime unless ``--now`` is given."""
     if value is None:
         return int(time.time())
     return int(_now(value).replace(microsecond=0).timestamp())

@@ -115,7 +115,7 @@ class TokenCache:
     def default(
         cls, environ: Mapping[str, str], *, warn: Callable[[str], None] = lambda _m: None
     ) -> TokenCache:
-        """The cache at :func:`default_cache_dir`."""
+        """The cache at `default_cache_dir()`."""
         return cls(default_cache_dir(environ), warn=warn)
 
     # --- public operations ------------------------------------------------------------

@@ -48,7 +48,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def identity_document(identity: object) -> dict[str, str]:
-    """An :class:`~k8s_aws_auth.Identity` under aws-iam-authenticator's ``verify -o json`` keys."""
+    """An [`Identity`][k8s_aws_auth.Identity] under aws-iam-authenticator's ``verify -o json`` keys."""
     from k8s_aws_auth._core.models import Identity
 
     assert isinstance(identity, Identity)

@@ -1,7 +1,7 @@
 """AWS credentials and region, found where the AWS CLI and SDKs find them (without botocore).
 
 Providers are frozen config objects whose flows run under the sync and the
-async resolver alike; :func:`default_chain` tries them in the SDKs' order.
+async resolver alike; [`default_chain()`][k8s_aws_auth.default_chain] tries them in the SDKs' order.
 See ``docs/credentials.md``.
 """
 

@@ -51,7 +51,7 @@ def source_profile_providers(profile: str | None) -> tuple[CredentialProvider, .
     """What a profile's credentials come from besides its ``role_arn``, in the AWS CLI's order.
 
     A role's ``source_profile`` resolves through these (its own ``role_arn`` is
-    followed by :class:`AssumeRoleProvider` itself); ``ProfileProvider`` tries
+    followed by [`AssumeRoleProvider`][k8s_aws_auth.credentials.AssumeRoleProvider] itself); ``ProfileProvider`` tries
     ``AssumeRoleProvider`` first, then these.
     """
     return (

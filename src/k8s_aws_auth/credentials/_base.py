@@ -1,12 +1,12 @@
 """What every credential provider shares: the context it reads, the effects it yields, its result.
 
 A provider is a frozen config object whose ``flow(ctx)`` is a generator: it
-yields :class:`~k8s_aws_auth._core.effects.HttpRequest` / ``Sleep`` (run by the
-drivers), :class:`RunProcess` (``credential_process``), :class:`Prompt` (an
-MFA code) or :class:`WriteFile` (a refreshed SSO token), and returns
-:class:`~k8s_aws_auth.Credentials` or :class:`Skip` (this source is not
+yields `HttpRequest` / ``Sleep`` (run by the
+drivers), `RunProcess` (``credential_process``), `Prompt` (an
+MFA code) or `WriteFile` (a refreshed SSO token), and returns
+[`Credentials`][k8s_aws_auth.Credentials] or [`Skip`][k8s_aws_auth.credentials.Skip] (this source is not
 configured here, and why). A *configured* source that
-fails raises :class:`~k8s_aws_auth.errors.CredentialProviderError`.
+fails raises [`CredentialProviderError`][k8s_aws_auth.errors.CredentialProviderError].
 
 The context carries the environment, a file reader and a clock, all injected:
 providers never read ``os.environ``, the clock or the filesystem themselves.
@@ -86,7 +86,7 @@ class CredentialProvider(Protocol):
         ...
 
     def flow(self, ctx: ProviderContext) -> CredentialFlow[Credentials | Skip]:
-        """Find credentials, or return :class:`Skip` when this source is not configured."""
+        """Find credentials, or return [`Skip`][k8s_aws_auth.credentials.Skip] when this source is not configured."""
         ...
 
 
@@ -226,7 +226,7 @@ def loads_json(data: str | bytes) -> Any:
 
 
 def provider_error(provider: str, message: str, reason: str) -> CredentialProviderError:
-    """A :class:`CredentialProviderError` (shorthand used by every provider)."""
+    """A [`CredentialProviderError`][k8s_aws_auth.errors.CredentialProviderError] (shorthand used by every provider)."""
     return CredentialProviderError(message, provider=provider, reason=reason)
 
 

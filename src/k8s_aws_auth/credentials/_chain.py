@@ -36,8 +36,8 @@ class CredentialChain:
     """Providers tried in order; the first that returns credentials wins.
 
     A provider that is not configured is skipped (its reason goes into the
-    attempt log, :attr:`NoCredentialsError.attempts`); a configured provider
-    that fails stops the chain with its :class:`CredentialProviderError`, as in
+    attempt log, `NoCredentialsError.attempts`); a configured provider
+    that fails stops the chain with its [`CredentialProviderError`][k8s_aws_auth.errors.CredentialProviderError], as in
     the AWS CLI. Later providers are not run, so no network call happens
     once an earlier provider answered.
     """
@@ -55,7 +55,7 @@ class CredentialChain:
         """Run the chain; return the credentials and the provider that answered.
 
         ``skip`` providers at the front were already tried (their reasons are in
-        ``attempts``). Raises :class:`NoCredentialsError` (with the attempt log)
+        ``attempts``). Raises [`NoCredentialsError`][k8s_aws_auth.errors.NoCredentialsError] (with the attempt log)
         when every provider skipped.
         """
         attempts = list(attempts or ())

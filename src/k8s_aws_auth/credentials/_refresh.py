@@ -6,7 +6,7 @@
   refresh, and its failure is raised.
 
 Credentials without an expiration never need a refresh. Each snapshot handed
-out is a frozen :class:`~k8s_aws_auth.Credentials`, so signing never sees a
+out is a frozen [`Credentials`][k8s_aws_auth.Credentials], so signing never sees a
 half-updated key pair.
 """
 

@@ -230,7 +230,7 @@ class CredentialResolver(_ResolverBase):
     """Find AWS credentials like the AWS CLI, cache them and refresh them before they expire.
 
     Args:
-        chain: the providers to try (default :func:`default_chain`).
+        chain: the providers to try (default [`default_chain()`][k8s_aws_auth.default_chain]).
         client: an ``httpx.Client`` to borrow for the network providers; by
             default a short-lived one is created only when a provider needs it.
         profile: use this profile (like ``--profile``); environment credentials
@@ -247,13 +247,13 @@ class CredentialResolver(_ResolverBase):
         mandatory_refresh: within this window of expiry a refresh must succeed.
         imds_region: when no region is configured anywhere (environment,
             profile, argument), ask the EC2 instance metadata service for the
-            instance's region (:meth:`settings`). Off by default, as in the AWS
+            instance's region ([`settings()`][k8s_aws_auth.CredentialResolver.settings]). Off by default, as in the AWS
             CLI's ``eks get-token``; the lookup has IMDS's short timeouts (1 s,
             1 attempt unless configured) and ends at the first failed connection.
         write_file: ``(path, text)`` writes a file atomically with mode 0600
             (a refreshed SSO token goes back to the AWS CLI's cache with it).
 
-    :meth:`resolve` is thread-safe; one refresh runs at a time.
+    [`resolve()`][k8s_aws_auth.CredentialResolver.resolve] is thread-safe; one refresh runs at a time.
     """
 
     def __init__(
@@ -354,12 +354,12 @@ class CredentialResolver(_ResolverBase):
 
 
 class AsyncCredentialResolver(_ResolverBase):
-    """The async twin of :class:`CredentialResolver` (asyncio and trio, via anyio).
+    """The async twin of [`CredentialResolver`][k8s_aws_auth.CredentialResolver] (asyncio and trio, via anyio).
 
     Same arguments, with ``client: httpx.AsyncClient``. The refresh lock is
     created on first use, never at construction. ``credential_process``, the
     MFA prompt and the SSO cache write run in a worker thread. With
-    ``imds_region=True`` use :meth:`asettings`: :meth:`settings` cannot wait for
+    ``imds_region=True`` use [`asettings()`][k8s_aws_auth.AsyncCredentialResolver.asettings]: [`settings()`][k8s_aws_auth.AsyncCredentialResolver.settings] cannot wait for
     IMDS and raises ``ConfigurationError`` when it would have to.
     """
 
@@ -403,7 +403,7 @@ class AsyncCredentialResolver(_ResolverBase):
         return self._alock
 
     async def resolve(self) -> Credentials:
-        """Current credentials (see :meth:`CredentialResolver.resolve`)."""
+        """Current credentials (see [`CredentialResolver.resolve()`][k8s_aws_auth.CredentialResolver.resolve])."""
         need = self._need()
         if need is Need.NONE:
             assert self._current is not None
@@ -434,7 +434,7 @@ class AsyncCredentialResolver(_ResolverBase):
             return self._current
 
     async def asettings(self, *, region: str | None = None) -> ClientSettings:
-        """The settings (see :meth:`CredentialResolver.settings`), IMDS looked up on the event loop."""
+        """The settings (see [`CredentialResolver.settings()`][k8s_aws_auth.CredentialResolver.settings]), IMDS looked up on the event loop."""
         return await self._drive(self._settings_flow(region))
 
     async def _drive(self, flow: CredentialFlow[T]) -> T:

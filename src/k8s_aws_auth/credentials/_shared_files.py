@@ -1,6 +1,6 @@
 """The shared ``config`` and ``credentials`` files, parsed as the AWS CLI parses them.
 
-Pure text in: :func:`parse_ini` takes the file's text. The dialect is the one
+Pure text in: `parse_ini()` takes the file's text. The dialect is the one
 botocore reads (Python's ``configparser`` in raw mode): ``=`` or ``:``
 separators, ``#``/``;`` full-line comments, case-insensitive keys, indented
 continuation lines, and one level of nested keys for ``s3 =``/``sts =`` blocks.
@@ -320,7 +320,7 @@ def section_keys(section: Mapping[str, Value]) -> tuple[str, str, str | None] | 
 class SharedFiles:
     """The shared files as one environment and profile see them, parsed on first use.
 
-    The part of a :class:`~k8s_aws_auth.credentials.ProviderContext` that region
+    The part of a [`ProviderContext`][k8s_aws_auth.credentials.ProviderContext] that region
     settings and static profile keys read (environment, file reader, chosen
     profile), for a caller that must not import the credential chain: the exec
     plugin's start-up path. ``profile=None`` means ``AWS_DEFAULT_PROFILE`` /
@@ -352,7 +352,7 @@ class SharedFiles:
 
     @property
     def settings_profile(self) -> str:
-        """The profile whose region and endpoint settings apply (here: :attr:`profile_name`)."""
+        """The profile whose region and endpoint settings apply (here: `profile_name`)."""
         return self.profile_name
 
     def shared_config(self) -> SharedConfig:

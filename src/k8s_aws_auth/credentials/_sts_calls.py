@@ -192,7 +192,7 @@ def _from_json(body: bytes, action: str) -> dict[str, str] | None:
 def parse_credentials_response(
     outcome: HttpResponse | TransportFailure, *, action: str, provider: str, host: str
 ) -> Credentials:
-    """Turn an AssumeRole* answer into credentials, or raise a :class:`CredentialProviderError`.
+    """Turn an AssumeRole* answer into credentials, or raise a [`CredentialProviderError`][k8s_aws_auth.errors.CredentialProviderError].
 
     Messages name the action, the HTTP status and the STS error code, never a body.
     """

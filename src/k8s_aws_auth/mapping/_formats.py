@@ -280,11 +280,11 @@ def parse_document(
     filename: str | None = None,
     user_id_strict: bool | None = None,
 ) -> MappingSet:
-    """Build a validated :class:`MappingSet` from an already parsed document.
+    """Build a validated [`MappingSet`][k8s_aws_auth.mapping.MappingSet] from an already parsed document.
 
-    ``format`` is one of :data:`FORMATS` or ``auto``; ``user_id_strict``
+    ``format`` is one of [`FORMATS`][k8s_aws_auth.mapping.FORMATS] or ``auto``; ``user_id_strict``
     overrides what the file says (upstream's ``dynamicfileUserIDStrict``).
-    Raises :class:`MappingFileError` listing every problem.
+    Raises [`MappingFileError`][k8s_aws_auth.mapping.MappingFileError] listing every problem.
     """
     if format == "auto":
         try:
@@ -338,7 +338,7 @@ def parse_mapping_text(
     filename: str | None = None,
     user_id_strict: bool | None = None,
 ) -> MappingSet:
-    """Parse mapping file text (YAML or JSON) of any supported format; see :func:`parse_document`."""
+    """Parse mapping file text (YAML or JSON) of any supported format; see [`parse_document()`][k8s_aws_auth.mapping.parse_document]."""
     if not text.strip():
         raise MappingFileError(source, [Problem("", "the file is empty")])
     document = load_document(text, source)
@@ -367,7 +367,7 @@ def parse_mapping_path(
     """Read and parse a mapping file, or a directory where an aws-auth ConfigMap is mounted.
 
     Raises ``FileNotFoundError`` when the path does not exist and
-    :class:`MappingFileError` for everything wrong with its content.
+    [`MappingFileError`][k8s_aws_auth.mapping.MappingFileError] for everything wrong with its content.
     """
     name = os.fspath(path)
     if os.path.isdir(name):

@@ -42,7 +42,7 @@ class ExplainStep:
 class Explanation:
     """Why an identity maps to what it maps to, or why it maps to nothing.
 
-    ``result`` is what :meth:`IdentityMapper.map` would return; ``error`` the
+    ``result`` is what [`IdentityMapper.map()`][k8s_aws_auth.mapping.IdentityMapper.map] would return; ``error`` the
     message of the error it would raise; ``steps`` one record per backend tried.
     """
 
@@ -80,7 +80,7 @@ class MappingSet:
     """One validated mapping file: roles, users and accounts in file order, compiled for lookup.
 
     Constructing a ``MappingSet`` validates every entry (ARNs, patterns,
-    templates, account ids) and raises :class:`MappingFileError` listing all
+    templates, account ids) and raises [`MappingFileError`][k8s_aws_auth.mapping.MappingFileError] listing all
     problems; ``warnings`` holds what is legal but suspicious (duplicates).
     ``format`` names the file format it was read from; ``reserved_prefixes``
     and ``scrubbed_accounts`` carry settings an upstream server config file

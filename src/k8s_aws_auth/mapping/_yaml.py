@@ -50,8 +50,8 @@ def _loader_class() -> type[Any]:
 def load_yaml(text: str, source: str) -> Any:
     """Parse YAML with PyYAML's safe loader (duplicate keys refused).
 
-    Raises :class:`MappingFileError` for a syntax error (with line and column)
-    and :class:`ConfigurationError` with an install hint when PyYAML is missing.
+    Raises [`MappingFileError`][k8s_aws_auth.mapping.MappingFileError] for a syntax error (with line and column)
+    and [`ConfigurationError`][k8s_aws_auth.errors.ConfigurationError] with an install hint when PyYAML is missing.
     """
     loader = _loader_class()
     import yaml

@@ -5,7 +5,7 @@ Every record becomes one JSON object per line: ``time``, ``level``, ``logger``,
 Whatever a message or field contains, every secret shape ``_redact`` knows
 (``k8s-aws-v1.…`` tokens, ``X-Amz-Signature=…``, ``X-Amz-Security-Token=…``,
 bearer and credential-header values, JWTs) is replaced by ``[redacted]`` before
-it is written. :func:`configure_logging` also installs the log guard on the
+it is written. [`configure_logging()`][k8s_aws_auth.server.configure_logging] also installs the log guard on the
 HTTP and uvicorn loggers (``_log_guard``), which scrubs records before any
 handler, this one included, sees them.
 """

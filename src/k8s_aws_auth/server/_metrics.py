@@ -111,7 +111,7 @@ def _ec2_families(stats: Mapping[str, float]) -> Iterator[CounterMetricFamily]:
 
 
 class ServerMetrics:
-    """The webhook's metrics; pass :meth:`record` as ``TokenReviewApp(on_result=...)``.
+    """The webhook's metrics; pass [`record()`][k8s_aws_auth.server.ServerMetrics.record] as ``TokenReviewApp(on_result=...)``.
 
     * ``aws_iam_authenticator_authenticate_latency_seconds{result}`` — review latency;
     * ``aws_iam_authenticator_sts_responses_total{ResponseCode,StsRegion}`` — STS answers;

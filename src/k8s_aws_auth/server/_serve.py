@@ -99,7 +99,7 @@ def _ssl_context_factory(
 
 @attrs.define
 class ServerParts:
-    """What :func:`build_server` assembled (tests and embedders may reach in)."""
+    """What [`build_server()`][k8s_aws_auth.server.build_server] assembled (tests and embedders may reach in)."""
 
     config: ServerConfig
     app: TokenReviewApp
@@ -126,7 +126,7 @@ def build_server(
     the region, ``AWS_ENDPOINT_URL_EC2`` and the server's AWS credentials. They
     are built when a loaded mapping uses ``{{EC2PrivateDNSName}}`` or
     ``ec2DescribeInstancesRoleARN``/``ec2EndpointURL`` is set; their credentials
-    are fetched at start-up (:func:`serve`, or the ASGI lifespan startup).
+    are fetched at start-up ([`serve()`][k8s_aws_auth.server.serve], or the ASGI lifespan startup).
 
     Raises:
         ConfigurationError: an invalid setting, certificate or mapping; EC2
@@ -454,7 +454,7 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 
 def run_server(config: ServerConfig) -> int:
-    """Configure logging and run :func:`serve` in a fresh event loop; the exit code.
+    """Configure logging and run [`serve()`][k8s_aws_auth.server.serve] in a fresh event loop; the exit code.
 
     SIGTERM (what Kubernetes sends) drains in-flight reviews and exits 0. uvicorn
     handles the signal itself, then re-raises it once shut down; the handler

@@ -160,7 +160,7 @@ def _credential_parts(value: str) -> tuple[str, str, str, str, str]:
 def read_signature(received: Received, query: dict[str, str]) -> SignedRequest | None:
     """Find the request's signature: ``Authorization`` header first, then the query.
 
-    Returns ``None`` for an unsigned request; raises :class:`Rejection` for a
+    Returns ``None`` for an unsigned request; raises `Rejection` for a
     malformed one.
     """
     authorization = received.header("authorization")

@@ -20,7 +20,7 @@ class FixedClock:
     """A clock that stands still until told to move; thread-safe.
 
     Calling it returns the current (aware UTC) time, so it can be passed as
-    ``clock=`` to :class:`FakeSTS` and the verifiers.
+    ``clock=`` to [`FakeSTS`][k8s_aws_auth.testing.FakeSTS] and the verifiers.
 
     Args:
         start: the initial time (aware); defaults to the real current second.

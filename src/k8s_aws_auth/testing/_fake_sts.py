@@ -75,7 +75,7 @@ class FakeSTS(httpx.BaseTransport, httpx.AsyncBaseTransport):
 
     Use it as ``httpx.Client(transport=fake)`` or ``httpx.AsyncClient(transport=fake)``
     (closing a client leaves it usable by others), or serve it over loopback HTTP
-    with :meth:`serve`. It is thread-safe.
+    with [`serve()`][k8s_aws_auth.server.serve]. It is thread-safe.
 
     Args:
         clock: a zero-argument callable returning an aware UTC datetime; it decides
@@ -104,7 +104,7 @@ class FakeSTS(httpx.BaseTransport, httpx.AsyncBaseTransport):
         return self._clock
 
     def register(self, credentials: Credentials, arn: str, user_id: str | None = None) -> Principal:
-        """Make ``credentials`` sign as the identity ``arn``; return the :class:`Principal`.
+        """Make ``credentials`` sign as the identity ``arn``; return the [`Principal`][k8s_aws_auth.testing.Principal].
 
         ``arn`` is an IAM user (``arn:aws:iam::ACCOUNT:user/PATH/NAME``), the root
         (``arn:aws:iam::ACCOUNT:root``), an assumed-role session
@@ -125,7 +125,7 @@ class FakeSTS(httpx.BaseTransport, httpx.AsyncBaseTransport):
         expiration: datetime | None = None,
         seed: str | int | None = None,
     ) -> Principal:
-        """Make fresh realistic credentials for ``arn`` and :meth:`register` them.
+        """Make fresh realistic credentials for ``arn`` and [`register()`][k8s_aws_auth.testing.FakeSTS.register] them.
 
         Users and root get long-term ``AKIA…`` keys; assumed-role and federated
         sessions get ``ASIA…`` keys with a session token. ``seed`` makes the keys
@@ -177,7 +177,7 @@ class FakeSTS(httpx.BaseTransport, httpx.AsyncBaseTransport):
 
         ``token=None`` accepts any non-empty web identity token for the role.
         Call it several times to accept several tokens. The role's duration limit
-        comes from :meth:`register_role` when it was registered there (else 3600 s).
+        comes from [`register_role()`][k8s_aws_auth.testing.FakeSTS.register_role] when it was registered there (else 3600 s).
         """
         self._directory.register_web_identity(role_arn, token)
 
@@ -193,8 +193,8 @@ class FakeSTS(httpx.BaseTransport, httpx.AsyncBaseTransport):
     ) -> None:
         """Answer the next ``count`` requests with this STS error instead of processing them.
 
-        Each request takes one queued fault (from :meth:`fail_next`,
-        :meth:`throttle_next`, :meth:`delay_next` or :meth:`drop_next`), in order.
+        Each request takes one queued fault (from [`fail_next()`][k8s_aws_auth.testing.FakeSTS.fail_next],
+        [`throttle_next()`][k8s_aws_auth.testing.FakeSTS.throttle_next], [`delay_next()`][k8s_aws_auth.testing.FakeSTS.delay_next] or [`drop_next()`][k8s_aws_auth.testing.FakeSTS.drop_next]), in order.
         """
         if not 400 <= status <= 599:
             raise ConfigurationError("status must be a 4xx or 5xx code", reason="fake-sts")
@@ -207,7 +207,7 @@ class FakeSTS(httpx.BaseTransport, httpx.AsyncBaseTransport):
     def delay_next(self, seconds: float, count: int = 1) -> None:
         """Answer the next ``count`` requests normally, but only after ``seconds``.
 
-        Over :meth:`serve` this makes real client timeouts fire; as a transport the
+        Over [`serve()`][k8s_aws_auth.server.serve] this makes real client timeouts fire; as a transport the
         request just takes longer (``time.sleep`` sync, ``anyio.sleep`` async).
         """
         if seconds < 0:
@@ -217,7 +217,7 @@ class FakeSTS(httpx.BaseTransport, httpx.AsyncBaseTransport):
     def drop_next(self, count: int = 1) -> None:
         """Close the connection without answering the next ``count`` requests.
 
-        Over :meth:`serve` the socket is closed; as a transport the client gets
+        Over [`serve()`][k8s_aws_auth.server.serve] the socket is closed; as a transport the client gets
         ``httpx.RemoteProtocolError``, as from a server that hung up.
         """
         self._queue(count, _Fault(kind="drop"))
@@ -232,7 +232,7 @@ class FakeSTS(httpx.BaseTransport, httpx.AsyncBaseTransport):
 
     @property
     def requests(self) -> list[RecordedRequest]:
-        """Every request received since creation or :meth:`reset`, oldest first (a copy)."""
+        """Every request received since creation or [`reset()`][k8s_aws_auth.testing.FakeSTS.reset], oldest first (a copy)."""
         with self._lock:
             return list(self._requests)
 
@@ -260,7 +260,7 @@ class FakeSTS(httpx.BaseTransport, httpx.AsyncBaseTransport):
         sts_regional_endpoints: str = "regional",
         now: datetime | None = None,
     ) -> str:
-        """Sign a ``k8s-aws-v1.`` token at this emulator's clock (see :func:`make_token`)."""
+        """Sign a ``k8s-aws-v1.`` token at this emulator's clock (see [`make_token()`][k8s_aws_auth.testing.make_token])."""
         return sign_test_token(
             credentials,
             cluster_id=cluster_id,

@@ -26,11 +26,11 @@ def make_token(
     sts: FakeSTS | None = None,
     sts_regional_endpoints: str = "regional",
 ) -> str:
-    """Sign a ``k8s-aws-v1.`` token with :func:`k8s_aws_auth.presign_token` and return it.
+    """Sign a ``k8s-aws-v1.`` token with [`k8s_aws_auth.presign_token()`][k8s_aws_auth.presign_token] and return it.
 
     Args:
-        credentials: the credentials to sign with, or a :class:`Principal` from
-            :meth:`FakeSTS.register` / :meth:`FakeSTS.create_principal`.
+        credentials: the credentials to sign with, or a [`Principal`][k8s_aws_auth.testing.Principal] from
+            [`FakeSTS.register()`][k8s_aws_auth.testing.FakeSTS.register] / [`FakeSTS.create_principal()`][k8s_aws_auth.testing.FakeSTS.create_principal].
         cluster_id: the cluster id to bind (the signed ``x-k8s-aws-id`` header).
         region: the STS region (``None``: the global endpoint, us-east-1 scope).
         now: the signing time; defaults to ``sts``'s clock, else the real time.
