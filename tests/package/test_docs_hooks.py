@@ -5,14 +5,14 @@ from __future__ import annotations
 import importlib.util
 import os
 import pathlib
-import shutil
 import subprocess
 import sys
 from types import ModuleType
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+from tests.support.tree import ROOT, copy_project
+
 MKDOCS = pathlib.Path(sys.executable).with_name("mkdocs")
 
 
@@ -89,15 +89,6 @@ def test_tooltips_keep_the_public_name_only() -> None:
     assert API_PAGE.problems(page) != []  # the check alone would have flagged them
 
 
-def _copy_docs(tmp_path: pathlib.Path) -> pathlib.Path:
-    tree = tmp_path / "tree"
-    for name in ("docs", "src"):
-        shutil.copytree(ROOT / name, tree / name, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / "mkdocs.yml", tree / "mkdocs.yml")
-    shutil.copy(ROOT / "README.md", tree / "README.md")
-    return tree
-
-
 def _build(tree: pathlib.Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(MKDOCS), "build", "--strict", "--site-dir", str(tree / "site")],
@@ -120,7 +111,7 @@ def _build(tree: pathlib.Path) -> subprocess.CompletedProcess[str]:
 def test_a_strict_build_fails_on_a_planted_problem(
     planted: str, expected: str, tmp_path: pathlib.Path
 ) -> None:
-    tree = _copy_docs(tmp_path)
+    tree = copy_project(tmp_path, "docs", "src", "mkdocs.yml", "README.md")
     built = _build(tree)
     assert built.returncode == 0, built.stderr  # the control: the real docs build
     models = tree / "src" / "k8s_aws_auth" / "_core" / "models.py"

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import pathlib
-import shutil
 import subprocess
 import sys
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+from tests.support.tree import copy_project
+
 LINT_IMPORTS = pathlib.Path(sys.executable).with_name("lint-imports")
 
 #: (module file under src/k8s_aws_auth, the import planted at its end, the id of the contract
@@ -60,15 +60,6 @@ PLANTED = {
 }
 
 
-def _copy(tmp_path: pathlib.Path) -> pathlib.Path:
-    tree = tmp_path / "tree"
-    shutil.copytree(
-        ROOT / "src", tree / "src", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
-    )
-    shutil.copy(ROOT / "pyproject.toml", tree / "pyproject.toml")
-    return tree
-
-
 def _lint_imports(tree: pathlib.Path, *contracts: str) -> subprocess.CompletedProcess[str]:
     only = [option for contract in contracts for option in ("--contract", contract)]
     return subprocess.run(
@@ -84,7 +75,7 @@ def _lint_imports(tree: pathlib.Path, *contracts: str) -> subprocess.CompletedPr
 
 
 def test_the_package_keeps_every_contract(tmp_path: pathlib.Path) -> None:
-    result = _lint_imports(_copy(tmp_path))
+    result = _lint_imports(copy_project(tmp_path, "src", "pyproject.toml"))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "6 kept, 0 broken" in result.stdout
 
@@ -92,7 +83,7 @@ def test_the_package_keeps_every_contract(tmp_path: pathlib.Path) -> None:
 @pytest.mark.parametrize("case", sorted(PLANTED))
 def test_a_forbidden_import_breaks_its_contract(case: str, tmp_path: pathlib.Path) -> None:
     module, line, contract = PLANTED[case]
-    tree = _copy(tmp_path)
+    tree = copy_project(tmp_path, "src", "pyproject.toml")
     path = tree / "src" / "k8s_aws_auth" / module
     assert _lint_imports(tree, contract).returncode == 0  # kept before the import is planted
     path.write_text(path.read_text() + f"\n{line}\n", encoding="utf-8")
