@@ -1,7 +1,7 @@
 """The verifier shells: [`TokenVerifier`][k8s_aws_auth.TokenVerifier] (sync) and [`AsyncTokenVerifier`][k8s_aws_auth.AsyncTokenVerifier] (async).
 
-Both are thin: the checks live in ``_validate``, the STS exchange in the
-``_verify_flow`` generator, the HTTP in ``_drivers``. The shells add what needs
+Both are thin: the checks live in ``_core.validate``, the STS exchange in the
+``_core.verify_flow`` generator, the HTTP in ``_runtime.drivers``. The shells add what needs
 state: the clock, the HTTP client, single-flight, the positive cache and the
 counters behind [`TokenVerifier.stats`][k8s_aws_auth.TokenVerifier.stats].
 

@@ -2,7 +2,7 @@
 
 A flow is ``Generator[Effect, Outcome, T]``: it yields an `HttpRequest`
 and receives an `HttpResponse` or a `TransportFailure`, or yields
-a `Sleep` and receives ``None``. The drivers in ``_drivers`` run flows
+a `Sleep` and receives ``None``. The drivers in ``k8s_aws_auth._runtime.drivers`` run flows
 over ``httpx.Client`` and ``httpx.AsyncClient``; tests step them by hand.
 """
 
@@ -30,7 +30,7 @@ class HttpRequest:
     token); the values of credential headers (``Authorization``,
     ``x-amz-security-token``, ...) count without being listed. While the request
     is in flight the driver scrubs them from every record of the HTTP libraries'
-    loggers and from the transport's exception (see ``_log_guard``).
+    loggers and from the transport's exception (see ``k8s_aws_auth._runtime.log_guard``).
     """
 
     method: str

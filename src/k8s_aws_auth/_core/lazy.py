@@ -21,8 +21,10 @@ def lazy_exports(
 ) -> tuple[Callable[[str], object], Callable[[], list[str]]]:
     """The ``__getattr__`` and ``__dir__`` of ``package`` (whose globals are ``namespace``).
 
-    ``where`` maps each lazily loaded name to the module, relative to
-    ``package``, that defines it; a loaded name is stored in ``namespace`` so
+    ``where`` maps each lazily loaded name to the module that defines it
+    (relative to ``package``, or absolute: a seam module such as
+    ``credentials.internal`` names its package's modules in full); a loaded
+    name is stored in ``namespace`` so
     the next lookup does not come back here. ``__dir__`` lists the globals and
     the ``public`` names (the package's ``__all__``).
     """

@@ -5,7 +5,7 @@ client base headers, cookies or auth), redirects are never followed, response
 bodies are read raw and capped, and every transport exception becomes a
 `TransportFailure` value sent back into the flow.
 
-Secrets: while a request is in flight it sits in ``_log_guard.IN_FLIGHT``, so
+Secrets: while a request is in flight it sits in ``log_guard.IN_FLIGHT``, so
 the log guard scrubs its secrets from every httpx/httpcore record; a transport
 exception reaches the flow only as a detached, scrubbed copy (its message may
 quote an echoed request line, its ``request`` holds the URL, its chain repeats

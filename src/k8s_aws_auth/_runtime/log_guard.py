@@ -10,7 +10,7 @@ sees it:
 * its message, its ``args`` (kept as arguments when they can be scrubbed one by
   one, so formatters that read them still work), its exception (replaced by a
   scrubbed traceback text when anything in the chain leaks) and its stack;
-* with the generic secret shapes of ``_redact`` always, and with the exact
+* with the generic secret shapes of ``_core.redact`` always, and with the exact
   secrets of the request in flight: the drivers put that ``HttpRequest`` in the
   ``IN_FLIGHT`` context variable (one set and one reset per request; asyncio
   and trio tasks each see their own).

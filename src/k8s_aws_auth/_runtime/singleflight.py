@@ -6,7 +6,7 @@ are shared like results (each follower gets its own copy, so tracebacks do not
 pile up on one object). A leader that is cancelled or interrupted shares
 nothing: its followers wake up and one of them leads a fresh attempt, so nobody
 hangs on an abandoned call. Nothing is remembered after the call ends; caching
-is a separate concern (``_cache``).
+is a separate concern (``cache``).
 
 `SingleFlight` is for threads; `AsyncSingleFlight` for tasks of
 one event loop (asyncio or trio, through anyio).

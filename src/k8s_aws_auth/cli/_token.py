@@ -262,7 +262,7 @@ def _signed(
         keys = _chainless_keys(request, environ, files)
     if keys is not None:
         # kubectl's common case: the same bytes as presign_token (one implementation,
-        # _token_signer), on strings and Unix seconds, without attrs or datetime.
+        # _core.token_signer), on strings and Unix seconds, without attrs or datetime.
         from k8s_aws_auth._core.exec_credential import format_timestamp_at
         from k8s_aws_auth._core.sigv4 import amz_date_at
         from k8s_aws_auth._core.token_signer import (
