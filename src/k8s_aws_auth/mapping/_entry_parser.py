@@ -45,6 +45,7 @@ def entry_fields(
     *,
     case_insensitive: bool,
 ) -> dict[str, Any] | None:
+    """An entry's fields by their canonical names; ``None`` (problems collected) for unknown or repeated ones."""
     if not isinstance(raw, dict):
         out.error(where, "entry must be a mapping")
         return None
@@ -85,6 +86,7 @@ def _groups(value: Any, where: str, out: Collector) -> tuple[str, ...] | None:
 
 
 def account_id(value: Any, what: str, where: str, out: Collector) -> str | None:
+    """A 12-digit account id (an unquoted YAML number of 12 digits too); ``None`` with a problem otherwise."""
     # YAML reads an unquoted 111122223333 as an int; accept it when it has 12 digits
     # (a leading zero would have been lost, so those must be quoted).
     if isinstance(value, int) and not isinstance(value, bool) and 10**11 <= value < 10**12:

@@ -37,12 +37,14 @@ _INVALID_TOKEN = "The security token included in the request is invalid."
 
 
 def same(given: str | None, expected: str) -> bool:
+    """Whether ``given`` equals the secret ``expected`` (constant time; ``None`` never does)."""
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
 def authenticate(
     directory: Directory, received: Received, query_pairs: list[tuple[str, str]], now: datetime
 ) -> Entry:
+    """The registered caller who signed ``received``, as STS checks it (a ``Rejection`` otherwise)."""
     signed = read_signature(received, dict(query_pairs))
     if signed is None:
         raise Rejection(
@@ -80,6 +82,7 @@ def authenticate(
 
 
 def assume_role(directory: Directory, caller: Entry, params: dict[str, str], now: datetime) -> Tree:
+    """``AssumeRole`` for ``caller``: the parameter checks, trust, ExternalId and MFA, then new credentials."""
     role_arn = required(params, "RoleArn")
     session = required(params, "RoleSessionName")
     check_text(role_arn, "roleArn", 20, 2048, None)
@@ -133,6 +136,7 @@ def assume_role(directory: Directory, caller: Entry, params: dict[str, str], now
 def assume_role_with_web_identity(
     directory: Directory, params: dict[str, str], now: datetime
 ) -> Tree:
+    """``AssumeRoleWithWebIdentity`` (unsigned): the parameter checks, the registered tokens, new credentials."""
     role_arn = required(params, "RoleArn")
     session = required(params, "RoleSessionName")
     token = required(params, "WebIdentityToken")

@@ -10,7 +10,6 @@ credential expiry checked, a ±15-minute window on its own clock, JSON or XML by
 from __future__ import annotations
 
 import contextlib
-import re
 import threading
 import time
 import uuid
@@ -45,12 +44,6 @@ __all__ = ["API_VERSION", "FakeSTS"]
 
 API_VERSION = "2011-06-15"
 _ACTIONS = ("GetCallerIdentity", "AssumeRole", "AssumeRoleWithWebIdentity")
-_INVALID_TOKEN = "The security token included in the request is invalid."
-_SESSION_NAME = re.compile(r"[\w+=,.@-]*", re.ASCII)
-_EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]*", re.ASCII)
-_DIGITS = re.compile(r"[0-9]*", re.ASCII)
-_MIN_DURATION, _MAX_DURATION, _CHAINED_MAX = 900, 43200, 3600
-_MIN_ROLE_MAX_DURATION = 3600
 
 
 @attrs.frozen(kw_only=True)

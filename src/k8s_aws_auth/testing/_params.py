@@ -26,6 +26,7 @@ MIN_DURATION, MAX_DURATION, CHAINED_MAX = 900, 43200, 3600
 
 
 def validation(message: str) -> Rejection:
+    """STS's 400 ``ValidationError`` with ``message``."""
     return Rejection(400, "ValidationError", message)
 
 
@@ -37,6 +38,7 @@ def _constraint(value: str, member: str, constraint: str) -> Rejection:
 
 
 def required(params: dict[str, str], name: str) -> str:
+    """The parameter ``name``, or the ``ValidationError`` STS gives for a missing one."""
     value = params.get(name)
     if value is None:
         member = name[0].lower() + name[1:]
@@ -50,6 +52,7 @@ def required(params: dict[str, str], name: str) -> str:
 def check_text(
     value: str, member: str, minimum: int, maximum: int, pattern: re.Pattern[str] | None
 ) -> None:
+    """STS's length and pattern constraints on a text parameter (``member`` as STS names it)."""
     if len(value) < minimum:
         raise _constraint(value, member, f"have length greater than or equal to {minimum}")
     if len(value) > maximum:
@@ -59,6 +62,7 @@ def check_text(
 
 
 def duration_seconds(params: dict[str, str]) -> int:
+    """``DurationSeconds`` (default 3600), checked as STS checks it (900 to 43200)."""
     raw = params.get("DurationSeconds")
     if raw is None:
         return 3600
@@ -77,6 +81,7 @@ def duration_seconds(params: dict[str, str]) -> int:
 
 
 def unique(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """The query and form parameters as a dict; a name given twice is STS's ``MalformedQueryString``."""
     params: dict[str, str] = {}
     for name, value in pairs:
         if name in params:
