@@ -30,11 +30,12 @@ TIME_SHIFTS = {"+365d": 365 * 86400, "-365d": -365 * 86400}
 
 @nox.session
 def check(session: nox.Session) -> None:
-    """Lint, type-check, run the whole test suite and build the docs: the README's test command."""
+    """Lint, type-check, check the import contract, run the tests, build the docs (what CI runs)."""
     session.install("-e", TEST_DEPS)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
+    session.run("lint-imports")
     session.run("pytest", *session.posargs)
     session.run("mkdocs", "build", "--strict", "--quiet", "--site-dir", session.create_tmp())
 
@@ -56,7 +57,7 @@ def timeshift(session: nox.Session) -> None:
             "LD_PRELOAD": library,
             "FAKETIME": shift,
             # A faked monotonic clock hangs every thread wait with a timeout (see
-            # tests/_faketime_sleep.py); durations and deadlines need the real one.
+            # tests/support/faketime_sleep.py); durations and deadlines need the real one.
             # FAKETIME_NO_CACHE stays unset: a fixed offset re-read every 10 s is the
             # same offset, and re-reading it on every call only slows the suite.
             "FAKETIME_DONT_FAKE_MONOTONIC": "1",
@@ -78,14 +79,14 @@ def _libfaketime(session: nox.Session) -> str:
 
 
 def _install_sleep_fix(session: nox.Session) -> None:
-    """Load tests/_faketime_sleep.py at the start of every Python of this virtualenv."""
+    """Load tests/support/faketime_sleep.py at the start of every Python of this virtualenv."""
     purelib = session.run_install(
         "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", silent=True
     )
     if purelib is None:  # --no-install: the reused virtualenv has it from its first run
         return
     site = pathlib.Path(str(purelib).strip())
-    shutil.copyfile(HERE / "tests" / "_faketime_sleep.py", site / "_faketime_sleep.py")
+    shutil.copyfile(HERE / "tests" / "support" / "faketime_sleep.py", site / "_faketime_sleep.py")
     (site / "_faketime_sleep.pth").write_text("import _faketime_sleep\n")
 
 
@@ -133,10 +134,12 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff lint and format check."""
-    session.install("ruff")
+    """ruff lint and format check, and the import contract (pyproject.toml, lint-imports)."""
+    session.install("ruff", "import-linter>=2.5")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    # The contract reads the source, not an installed copy: no install of the package.
+    session.run("lint-imports", env={"PYTHONPATH": str(HERE / "src")})
 
 
 @nox.session

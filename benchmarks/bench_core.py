@@ -25,14 +25,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from k8s_aws_auth import (
-    Credentials,
-    VerifierConfig,
-    _sigv4,
-    _token_signer,
-    generate_token,
-    validate_token,
-)
+from k8s_aws_auth import Credentials, VerifierConfig, generate_token, validate_token
+from k8s_aws_auth._core import sigv4, token_signer
 
 ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 SECRET_ACCESS_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -153,8 +147,8 @@ def _generate_cold_us() -> float:
     credentials = Credentials(ACCESS_KEY_ID, SECRET_ACCESS_KEY, SESSION_TOKEN)
 
     def cold() -> object:
-        _token_signer._token_presigner.cache_clear()
-        _sigv4.signing_key.cache_clear()
+        token_signer._token_presigner.cache_clear()
+        sigv4.signing_key.cache_clear()
         return generate_token(CLUSTER_ID, credentials=credentials, region=REGION)
 
     return _per_op_us(cold)

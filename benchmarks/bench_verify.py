@@ -40,7 +40,7 @@ from k8s_aws_auth import (
     presign_token,
     validate_token,
 )
-from k8s_aws_auth._verify_flow import build_http_request
+from k8s_aws_auth._core.verify_flow import build_http_request
 from k8s_aws_auth.testing import FakeSTS
 
 CLUSTER_ID = "bench-cluster"

@@ -6,8 +6,8 @@ the STS call over httpx, in sync and async flavours.
 
 from __future__ import annotations
 
-from ._lazy import lazy_exports
-from ._version import __version__
+from ._core.lazy import lazy_exports
+from ._core.version import __version__
 from .errors import K8sAwsAuthError
 
 # Not `from typing import TYPE_CHECKING`: typing costs milliseconds at start-up
@@ -15,13 +15,13 @@ from .errors import K8sAwsAuthError
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
-    from ._arn import canonicalize_arn
-    from ._config import VerifierConfig
-    from ._exec_credential import format_exec_credential, parse_exec_info
+    from ._core.arn import canonicalize_arn
+    from ._core.config import VerifierConfig
+    from ._core.exec_credential import format_exec_credential, parse_exec_info
+    from ._core.models import Credentials, Identity, Token, ValidatedToken
+    from ._core.token import decode_token, encode_token, presign_token
+    from ._core.validate import validate_token
     from ._generate import agenerate_token, generate_token
-    from ._models import Credentials, Identity, Token, ValidatedToken
-    from ._token import decode_token, encode_token, presign_token
-    from ._validate import validate_token
     from ._verifier import (
         AsyncTokenVerifier,
         TokenVerifier,
@@ -37,20 +37,20 @@ if TYPE_CHECKING:
 # import as little as possible (`import k8s_aws_auth.cli` runs this file).
 # Add new public names here (and under TYPE_CHECKING above), not as eager imports.
 _LAZY = {
-    "canonicalize_arn": "._arn",
-    "VerifierConfig": "._config",
-    "format_exec_credential": "._exec_credential",
-    "parse_exec_info": "._exec_credential",
+    "canonicalize_arn": "._core.arn",
+    "VerifierConfig": "._core.config",
+    "format_exec_credential": "._core.exec_credential",
+    "parse_exec_info": "._core.exec_credential",
     "agenerate_token": "._generate",
     "generate_token": "._generate",
-    "Credentials": "._models",
-    "Identity": "._models",
-    "Token": "._models",
-    "ValidatedToken": "._models",
-    "decode_token": "._token",
-    "encode_token": "._token",
-    "presign_token": "._token",
-    "validate_token": "._validate",
+    "Credentials": "._core.models",
+    "Identity": "._core.models",
+    "Token": "._core.models",
+    "ValidatedToken": "._core.models",
+    "decode_token": "._core.token",
+    "encode_token": "._core.token",
+    "presign_token": "._core.token",
+    "validate_token": "._core.validate",
     "AsyncTokenVerifier": "._verifier",
     "TokenVerifier": "._verifier",
     "VerifierStats": "._verifier",

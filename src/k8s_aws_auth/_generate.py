@@ -1,8 +1,8 @@
-"""``generate_token`` / ``agenerate_token``: the clock-reading convenience over :func:`presign_token`.
+"""``generate_token`` / ``agenerate_token``: the clock-reading convenience over [`presign_token()`][k8s_aws_auth.presign_token].
 
 With ``credentials`` omitted, credentials *and* the STS host settings (region,
 ``AWS_STS_REGIONAL_ENDPOINTS``, FIPS, dual-stack) are resolved the way the AWS
-CLI resolves them (:mod:`k8s_aws_auth.credentials`); anything passed
+CLI resolves them ([`k8s_aws_auth.credentials`][k8s_aws_auth.credentials]); anything passed
 explicitly wins. With explicit credentials nothing is read from the
 environment: ``region=None`` then means the global host, as before (unless
 ``imds_region=True`` asks for the configured settings and the instance's region).
@@ -11,11 +11,12 @@ environment: ``region=None`` then means the global host, as before (unless
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ._models import Credentials, Token
-from ._token import presign_token
+from ._core.models import Credentials, Token
+from ._core.token import presign_token
+from ._runtime.clock import utc_now
 
 if TYPE_CHECKING:
     from .credentials import ClientSettings
@@ -53,7 +54,7 @@ def _sign(
         sts_regional_endpoints=sts_regional_endpoints or "regional",
         use_fips=bool(use_fips),
         use_dualstack=bool(use_dualstack),
-        now=now if now is not None else datetime.now(timezone.utc),
+        now=now if now is not None else utc_now(),
     )
 
 
@@ -62,7 +63,7 @@ def _environment_answer(
 ) -> tuple[Credentials, ClientSettings] | None:
     """The default chain's answer when its first provider, the environment's keys, decides it.
 
-    The same reading as :class:`~k8s_aws_auth.credentials.EnvProvider` (one
+    The same reading as [`EnvProvider`][k8s_aws_auth.credentials.EnvProvider] (one
     function) and the resolver's settings rules, without building the chain: a
     fresh process signing with environment keys pays milliseconds less. ``None``
     (run the resolver) for an explicit profile, incomplete keys, or keys with an
@@ -70,14 +71,13 @@ def _environment_answer(
     """
     import os
 
-    from .credentials._env_keys import EXPIRATION_ENV, environment_keys
+    from .credentials.internal import EXPIRATION_ENV, environment_keys
 
     source = os.environ if environ is None else environ
     keys = environment_keys(source) if profile is None else None
     if keys is None or not keys[1] or source.get(EXPIRATION_ENV):
         return None
-    from .credentials._region import resolve_settings
-    from .credentials._shared_files import SharedFiles
+    from .credentials.internal import SharedFiles, resolve_settings
 
     settings = resolve_settings(SharedFiles(source), region=region)
     return Credentials(*keys), settings
@@ -199,7 +199,7 @@ async def agenerate_token(
     use_dualstack: bool | None = None,
     imds_region: bool = False,
 ) -> Token:
-    """Async twin of :func:`generate_token` (network providers run on the event loop)."""
+    """Async twin of [`generate_token()`][k8s_aws_auth.generate_token] (network providers run on the event loop)."""
     plan = _plan(
         credentials,
         region=region,

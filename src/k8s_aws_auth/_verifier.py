@@ -1,17 +1,17 @@
-"""The verifier shells: :class:`TokenVerifier` (sync) and :class:`AsyncTokenVerifier` (async).
+"""The verifier shells: [`TokenVerifier`][k8s_aws_auth.TokenVerifier] (sync) and [`AsyncTokenVerifier`][k8s_aws_auth.AsyncTokenVerifier] (async).
 
-Both are thin: the checks live in ``_validate``, the STS exchange in the
-``_verify_flow`` generator, the HTTP in ``_drivers``. The shells add what needs
+Both are thin: the checks live in ``_core.validate``, the STS exchange in the
+``_core.verify_flow`` generator, the HTTP in ``_runtime.drivers``. The shells add what needs
 state: the clock, the HTTP client, single-flight, the positive cache and the
-counters behind :attr:`TokenVerifier.stats`.
+counters behind [`TokenVerifier.stats`][k8s_aws_auth.TokenVerifier.stats].
 
 Order of one ``verify``: read the clock → serve a fresh cache entry (its time
 window repeats the token's expiry and not-yet-valid checks, the only parts of
 validation that change over time) → every local check → join the STS call in
 flight for the same token, or lead one → cache the identity.
 
-At the boundary, anything that is not a :class:`~k8s_aws_auth.errors.K8sAwsAuthError`
-becomes an :class:`~k8s_aws_auth.errors.STSError` (reason ``internal``, a
+At the boundary, anything that is not a [`K8sAwsAuthError`][k8s_aws_auth.errors.K8sAwsAuthError]
+becomes an [`STSError`][k8s_aws_auth.errors.STSError] (reason ``internal``, a
 scrubbed copy of the original chained as ``__cause__``, with its traceback): a
 bug must read as "could not decide", never as a denial or an identity.
 Cancellation and ``KeyboardInterrupt`` are ``BaseException`` and pass through
@@ -23,23 +23,24 @@ from __future__ import annotations
 import random as _random_module
 import threading
 from collections.abc import Callable, Hashable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from functools import partial
 from types import TracebackType
 
 import attrs
 import httpx
 
-from ._cache import CacheEntry, IdentityCache, cache_key
-from ._config import VerifierConfig
-from ._drivers import run_async, run_sync
-from ._instants import clamped, utc
-from ._log_guard import guard_logs
-from ._models import Identity, ValidatedToken
-from ._redact import detached, secret_forms
-from ._singleflight import AsyncSingleFlight, SingleFlight
-from ._validate import validate_token
-from ._verify_flow import sts_flow
+from ._core.config import VerifierConfig
+from ._core.instants import clamped, utc
+from ._core.models import Identity, ValidatedToken
+from ._core.redact import detached, secret_forms
+from ._core.validate import validate_token
+from ._core.verify_flow import sts_flow
+from ._runtime.cache import CacheEntry, IdentityCache, cache_key
+from ._runtime.clock import utc_now
+from ._runtime.drivers import run_async, run_sync
+from ._runtime.log_guard import guard_logs
+from ._runtime.singleflight import AsyncSingleFlight, SingleFlight
 from .errors import ConfigurationError, K8sAwsAuthError, STSError
 
 __all__ = [
@@ -54,7 +55,6 @@ Clock = Callable[[], datetime]
 
 
 # A C-level callable: the default clock costs no Python frame per verification.
-_utc_now: Clock = partial(datetime.now, timezone.utc)
 
 
 @attrs.frozen(kw_only=True)
@@ -82,7 +82,7 @@ class VerifierStats:
 
 
 class _Counters:
-    """Mutable counters behind :class:`VerifierStats` (one lock: threads may share a verifier)."""
+    """Mutable counters behind [`VerifierStats`][k8s_aws_auth.VerifierStats] (one lock: threads may share a verifier)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -183,7 +183,7 @@ class _VerifierBase:
         if clock is not None and not callable(clock):
             raise ConfigurationError("clock must be a zero-argument callable", reason="clock")
         self._config = config
-        self._clock: Clock = clock if clock is not None else _utc_now
+        self._clock: Clock = clock if clock is not None else utc_now
         # Jitter only needs to differ between processes, not to be unpredictable.
         self._random = _random_module.Random().random  # noqa: S311
         self._cache = IdentityCache(config.cache_size) if config.cache_size > 0 else None
@@ -226,7 +226,7 @@ class _VerifierBase:
     def validate(self, token: str) -> ValidatedToken:
         """Run only the local checks on ``token`` at the clock's current time (no I/O).
 
-        Raises a :class:`~k8s_aws_auth.errors.TokenError` (deny) naming the failed check.
+        Raises a [`TokenError`][k8s_aws_auth.errors.TokenError] (deny) naming the failed check.
         """
         try:
             return validate_token(token, self._config, now=self._now())
@@ -308,7 +308,7 @@ class TokenVerifier(_VerifierBase):
 
     Thread-safe: share one verifier between threads (single-flight and the
     cache then work across them). Use it as a context manager or call
-    :meth:`close`.
+    [`close()`][k8s_aws_auth.TokenVerifier.close].
     """
 
     def __init__(
@@ -378,9 +378,9 @@ class TokenVerifier(_VerifierBase):
 class AsyncTokenVerifier(_VerifierBase):
     """Verify tokens: every local check, then STS GetCallerIdentity (async: asyncio or trio).
 
-    The same arguments and rules as :class:`TokenVerifier`, with an
+    The same arguments and rules as [`TokenVerifier`][k8s_aws_auth.TokenVerifier], with an
     ``httpx.AsyncClient``. Use one instance per event loop; use it as an async
-    context manager or call :meth:`aclose`.
+    context manager or call [`aclose()`][k8s_aws_auth.AsyncTokenVerifier.aclose].
     """
 
     def __init__(
@@ -454,7 +454,7 @@ def verify_token(
     client: httpx.Client | None = None,
     clock: Clock | None = None,
 ) -> Identity:
-    """Verify one token with a short-lived :class:`TokenVerifier` (services: keep a verifier)."""
+    """Verify one token with a short-lived [`TokenVerifier`][k8s_aws_auth.TokenVerifier] (services: keep a verifier)."""
     with TokenVerifier(config, client=client, clock=clock) as verifier:
         return verifier.verify(token)
 
@@ -466,6 +466,6 @@ async def averify_token(
     client: httpx.AsyncClient | None = None,
     clock: Clock | None = None,
 ) -> Identity:
-    """Verify one token with a short-lived :class:`AsyncTokenVerifier` (services: keep a verifier)."""
+    """Verify one token with a short-lived [`AsyncTokenVerifier`][k8s_aws_auth.AsyncTokenVerifier] (services: keep a verifier)."""
     async with AsyncTokenVerifier(config, client=client, clock=clock) as verifier:
         return await verifier.verify(token)

@@ -1,6 +1,6 @@
 """The exception tree of k8s_aws_auth.
 
-Every error the library raises on purpose is a :class:`K8sAwsAuthError`. The
+Every error the library raises on purpose is a [`K8sAwsAuthError`][k8s_aws_auth.errors.K8sAwsAuthError]. The
 tree separates the two answers a verifier can give — *deny* and *could not
 decide* — so a webhook never turns an outage into a cached denial::
 
@@ -218,6 +218,6 @@ class CredentialProviderError(CredentialsError):
 
 
 class ConfigurationError(K8sAwsAuthError, ValueError):
-    """A configuration value is invalid (also a :class:`ValueError`)."""
+    """A configuration value is invalid (also a `ValueError`)."""
 
     reason = "configuration"

@@ -1,13 +1,13 @@
 """AWS credentials and region, found where the AWS CLI and SDKs find them (without botocore).
 
 Providers are frozen config objects whose flows run under the sync and the
-async resolver alike; :func:`default_chain` tries them in the SDKs' order.
+async resolver alike; [`default_chain()`][k8s_aws_auth.default_chain] tries them in the SDKs' order.
 See ``docs/credentials.md``.
 """
 
 from __future__ import annotations
 
-from k8s_aws_auth._lazy import lazy_exports
+from k8s_aws_auth._core.lazy import lazy_exports
 
 # Not `from typing import TYPE_CHECKING`: the exec plugin imports the shared-files and
 # region modules of this package at start-up, where typing costs milliseconds.
@@ -16,15 +16,17 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ._assume_role import AssumeRoleProvider
     from ._base import CredentialProvider, ProviderContext, Skip
-    from ._chain import CredentialChain, StaticProvider, default_chain
+    from ._chain import CredentialChain, StaticProvider
     from ._container import ContainerProvider
+    from ._default_chain import default_chain
     from ._env import EnvProvider
     from ._imds import IMDSProvider
     from ._process import ProcessProvider
-    from ._profile import ConfigFileProvider, ProfileProvider, SharedCredentialsProvider
+    from ._profile import ProfileProvider
     from ._region import ClientSettings
     from ._resolver import AsyncCredentialResolver, CredentialResolver
     from ._sso import SSOProvider
+    from ._static_keys import ConfigFileProvider, SharedCredentialsProvider
     from ._web_identity import WebIdentityProvider
 
 # Names load on first use: resolving credentials from the environment must not
@@ -36,14 +38,14 @@ _LAZY = {
     "Skip": "._base",
     "CredentialChain": "._chain",
     "StaticProvider": "._chain",
-    "default_chain": "._chain",
+    "default_chain": "._default_chain",
     "ContainerProvider": "._container",
     "EnvProvider": "._env",
     "IMDSProvider": "._imds",
     "ProcessProvider": "._process",
-    "ConfigFileProvider": "._profile",
+    "ConfigFileProvider": "._static_keys",
     "ProfileProvider": "._profile",
-    "SharedCredentialsProvider": "._profile",
+    "SharedCredentialsProvider": "._static_keys",
     "ClientSettings": "._region",
     "AsyncCredentialResolver": "._resolver",
     "CredentialResolver": "._resolver",

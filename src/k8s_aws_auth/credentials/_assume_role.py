@@ -15,16 +15,24 @@ from collections.abc import Mapping
 
 import attrs
 
-from k8s_aws_auth._models import Credentials
+from k8s_aws_auth._core.models import Credentials
 
-from ._base import CredentialFlow, ProviderContext, Skip, http, provider_error
+from ._base import CredentialFlow, CredentialProvider, ProviderContext, Skip, http, provider_error
+from ._chain import CredentialChain
+from ._container import ContainerProvider
 from ._endpoints import sts_endpoint
+from ._env import EnvProvider
+from ._imds import IMDSProvider
 from ._local_effects import Prompt
+from ._process import ProcessProvider
 from ._region import resolve_settings
 from ._shared_files import Value
+from ._sso import SSOProvider
+from ._static_keys import ConfigFileProvider, SharedCredentialsProvider
 from ._sts_calls import AssumeRoleParams, assume_role_request, parse_credentials_response
+from ._web_identity import WebIdentityProvider
 
-__all__ = ["AssumeRoleProvider"]
+__all__ = ["AssumeRoleProvider", "source_profile_providers"]
 
 NAME = "assume-role"
 _SOURCES = ("Environment", "Ec2InstanceMetadata", "EcsContainer")
@@ -37,6 +45,22 @@ def _has_static_keys(section: Mapping[str, Value]) -> bool:
 def _is_assume_role(section: Mapping[str, Value]) -> bool:
     # A profile with web_identity_token_file is the web identity provider's.
     return "role_arn" in section and "web_identity_token_file" not in section
+
+
+def source_profile_providers(profile: str | None) -> tuple[CredentialProvider, ...]:
+    """What a profile's credentials come from besides its ``role_arn``, in the AWS CLI's order.
+
+    A role's ``source_profile`` resolves through these (its own ``role_arn`` is
+    followed by [`AssumeRoleProvider`][k8s_aws_auth.credentials.AssumeRoleProvider] itself); ``ProfileProvider`` tries
+    ``AssumeRoleProvider`` first, then these.
+    """
+    return (
+        WebIdentityProvider(profile=profile, use_environ=False),
+        SSOProvider(profile=profile),
+        SharedCredentialsProvider(profile=profile),
+        ProcessProvider(profile=profile),
+        ConfigFileProvider(profile=profile),
+    )
 
 
 def _text(section: Mapping[str, Value], key: str) -> str | None:
@@ -144,10 +168,6 @@ class AssumeRoleProvider:
     def _from_credential_source(
         self, ctx: ProviderContext, profile: str, credential_source: str
     ) -> CredentialFlow[Credentials]:
-        from ._container import ContainerProvider
-        from ._env import EnvProvider
-        from ._imds import IMDSProvider
-
         result: Credentials | Skip
         if credential_source == "Environment":
             result = EnvProvider().read(ctx)
@@ -211,8 +231,5 @@ class _SourceProfileSources:
     name: str = attrs.field(default="source-profile", init=False)
 
     def flow(self, ctx: ProviderContext) -> CredentialFlow[Credentials | Skip]:
-        from ._chain import CredentialChain
-        from ._profile import ProfileProvider
-
-        members = ProfileProvider(profile=self.profile).providers()[1:]
+        members = source_profile_providers(self.profile)
         return (yield from CredentialChain(members).flow(ctx))

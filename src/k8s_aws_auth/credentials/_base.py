@@ -1,12 +1,12 @@
 """What every credential provider shares: the context it reads, the effects it yields, its result.
 
 A provider is a frozen config object whose ``flow(ctx)`` is a generator: it
-yields :class:`~k8s_aws_auth._effects.HttpRequest` / ``Sleep`` (run by the
-drivers), :class:`RunProcess` (``credential_process``), :class:`Prompt` (an
-MFA code) or :class:`WriteFile` (a refreshed SSO token), and returns
-:class:`~k8s_aws_auth.Credentials` or :class:`Skip` (this source is not
+yields `HttpRequest` / ``Sleep`` (run by the
+drivers), `RunProcess` (``credential_process``), `Prompt` (an
+MFA code) or `WriteFile` (a refreshed SSO token), and returns
+[`Credentials`][k8s_aws_auth.Credentials] or [`Skip`][k8s_aws_auth.credentials.Skip] (this source is not
 configured here, and why). A *configured* source that
-fails raises :class:`~k8s_aws_auth.errors.CredentialProviderError`.
+fails raises [`CredentialProviderError`][k8s_aws_auth.errors.CredentialProviderError].
 
 The context carries the environment, a file reader and a clock, all injected:
 providers never read ``os.environ``, the clock or the filesystem themselves.
@@ -21,16 +21,16 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import attrs
 
-from k8s_aws_auth._models import Credentials
+from k8s_aws_auth._core.models import Credentials
 from k8s_aws_auth.errors import CredentialProviderError
 
 # Path and profile-name rules live with the shared files (importable without attrs).
-from ._shared_files import expand_path, profile_from_environ
+from ._shared_files import ReadFile, expand_path, profile_from_environ
 
 if TYPE_CHECKING:
     from typing import TypeAlias
 
-    from k8s_aws_auth._effects import HttpRequest, HttpResponse, Sleep, TransportFailure
+    from k8s_aws_auth._core.effects import HttpRequest, HttpResponse, Sleep, TransportFailure
 
     from ._local_effects import (
         ProcessFailure,
@@ -55,10 +55,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-#: ``read_file(path)`` returns the file's text, ``None`` when it does not exist,
-#: and raises ``OSError`` when it exists but cannot be read.
-ReadFile = Callable[[str], "str | None"]
 
 
 @attrs.frozen
@@ -90,7 +86,7 @@ class CredentialProvider(Protocol):
         ...
 
     def flow(self, ctx: ProviderContext) -> CredentialFlow[Credentials | Skip]:
-        """Find credentials, or return :class:`Skip` when this source is not configured."""
+        """Find credentials, or return [`Skip`][k8s_aws_auth.credentials.Skip] when this source is not configured."""
         ...
 
 
@@ -153,7 +149,7 @@ class ProviderContext:
 
 def http(request: HttpRequest) -> CredentialFlow[HttpResponse | TransportFailure]:
     """Yield one request and return what the driver sent back."""
-    from k8s_aws_auth._effects import HttpResponse, TransportFailure
+    from k8s_aws_auth._core.effects import HttpResponse, TransportFailure
 
     outcome = yield request
     if isinstance(outcome, HttpResponse | TransportFailure):
@@ -230,7 +226,7 @@ def loads_json(data: str | bytes) -> Any:
 
 
 def provider_error(provider: str, message: str, reason: str) -> CredentialProviderError:
-    """A :class:`CredentialProviderError` (shorthand used by every provider)."""
+    """A [`CredentialProviderError`][k8s_aws_auth.errors.CredentialProviderError] (shorthand used by every provider)."""
     return CredentialProviderError(message, provider=provider, reason=reason)
 
 

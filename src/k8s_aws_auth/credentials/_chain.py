@@ -6,12 +6,12 @@ from collections.abc import Sequence
 
 import attrs
 
-from k8s_aws_auth._models import Credentials
+from k8s_aws_auth._core.models import Credentials
 from k8s_aws_auth.errors import NoCredentialsError
 
 from ._base import CredentialFlow, CredentialProvider, ProviderContext, Skip
 
-__all__ = ["CredentialChain", "StaticProvider", "default_chain"]
+__all__ = ["CredentialChain", "StaticProvider"]
 
 
 @attrs.frozen
@@ -36,8 +36,8 @@ class CredentialChain:
     """Providers tried in order; the first that returns credentials wins.
 
     A provider that is not configured is skipped (its reason goes into the
-    attempt log, :attr:`NoCredentialsError.attempts`); a configured provider
-    that fails stops the chain with its :class:`CredentialProviderError`, as in
+    attempt log, `NoCredentialsError.attempts`); a configured provider
+    that fails stops the chain with its [`CredentialProviderError`][k8s_aws_auth.errors.CredentialProviderError], as in
     the AWS CLI. Later providers are not run, so no network call happens
     once an earlier provider answered.
     """
@@ -55,7 +55,7 @@ class CredentialChain:
         """Run the chain; return the credentials and the provider that answered.
 
         ``skip`` providers at the front were already tried (their reasons are in
-        ``attempts``). Raises :class:`NoCredentialsError` (with the attempt log)
+        ``attempts``). Raises [`NoCredentialsError`][k8s_aws_auth.errors.NoCredentialsError] (with the attempt log)
         when every provider skipped.
         """
         attempts = list(attempts or ())
@@ -74,38 +74,3 @@ class CredentialChain:
         except NoCredentialsError as exc:
             return Skip("; ".join(f"{name}: {why}" for name, why in exc.attempts) or "empty chain")
         return credentials
-
-
-def default_chain(*, imds_timeout: float | None = None) -> CredentialChain:
-    """The AWS SDKs' default chain, in their documented order.
-
-    1. environment variables; 2. the profile's ``role_arn`` (AssumeRole);
-    3. web identity (``AWS_WEB_IDENTITY_TOKEN_FILE`` + ``AWS_ROLE_ARN``, or the
-    profile's ``web_identity_token_file``); 4. SSO; 5. static keys in the
-    credentials file; 6. ``credential_process``; 7. static keys in the config
-    file; 8. the container endpoint (ECS, EKS Pod Identity); 9. EC2 IMDSv2.
-    The profile is the resolver's (``AWS_PROFILE``, else ``default``).
-    ``imds_timeout`` overrides the IMDS connect/read timeout (default 1 s).
-    """
-    from ._assume_role import AssumeRoleProvider
-    from ._container import ContainerProvider
-    from ._env import EnvProvider
-    from ._imds import IMDSProvider
-    from ._process import ProcessProvider
-    from ._profile import ConfigFileProvider, SharedCredentialsProvider
-    from ._sso import SSOProvider
-    from ._web_identity import WebIdentityProvider
-
-    return CredentialChain(
-        (
-            EnvProvider(),
-            AssumeRoleProvider(),
-            WebIdentityProvider(),
-            SSOProvider(),
-            SharedCredentialsProvider(),
-            ProcessProvider(),
-            ConfigFileProvider(),
-            ContainerProvider(),
-            IMDSProvider(timeout=imds_timeout),
-        )
-    )

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from k8s_aws_auth._effects import HttpRequest, HttpResponse, Sleep
-from k8s_aws_auth._models import Credentials
+from k8s_aws_auth._core.effects import HttpRequest, HttpResponse, Sleep
+from k8s_aws_auth._core.models import Credentials
 
 from ._base import (
     NOT_JSON,

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from k8s_aws_auth._partitions import regional_host, sts_host_for
+from k8s_aws_auth._core.partitions import regional_host, sts_host_for
 
 from ._base import ProviderContext, provider_error
 from ._region import ClientSettings, configured_flag

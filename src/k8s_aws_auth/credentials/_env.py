@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from k8s_aws_auth._models import Credentials
+from k8s_aws_auth._core.models import Credentials
 
 from ._base import CredentialFlow, ProviderContext, Skip, parse_timestamp, provider_error
 from ._env_keys import EXPIRATION_ENV, environment_keys

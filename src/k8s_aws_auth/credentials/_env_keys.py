@@ -2,7 +2,7 @@
 
 This module imports nothing (no attrs, typing or datetime): ``k8s-aws-auth
 token`` reads the keys with it on its start-up path, and
-:class:`~k8s_aws_auth.credentials.EnvProvider` builds its answer from the same
+[`EnvProvider`][k8s_aws_auth.credentials.EnvProvider] builds its answer from the same
 reading, so the two cannot disagree about which variables count.
 """
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import attrs
 
-from k8s_aws_auth._effects import HttpRequest, HttpResponse, TransportFailure
-from k8s_aws_auth._models import Credentials
+from k8s_aws_auth._core.effects import HttpRequest, HttpResponse, TransportFailure
+from k8s_aws_auth._core.models import Credentials
 
 from ._base import (
     CredentialFlow,

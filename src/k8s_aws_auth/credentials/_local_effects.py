@@ -61,7 +61,7 @@ class Prompt:
 class WriteFile:
     """Replace the file at ``path`` with ``text`` atomically, readable by its owner only (0600).
 
-    The flow receives ``None`` when the file was written, else a :class:`WriteFailure`.
+    The flow receives ``None`` when the file was written, else a `WriteFailure`.
     """
 
     path: str

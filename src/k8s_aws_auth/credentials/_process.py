@@ -15,7 +15,7 @@ import shlex
 
 import attrs
 
-from k8s_aws_auth._models import Credentials
+from k8s_aws_auth._core.models import Credentials
 
 from ._base import (
     NOT_JSON,

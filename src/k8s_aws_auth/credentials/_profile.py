@@ -1,76 +1,16 @@
-"""Static keys from a profile of the shared files, and the profile-based sources as one provider."""
+"""Every credential source a profile can name, as one provider (what ``--profile`` resolves)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import attrs
 
-from k8s_aws_auth._models import Credentials
+from k8s_aws_auth._core.models import Credentials
 
-from ._base import CredentialFlow, CredentialProvider, ProviderContext, Skip, provider_error
-from ._shared_files import Value, section_keys
+from ._assume_role import AssumeRoleProvider, source_profile_providers
+from ._base import CredentialFlow, CredentialProvider, ProviderContext, Skip
+from ._chain import CredentialChain
 
-__all__ = ["ConfigFileProvider", "ProfileProvider", "SharedCredentialsProvider", "static_keys"]
-
-
-def static_keys(section: Mapping[str, Value], provider: str, where: str) -> Credentials | None:
-    """``aws_access_key_id``/``aws_secret_access_key`` (+ session token) of a section, or ``None``.
-
-    A key id without a secret is an error, as in the AWS CLI.
-    """
-    keys = section_keys(section)
-    if keys is None:
-        return None
-    access_key_id, secret, token = keys
-    if not secret:
-        raise provider_error(
-            provider,
-            f"{where} has aws_access_key_id but no aws_secret_access_key",
-            "partial-credentials",
-        )
-    return Credentials(access_key_id, secret, token)
-
-
-@attrs.frozen(kw_only=True)
-class SharedCredentialsProvider:
-    """Static keys in the ``credentials`` file (``AWS_SHARED_CREDENTIALS_FILE``, ``~/.aws/credentials``).
-
-    ``profile=None`` means the context's profile (``AWS_PROFILE`` or ``default``).
-    """
-
-    profile: str | None = None
-    name: str = attrs.field(default="shared-credentials-file", init=False)
-
-    def flow(self, ctx: ProviderContext) -> CredentialFlow[Credentials | Skip]:
-        """Look the profile up in the credentials file; no network."""
-        yield from ()
-        config = ctx.shared_config()
-        profile = self.profile or ctx.profile_name
-        section = config.credentials_profiles.get(profile)
-        if section is None:
-            return Skip(f"no [{profile}] section in {config.credentials_path}")
-        found = static_keys(section, self.name, f"[{profile}] in {config.credentials_path}")
-        return found if found is not None else Skip(f"[{profile}] has no aws_access_key_id")
-
-
-@attrs.frozen(kw_only=True)
-class ConfigFileProvider:
-    """Static keys in the ``config`` file's profile section (``AWS_CONFIG_FILE``, ``~/.aws/config``)."""
-
-    profile: str | None = None
-    name: str = attrs.field(default="config-file", init=False)
-
-    def flow(self, ctx: ProviderContext) -> CredentialFlow[Credentials | Skip]:
-        """Look the profile up in the config file; no network."""
-        yield from ()
-        config = ctx.shared_config()
-        profile = self.profile or ctx.profile_name
-        section = config.config_profiles.get(profile)
-        if section is None:
-            return Skip(f"no profile {profile!r} in {config.config_path}")
-        found = static_keys(section, self.name, f"profile {profile!r} in {config.config_path}")
-        return found if found is not None else Skip(f"profile {profile!r} has no aws_access_key_id")
+__all__ = ["ProfileProvider"]
 
 
 @attrs.frozen(kw_only=True)
@@ -88,22 +28,8 @@ class ProfileProvider:
 
     def providers(self) -> tuple[CredentialProvider, ...]:
         """The member providers, in order."""
-        from ._assume_role import AssumeRoleProvider
-        from ._process import ProcessProvider
-        from ._sso import SSOProvider
-        from ._web_identity import WebIdentityProvider
-
-        return (
-            AssumeRoleProvider(profile=self.profile),
-            WebIdentityProvider(profile=self.profile, use_environ=False),
-            SSOProvider(profile=self.profile),
-            SharedCredentialsProvider(profile=self.profile),
-            ProcessProvider(profile=self.profile),
-            ConfigFileProvider(profile=self.profile),
-        )
+        return (AssumeRoleProvider(profile=self.profile), *source_profile_providers(self.profile))
 
     def flow(self, ctx: ProviderContext) -> CredentialFlow[Credentials | Skip]:
         """Try each member; the first that answers wins."""
-        from ._chain import CredentialChain
-
         return (yield from CredentialChain(self.providers()).flow(ctx))

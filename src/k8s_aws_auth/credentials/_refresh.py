@@ -6,7 +6,7 @@
   refresh, and its failure is raised.
 
 Credentials without an expiration never need a refresh. Each snapshot handed
-out is a frozen :class:`~k8s_aws_auth.Credentials`, so signing never sees a
+out is a frozen [`Credentials`][k8s_aws_auth.Credentials], so signing never sees a
 half-updated key pair.
 """
 
@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from k8s_aws_auth._models import Credentials
+from k8s_aws_auth._core.models import Credentials
 
 __all__ = ["ADVISORY_REFRESH", "MANDATORY_REFRESH", "Need", "RefreshWindows", "refresh_need"]
 

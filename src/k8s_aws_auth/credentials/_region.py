@@ -8,14 +8,14 @@ true only for ``true`` (any case), like botocore's ``ensure_boolean``. The
 instance metadata region is used only when the caller allows it explicitly.
 
 These are the only copies of those rules: the resolver and its providers pass
-their :class:`~k8s_aws_auth.credentials.ProviderContext`, the exec plugin a
-:class:`~k8s_aws_auth.credentials._shared_files.SharedFiles` (this module imports
+their [`ProviderContext`][k8s_aws_auth.credentials.ProviderContext], the exec plugin a
+`SharedFiles` (this module imports
 neither attrs nor typing, so the plugin reads the settings without the chain).
 """
 
 from __future__ import annotations
 
-from k8s_aws_auth._frozen import Frozen
+from k8s_aws_auth._core.frozen import Frozen
 from k8s_aws_auth.errors import ConfigurationError
 
 # `typing` costs milliseconds on the plugin's start-up path; mypy treats this name as True.
@@ -94,7 +94,7 @@ def configured_value(source: SettingsSource, env_name: str, key: str) -> str | N
 
 
 def configured_flag(source: SettingsSource, env_name: str, key: str) -> bool:
-    """:func:`configured_value` read as a boolean: true only for ``true`` (any case, spaces ignored)."""
+    """`configured_value()` read as a boolean: true only for ``true`` (any case, spaces ignored)."""
     value = configured_value(source, env_name, key)
     return value is not None and value.strip().lower() == "true"
 
@@ -102,7 +102,7 @@ def configured_flag(source: SettingsSource, env_name: str, key: str) -> bool:
 def resolve_region(source: SettingsSource, env_names: tuple[str, ...] = REGION_ENV) -> str | None:
     """The first non-empty of ``env_names``, then the profile's ``region`` (empty means unset).
 
-    ``env_names`` is :data:`REGION_ENV` for the library; ``k8s-aws-auth get-token``
+    ``env_names`` is `REGION_ENV` for the library; ``k8s-aws-auth get-token``
     passes awscli v1's order (``AWS_DEFAULT_REGION`` first), see ``docs/cli.md``.
     """
     for name in env_names:

@@ -11,14 +11,14 @@ same provider flows.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from k8s_aws_auth._models import Credentials
-from k8s_aws_auth._private_file import write_private_file
+from k8s_aws_auth._core.models import Credentials
+from k8s_aws_auth._runtime.clock import utc_now
+from k8s_aws_auth._runtime.private_file import write_private_file
 from k8s_aws_auth.errors import CredentialsError, NoCredentialsError
 
 from ._base import (
@@ -29,6 +29,7 @@ from ._base import (
     ReadFile,
     Skip,
 )
+from ._local_runner import STDIN, MfaInput, prompt, run_process
 from ._refresh import ADVISORY_REFRESH, MANDATORY_REFRESH, Need, RefreshWindows, refresh_need
 from ._region import ClientSettings, resolve_settings
 from ._shared_files import read_text_file
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     import anyio
     import httpx
 
-    from k8s_aws_auth._effects import Flow, HttpRequest, Outcome, Sleep
+    from k8s_aws_auth._core.effects import Flow, HttpRequest, Outcome, Sleep
 
     from ._local_effects import ProcessFailure, ProcessResult, Prompt, RunProcess, WriteFile
 
@@ -45,56 +46,10 @@ __all__ = [
     "AsyncCredentialResolver",
     "CredentialResolver",
     "read_text_file",
-    "run_process",
     "write_private_file",
 ]
 
 T = TypeVar("T")
-
-MfaInput = Callable[[], str]
-
-
-def run_process(effect: RunProcess) -> ProcessResult | ProcessFailure:
-    """Run a ``credential_process`` command (no shell, inherited stdin, timeout, capped output)."""
-    import subprocess
-
-    from ._local_effects import ProcessFailure, ProcessResult
-
-    try:
-        completed = subprocess.run(  # noqa: S603 - argv from the user's own config, no shell
-            list(effect.argv),
-            capture_output=True,
-            timeout=effect.timeout,
-            env=None if effect.env is None else dict(effect.env),
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return ProcessFailure(kind="timeout", detail="TimeoutExpired")
-    except FileNotFoundError:
-        return ProcessFailure(kind="not-found", detail="no such program")
-    except (OSError, ValueError) as exc:
-        return ProcessFailure(kind="error", detail=type(exc).__name__)
-    return ProcessResult(
-        returncode=completed.returncode,
-        stdout=completed.stdout[: effect.max_output],
-        stderr=completed.stderr[: effect.max_output],
-    )
-
-
-def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _stdin_readline() -> str:
-    return sys.stdin.readline() if sys.stdin is not None else ""
-
-
-class _Default:
-    def __repr__(self) -> str:
-        return "<stdin>"
-
-
-_STDIN: Any = _Default()
 
 
 def _single(effect: HttpRequest | Sleep) -> Flow[Outcome]:
@@ -112,7 +67,7 @@ class _ResolverBase:
         environ: Mapping[str, str] | None = None,
         read_file: ReadFile | None = None,
         clock: Callable[[], datetime] | None = None,
-        mfa_input: MfaInput | None = _STDIN,
+        mfa_input: MfaInput | None = STDIN,
         process_runner: Callable[[RunProcess], ProcessResult | ProcessFailure] | None = None,
         advisory_refresh: timedelta = ADVISORY_REFRESH,
         mandatory_refresh: timedelta = MANDATORY_REFRESH,
@@ -125,7 +80,7 @@ class _ResolverBase:
         # Read the process environment once, here, so providers never do.
         self._environ: Mapping[str, str] = dict(os.environ) if environ is None else environ
         self._read_file: ReadFile = read_file or read_text_file
-        self._clock = clock or _utc_now
+        self._clock = clock or utc_now
         self._profile = profile
         self._mfa_input = mfa_input
         self._run_process = process_runner or run_process
@@ -149,7 +104,7 @@ class _ResolverBase:
     def chain(self) -> CredentialProvider:
         """The providers this resolver tries (the default chain unless one was given)."""
         if self._chain is None:
-            from ._chain import default_chain
+            from ._default_chain import default_chain
 
             self._chain = default_chain()
         return self._chain
@@ -256,15 +211,6 @@ class _ResolverBase:
         self._current, self._source = credentials, source
         return credentials
 
-    def _prompt(self, text: str) -> str | None:
-        reader = _stdin_readline if self._mfa_input is _STDIN else self._mfa_input
-        if reader is None:
-            return None
-        sys.stderr.write(text)
-        sys.stderr.flush()
-        line = reader()
-        return line.rstrip("\r\n") if line else None
-
     def _run_local(self, effect: RunProcess | Prompt | WriteFile) -> CredentialOutcome:
         """Carry out an effect that is not HTTP (blocking: the async shell runs it in a thread)."""
         from ._local_effects import Prompt, RunProcess, WriteFailure
@@ -272,7 +218,7 @@ class _ResolverBase:
         if isinstance(effect, RunProcess):
             return self._run_process(effect)
         if isinstance(effect, Prompt):
-            return self._prompt(effect.text)
+            return prompt(effect.text, self._mfa_input)
         try:
             self._write_file(effect.path, effect.text)
         except (OSError, UnicodeError) as exc:
@@ -284,7 +230,7 @@ class CredentialResolver(_ResolverBase):
     """Find AWS credentials like the AWS CLI, cache them and refresh them before they expire.
 
     Args:
-        chain: the providers to try (default :func:`default_chain`).
+        chain: the providers to try (default [`default_chain()`][k8s_aws_auth.default_chain]).
         client: an ``httpx.Client`` to borrow for the network providers; by
             default a short-lived one is created only when a provider needs it.
         profile: use this profile (like ``--profile``); environment credentials
@@ -301,13 +247,13 @@ class CredentialResolver(_ResolverBase):
         mandatory_refresh: within this window of expiry a refresh must succeed.
         imds_region: when no region is configured anywhere (environment,
             profile, argument), ask the EC2 instance metadata service for the
-            instance's region (:meth:`settings`). Off by default, as in the AWS
+            instance's region ([`settings()`][k8s_aws_auth.CredentialResolver.settings]). Off by default, as in the AWS
             CLI's ``eks get-token``; the lookup has IMDS's short timeouts (1 s,
             1 attempt unless configured) and ends at the first failed connection.
         write_file: ``(path, text)`` writes a file atomically with mode 0600
             (a refreshed SSO token goes back to the AWS CLI's cache with it).
 
-    :meth:`resolve` is thread-safe; one refresh runs at a time.
+    [`resolve()`][k8s_aws_auth.CredentialResolver.resolve] is thread-safe; one refresh runs at a time.
     """
 
     def __init__(
@@ -319,7 +265,7 @@ class CredentialResolver(_ResolverBase):
         environ: Mapping[str, str] | None = None,
         read_file: ReadFile | None = None,
         clock: Callable[[], datetime] | None = None,
-        mfa_input: MfaInput | None = _STDIN,
+        mfa_input: MfaInput | None = STDIN,
         process_runner: Callable[[RunProcess], ProcessResult | ProcessFailure] | None = None,
         advisory_refresh: timedelta = ADVISORY_REFRESH,
         mandatory_refresh: timedelta = MANDATORY_REFRESH,
@@ -388,7 +334,7 @@ class CredentialResolver(_ResolverBase):
                 if isinstance(effect, LOCAL_EFFECTS):
                     outcome = self._run_local(effect)
                 else:
-                    from k8s_aws_auth._drivers import run_sync
+                    from k8s_aws_auth._runtime.drivers import run_sync
 
                     client = self._client
                     if client is None:
@@ -408,12 +354,12 @@ class CredentialResolver(_ResolverBase):
 
 
 class AsyncCredentialResolver(_ResolverBase):
-    """The async twin of :class:`CredentialResolver` (asyncio and trio, via anyio).
+    """The async twin of [`CredentialResolver`][k8s_aws_auth.CredentialResolver] (asyncio and trio, via anyio).
 
     Same arguments, with ``client: httpx.AsyncClient``. The refresh lock is
     created on first use, never at construction. ``credential_process``, the
     MFA prompt and the SSO cache write run in a worker thread. With
-    ``imds_region=True`` use :meth:`asettings`: :meth:`settings` cannot wait for
+    ``imds_region=True`` use [`asettings()`][k8s_aws_auth.AsyncCredentialResolver.asettings]: [`settings()`][k8s_aws_auth.AsyncCredentialResolver.settings] cannot wait for
     IMDS and raises ``ConfigurationError`` when it would have to.
     """
 
@@ -426,7 +372,7 @@ class AsyncCredentialResolver(_ResolverBase):
         environ: Mapping[str, str] | None = None,
         read_file: ReadFile | None = None,
         clock: Callable[[], datetime] | None = None,
-        mfa_input: MfaInput | None = _STDIN,
+        mfa_input: MfaInput | None = STDIN,
         process_runner: Callable[[RunProcess], ProcessResult | ProcessFailure] | None = None,
         advisory_refresh: timedelta = ADVISORY_REFRESH,
         mandatory_refresh: timedelta = MANDATORY_REFRESH,
@@ -457,7 +403,7 @@ class AsyncCredentialResolver(_ResolverBase):
         return self._alock
 
     async def resolve(self) -> Credentials:
-        """Current credentials (see :meth:`CredentialResolver.resolve`)."""
+        """Current credentials (see [`CredentialResolver.resolve()`][k8s_aws_auth.CredentialResolver.resolve])."""
         need = self._need()
         if need is Need.NONE:
             assert self._current is not None
@@ -488,7 +434,7 @@ class AsyncCredentialResolver(_ResolverBase):
             return self._current
 
     async def asettings(self, *, region: str | None = None) -> ClientSettings:
-        """The settings (see :meth:`CredentialResolver.settings`), IMDS looked up on the event loop."""
+        """The settings (see [`CredentialResolver.settings()`][k8s_aws_auth.CredentialResolver.settings]), IMDS looked up on the event loop."""
         return await self._drive(self._settings_flow(region))
 
     async def _drive(self, flow: CredentialFlow[T]) -> T:
@@ -504,7 +450,7 @@ class AsyncCredentialResolver(_ResolverBase):
 
                     outcome = await anyio.to_thread.run_sync(self._run_local, effect)
                 else:
-                    from k8s_aws_auth._drivers import run_async
+                    from k8s_aws_auth._runtime.drivers import run_async
 
                     client = self._client
                     if client is None:

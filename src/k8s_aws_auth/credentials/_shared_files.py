@@ -1,6 +1,6 @@
 """The shared ``config`` and ``credentials`` files, parsed as the AWS CLI parses them.
 
-Pure text in: :func:`parse_ini` takes the file's text. The dialect is the one
+Pure text in: `parse_ini()` takes the file's text. The dialect is the one
 botocore reads (Python's ``configparser`` in raw mode): ``=`` or ``:``
 separators, ``#``/``;`` full-line comments, case-insensitive keys, indented
 continuation lines, and one level of nested keys for ``s3 =``/``sts =`` blocks.
@@ -17,18 +17,14 @@ static keys with the same code as the credential chain, without the chain.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
-from k8s_aws_auth._frozen import Frozen
+from k8s_aws_auth._core.frozen import Frozen
 from k8s_aws_auth.errors import CredentialProviderError
-
-# `typing` costs milliseconds on the plugin's start-up path; mypy treats this name as True.
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from ._base import ReadFile
 
 __all__ = [
     "MAX_FILE_SIZE",
+    "ReadFile",
     "SharedConfig",
     "SharedFiles",
     "config_file_path",
@@ -42,6 +38,10 @@ __all__ = [
     "read_text_file",
     "section_keys",
 ]
+
+#: ``read_file(path)`` returns the file's text, ``None`` when it does not exist,
+#: and raises ``OSError`` when it exists but cannot be read.
+ReadFile = Callable[[str], "str | None"]
 
 Value = str | dict[str, str]
 Section = Mapping[str, Value]
@@ -320,7 +320,7 @@ def section_keys(section: Mapping[str, Value]) -> tuple[str, str, str | None] | 
 class SharedFiles:
     """The shared files as one environment and profile see them, parsed on first use.
 
-    The part of a :class:`~k8s_aws_auth.credentials.ProviderContext` that region
+    The part of a [`ProviderContext`][k8s_aws_auth.credentials.ProviderContext] that region
     settings and static profile keys read (environment, file reader, chosen
     profile), for a caller that must not import the credential chain: the exec
     plugin's start-up path. ``profile=None`` means ``AWS_DEFAULT_PROFILE`` /
@@ -352,7 +352,7 @@ class SharedFiles:
 
     @property
     def settings_profile(self) -> str:
-        """The profile whose region and endpoint settings apply (here: :attr:`profile_name`)."""
+        """The profile whose region and endpoint settings apply (here: `profile_name`)."""
         return self.profile_name
 
     def shared_config(self) -> SharedConfig:

@@ -30,9 +30,9 @@ from urllib.parse import quote, urlencode
 
 import attrs
 
-from k8s_aws_auth._effects import HttpRequest, HttpResponse, TransportFailure
-from k8s_aws_auth._instants import clamped, utc
-from k8s_aws_auth._models import Credentials
+from k8s_aws_auth._core.effects import HttpRequest, HttpResponse, TransportFailure
+from k8s_aws_auth._core.instants import clamped, utc
+from k8s_aws_auth._core.models import Credentials
 
 from ._base import (
     NOT_JSON,

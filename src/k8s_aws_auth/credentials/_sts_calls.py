@@ -17,11 +17,11 @@ from urllib.parse import quote, urlencode
 
 import attrs
 
-from k8s_aws_auth import _sigv4
-from k8s_aws_auth._effects import HttpRequest, HttpResponse, TransportFailure
-from k8s_aws_auth._instants import utc
-from k8s_aws_auth._models import Credentials
-from k8s_aws_auth._sts import parse_error_body
+from k8s_aws_auth._core import sigv4
+from k8s_aws_auth._core.effects import HttpRequest, HttpResponse, TransportFailure
+from k8s_aws_auth._core.instants import utc
+from k8s_aws_auth._core.models import Credentials
+from k8s_aws_auth._core.sts import parse_error_body
 
 from ._base import parse_timestamp, provider_error, transport_message
 from ._endpoints import ServiceEndpoint
@@ -102,7 +102,7 @@ def assume_role_request(
     if params.token_code is not None:
         form.append(("TokenCode", params.token_code))
     body = _form(form)
-    signed = _sigv4.sign_post(
+    signed = sigv4.sign_post(
         credentials=credentials,
         host=endpoint.host,
         region=endpoint.region,
@@ -192,7 +192,7 @@ def _from_json(body: bytes, action: str) -> dict[str, str] | None:
 def parse_credentials_response(
     outcome: HttpResponse | TransportFailure, *, action: str, provider: str, host: str
 ) -> Credentials:
-    """Turn an AssumeRole* answer into credentials, or raise a :class:`CredentialProviderError`.
+    """Turn an AssumeRole* answer into credentials, or raise a [`CredentialProviderError`][k8s_aws_auth.errors.CredentialProviderError].
 
     Messages name the action, the HTTP status and the STS error code, never a body.
     """

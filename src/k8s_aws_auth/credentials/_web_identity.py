@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import attrs
 
-from k8s_aws_auth._models import Credentials
+from k8s_aws_auth._core.models import Credentials
 
 from ._base import CredentialFlow, ProviderContext, Skip, expand_path, http, provider_error
 from ._endpoints import sts_endpoint

@@ -1,10 +1,10 @@
 """Loading mapping files with validation, atomic swap, last-good retention and mtime polling.
 
 A reload reads and validates the *whole* file first and swaps the new
-:class:`MappingSet` in with one reference assignment; readers never see a
+[`MappingSet`][k8s_aws_auth.mapping.MappingSet] in with one reference assignment; readers never see a
 half-built set. A broken file (YAML error, invalid ARN, unknown field) leaves
 the last good set in place and is reported three ways: the returned
-:class:`LoadResult`, a log line, and the ``metric`` hook. A missing file also
+[`LoadResult`][k8s_aws_auth.mapping.LoadResult], a log line, and the ``metric`` hook. A missing file also
 keeps the last good set unless ``clear_on_missing`` is set. Change detection
 polls ``stat`` (mtime, size, inode), which works on every platform and on
 Kubernetes ConfigMap volumes (their ``..data`` symlink swap changes the inode).
@@ -61,7 +61,7 @@ class LoadResult:
         return not self.ok and self.mapping_set is not None
 
     def raise_for_error(self) -> MappingSet:
-        """Return the mapping set in force, or raise :class:`MappingFileError` if the load failed."""
+        """Return the mapping set in force, or raise [`MappingFileError`][k8s_aws_auth.mapping.MappingFileError] if the load failed."""
         if not self.ok:
             raise MappingFileError(
                 self.path, self.problems or (Problem("", self.error or "failed"),)
@@ -72,7 +72,7 @@ class LoadResult:
 
 
 class MappingLoader:
-    """Holds the current :class:`MappingSet` of one file and reloads it safely.
+    """Holds the current [`MappingSet`][k8s_aws_auth.mapping.MappingSet] of one file and reloads it safely.
 
     Args:
         path: a mapping file of any supported format, or a directory where an
@@ -236,7 +236,7 @@ class MappingLoader:
                 self._log.exception("mapping file %s: reload failed", self.path)
 
     async def poll_forever(self, interval: float = 5.0) -> None:
-        """Async alternative to :meth:`start_polling`: poll until cancelled (asyncio or trio)."""
+        """Async alternative to [`start_polling()`][k8s_aws_auth.mapping.MappingLoader.start_polling]: poll until cancelled (asyncio or trio)."""
         while True:
             await anyio.sleep(interval)
             await anyio.to_thread.run_sync(self.reload_if_changed)

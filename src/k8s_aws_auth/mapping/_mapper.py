@@ -21,9 +21,10 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
-from k8s_aws_auth._models import Identity
-from k8s_aws_auth._review_user import user_uid_and_extra
+from k8s_aws_auth._core.models import Identity
+from k8s_aws_auth._core.review_user import user_uid_and_extra
 
+from ._entries import RoleMapping, UserMapping
 from ._errors import MappingError, ReservedUsernameError
 from ._formats import UPSTREAM_BACKEND_MODES
 from ._match import identity_role_key
@@ -33,8 +34,6 @@ from ._model import (
     MappedUser,
     MappingSet,
     MatchedEntry,
-    RoleMapping,
-    UserMapping,
 )
 from ._templates import render, template_values, validate_rendered
 
@@ -43,7 +42,7 @@ __all__ = ["Backend", "IdentityMapper", "MappingSource"]
 
 @runtime_checkable
 class MappingSource(Protocol):
-    """Anything holding a current mapping set (a :class:`MappingLoader`)."""
+    """Anything holding a current mapping set (a [`MappingLoader`][k8s_aws_auth.mapping.MappingLoader])."""
 
     @property
     def current(self) -> MappingSet | None:
@@ -54,7 +53,7 @@ class MappingSource(Protocol):
 class Backend:
     """One backend of the chain: a name, where its mappings come from, its reserved prefixes.
 
-    ``source`` is a fixed :class:`MappingSet` or a :class:`MappingSource`
+    ``source`` is a fixed [`MappingSet`][k8s_aws_auth.mapping.MappingSet] or a [`MappingSource`][k8s_aws_auth.mapping.MappingSource]
     (read on every lookup, so a reload takes effect at once).
     """
 
@@ -100,11 +99,11 @@ def _as_backend(item: Backend | MappingSet | MappingSource) -> Backend:
 
 
 class IdentityMapper:
-    """Map a verified AWS :class:`Identity` to a Kubernetes username and groups.
+    """Map a verified AWS [`Identity`][k8s_aws_auth.Identity] to a Kubernetes username and groups.
 
     Args:
-        backends: tried in order; each a :class:`Backend`, a :class:`MappingSet`
-            or a :class:`MappingSource` (e.g. a :class:`MappingLoader`).
+        backends: tried in order; each a [`Backend`][k8s_aws_auth.mapping.Backend], a [`MappingSet`][k8s_aws_auth.mapping.MappingSet]
+            or a [`MappingSource`][k8s_aws_auth.mapping.MappingSource] (e.g. a [`MappingLoader`][k8s_aws_auth.mapping.MappingLoader]).
         scrubbed_accounts: accounts whose users get an ``administrative`` uid and
             no ARN extras (upstream's ``scrubbedAccounts``); added to those the
             mapping files name.
@@ -136,9 +135,9 @@ class IdentityMapper:
         """The Kubernetes user for ``identity``, or ``None`` when no backend maps it.
 
         ``ec2_dns`` is the instance's private DNS name, or a callable resolving
-        an instance id (default: the mapper's). Raises :class:`MappingError`
+        an instance id (default: the mapper's). Raises [`MappingError`][k8s_aws_auth.mapping.MappingError]
         (deny) when the matching entry cannot be rendered safely or yields a
-        reserved username, and :class:`EC2LookupError` when the DNS name is
+        reserved username, and [`EC2LookupError`][k8s_aws_auth.mapping.EC2LookupError] when the DNS name is
         needed but cannot be had.
         """
         return self._run(identity, ec2_dns if ec2_dns is not None else self._ec2_dns, None)
@@ -149,7 +148,7 @@ class IdentityMapper:
         *,
         ec2_dns: Callable[[str], Awaitable[str]] | None = None,
     ) -> MappedUser | None:
-        """Like :meth:`map`, resolving ``{{EC2PrivateDNSName}}`` with an async callable.
+        """Like [`map()`][k8s_aws_auth.mapping.IdentityMapper.map], resolving ``{{EC2PrivateDNSName}}`` with an async callable.
 
         EC2 is asked only when the entry that matches uses the placeholder.
         """

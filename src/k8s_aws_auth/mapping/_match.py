@@ -22,11 +22,11 @@ from collections.abc import Sequence
 
 import attrs
 
-from k8s_aws_auth._arn import parse_arn
-from k8s_aws_auth._partitions import PARTITIONS
+from k8s_aws_auth._core.arn import parse_arn
+from k8s_aws_auth._core.partitions import PARTITIONS
 
+from ._entries import AccountMapping, RoleMapping, SSORole, UserMapping
 from ._errors import Problem
-from ._model import AccountMapping, RoleMapping, SSORole, UserMapping
 from ._templates import check_template
 
 __all__ = [

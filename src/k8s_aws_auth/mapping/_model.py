@@ -1,83 +1,27 @@
-"""Frozen values of the mapping package: entries, mapping sets, results, explanations."""
+"""Frozen values of the mapping package: mapping sets, results, explanations."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
 # One MappedUser for the mapper and the webhook app: it lives beside the uid/extra
 # rules both share, so the app does not import this package.
-from k8s_aws_auth._review_user import MappedUser, MatchedEntry
+from k8s_aws_auth._core.review_user import MappedUser, MatchedEntry
 
+from ._entries import AccountMapping, RoleMapping, UserMapping
 from ._errors import MappingFileError, Problem
-
-if TYPE_CHECKING:
-    from ._match import CompiledMappings
+from ._match import CompiledMappings, compile_mappings
 
 __all__ = [
-    "AccountMapping",
     "ExplainStep",
     "Explanation",
     "MappedUser",
     "MappingSet",
     "MatchedEntry",
-    "RoleMapping",
-    "SSORole",
-    "UserMapping",
 ]
-
-
-@attrs.frozen(kw_only=True)
-class SSORole:
-    """Upstream's ``sso:`` entry form: the roles IAM Identity Center creates for a permission set.
-
-    Matches ``arn:PARTITION:iam::ACCOUNT:role/AWSReservedSSO_<name>_<suffix>``.
-    """
-
-    permission_set_name: str
-    account_id: str
-    partition: str = "aws"
-
-
-@attrs.frozen(kw_only=True)
-class RoleMapping:
-    """A ``mapRoles`` entry.
-
-    ``arn`` is the role ARN as written (may carry an IAM path and ``*``/``?``
-    wildcards); for the ``sso`` form it is the pattern the entry stands for.
-    ``index`` is the entry's position among the roles of its file (file order).
-    """
-
-    arn: str
-    username: str
-    groups: tuple[str, ...] = ()
-    user_id: str | None = None
-    sso: SSORole | None = None
-    location: str = ""
-    index: int = 0
-
-
-@attrs.frozen(kw_only=True)
-class UserMapping:
-    """A ``mapUsers`` entry (matched by exact canonical ARN, case-insensitively)."""
-
-    arn: str
-    username: str
-    groups: tuple[str, ...] = ()
-    user_id: str | None = None
-    location: str = ""
-    index: int = 0
-
-
-@attrs.frozen(kw_only=True)
-class AccountMapping:
-    """A ``mapAccounts`` entry: every principal of the account maps to its canonical ARN."""
-
-    account_id: str
-    location: str = ""
-    index: int = 0
 
 
 @attrs.frozen(kw_only=True)
@@ -98,7 +42,7 @@ class ExplainStep:
 class Explanation:
     """Why an identity maps to what it maps to, or why it maps to nothing.
 
-    ``result`` is what :meth:`IdentityMapper.map` would return; ``error`` the
+    ``result`` is what [`IdentityMapper.map()`][k8s_aws_auth.mapping.IdentityMapper.map] would return; ``error`` the
     message of the error it would raise; ``steps`` one record per backend tried.
     """
 
@@ -136,7 +80,7 @@ class MappingSet:
     """One validated mapping file: roles, users and accounts in file order, compiled for lookup.
 
     Constructing a ``MappingSet`` validates every entry (ARNs, patterns,
-    templates, account ids) and raises :class:`MappingFileError` listing all
+    templates, account ids) and raises [`MappingFileError`][k8s_aws_auth.mapping.MappingFileError] listing all
     problems; ``warnings`` holds what is legal but suspicious (duplicates).
     ``format`` names the file format it was read from; ``reserved_prefixes``
     and ``scrubbed_accounts`` carry settings an upstream server config file
@@ -155,8 +99,6 @@ class MappingSet:
     compiled: CompiledMappings = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
-        from ._match import compile_mappings
-
         compiled, problems, warnings = compile_mappings(
             self.roles, self.users, self.accounts, user_id_strict=self.user_id_strict
         )

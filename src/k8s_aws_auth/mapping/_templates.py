@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from k8s_aws_auth._models import Identity
+from k8s_aws_auth._core.models import Identity
 
 from ._errors import EC2LookupError, MappingError
 
@@ -88,9 +88,9 @@ def template_values(
 ) -> dict[str, str]:
     """The validated substitution values for the placeholders in ``needed``.
 
-    Raises :class:`MappingError` when a value is missing or outside what AWS
+    Raises [`MappingError`][k8s_aws_auth.mapping.MappingError] when a value is missing or outside what AWS
     allows (the message names the field, never echoes the caller's value), and
-    :class:`EC2LookupError` when the instance's DNS name cannot be had.
+    [`EC2LookupError`][k8s_aws_auth.mapping.EC2LookupError] when the instance's DNS name cannot be had.
     """
     values: dict[str, str] = {}
     if "AccountID" in needed:

@@ -1,12 +1,12 @@
 """The TokenReview webhook server (optional extra: ``pip install 'k8s-aws-auth[server]'``).
 
-* :class:`TokenReviewApp` — the webhook as a plain ASGI callable (mount it in
+* [`TokenReviewApp`][k8s_aws_auth.server.TokenReviewApp] — the webhook as a plain ASGI callable (mount it in
   Starlette/FastAPI or run it under any ASGI server);
-* :func:`parse_token_review` / :func:`encode_token_review` — the wire format;
-* :class:`ServerConfig` / :func:`load_server_config` — the YAML config (upstream keys + ours);
-* :func:`ensure_certificates` / :func:`webhook_kubeconfig` — what ``init`` writes;
-* :class:`ServerMetrics` — Prometheus metrics in a registry of their own;
-* :func:`serve` — ``k8s-aws-auth serve`` (uvicorn, TLS).
+* [`parse_token_review()`][k8s_aws_auth.server.parse_token_review] / [`encode_token_review()`][k8s_aws_auth.server.encode_token_review] — the wire format;
+* [`ServerConfig`][k8s_aws_auth.server.ServerConfig] / [`load_server_config()`][k8s_aws_auth.server.load_server_config] — the YAML config (upstream keys + ours);
+* [`ensure_certificates()`][k8s_aws_auth.server.ensure_certificates] / [`webhook_kubeconfig()`][k8s_aws_auth.server.webhook_kubeconfig] — what ``init`` writes;
+* [`ServerMetrics`][k8s_aws_auth.server.ServerMetrics] — Prometheus metrics in a registry of their own;
+* [`serve()`][k8s_aws_auth.server.serve] — ``k8s-aws-auth serve`` (uvicorn, TLS).
 
 Only the codec and the app load without the extra; the rest needs uvicorn,
 prometheus-client, cryptography and PyYAML.

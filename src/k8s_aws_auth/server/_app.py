@@ -7,7 +7,7 @@ under uvicorn (``k8s-aws-auth serve``) or mounts inside a Starlette/FastAPI app.
 Answers to ``/authenticate``:
 
 * 200 ``authenticated: true`` — STS confirmed the identity and the mapper mapped it;
-* 200 ``authenticated: false`` — a definitive denial (:class:`TokenError`, unmapped
+* 200 ``authenticated: false`` — a definitive denial ([`TokenError`][k8s_aws_auth.errors.TokenError], unmapped
   identity, audience mismatch); ``status.error`` is a short code, never a detail
   of the token or of the mapping;
 * 429 (STS throttled) or 500 (STS unreachable or unusable, or a mapping that
@@ -30,8 +30,8 @@ from typing import Any, Protocol
 import anyio
 import attrs
 
-from k8s_aws_auth._models import Identity
-from k8s_aws_auth._review_user import MappedUser, user_uid_and_extra
+from k8s_aws_auth._core.models import Identity
+from k8s_aws_auth._core.review_user import MappedUser, user_uid_and_extra
 from k8s_aws_auth.errors import K8sAwsAuthError, STSError, STSThrottledError, TokenError
 
 from ._tokenreview import (
@@ -60,10 +60,10 @@ _TEXT = b"text/plain; charset=utf-8"
 
 
 class Verifier(Protocol):
-    """What the app needs from a verifier (:class:`AsyncTokenVerifier` fits)."""
+    """What the app needs from a verifier ([`AsyncTokenVerifier`][k8s_aws_auth.AsyncTokenVerifier] fits)."""
 
     async def verify(self, token: str) -> Identity:
-        """Return the STS-confirmed identity or raise a :class:`K8sAwsAuthError`."""
+        """Return the STS-confirmed identity or raise a [`K8sAwsAuthError`][k8s_aws_auth.errors.K8sAwsAuthError]."""
         ...
 
 
@@ -121,7 +121,7 @@ def build_reviewed_user(
 def _reviewed_user(
     identity: Identity, mapped: MappedUser | ReviewedUser, scrubbed_accounts: frozenset[str]
 ) -> tuple[ReviewedUser, bool]:
-    """:func:`build_reviewed_user`, and whether the user is scrubbed."""
+    """[`build_reviewed_user()`][k8s_aws_auth.server.build_reviewed_user], and whether the user is scrubbed."""
     scrubbed = identity.account_id in scrubbed_accounts or (
         isinstance(mapped, MappedUser) and mapped.scrubbed
     )
@@ -168,7 +168,7 @@ class TokenReviewApp:
         retry_after: seconds put in ``Retry-After`` of 429/500 answers.
         ready: readiness probe for ``/readyz`` (default: always ready).
         metrics_endpoint: renders ``/metrics`` as ``(body, content type)``; 404 when ``None``.
-        on_result: called with every :class:`AuthenticationResult` (metrics hook).
+        on_result: called with every [`AuthenticationResult`][k8s_aws_auth.server.AuthenticationResult] (metrics hook).
         logger: where one structured line per review goes (never the token).
         timer: monotonic seconds (injectable for tests).
         on_startup: coroutines awaited at ASGI lifespan startup, in order.

@@ -1,6 +1,6 @@
 """``init``: the webhook's TLS material and the kubeconfig kube-apiserver uses to call it.
 
-:func:`ensure_certificates` writes, into a state directory:
+[`ensure_certificates()`][k8s_aws_auth.server.ensure_certificates] writes, into a state directory:
 
 * ``ca.pem`` (0644) — a private CA that signed the serving certificate; its key
   is never written anywhere, so nothing else can ever be signed with it;
@@ -9,7 +9,7 @@
 
 and reuses an existing ``cert.pem``/``key.pem`` pair — also one made by
 aws-iam-authenticator, whose self-signed certificate is its own CA.
-:func:`webhook_kubeconfig` renders the file for kube-apiserver's
+[`webhook_kubeconfig()`][k8s_aws_auth.server.webhook_kubeconfig] renders the file for kube-apiserver's
 ``--authentication-token-webhook-config-file``. Upstream writes ``cert.pem``
 world-writable (0666) and valid for 100 years; here the lifetime is explicit.
 """
@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from k8s_aws_auth._instants import clamped, shifted
+from k8s_aws_auth._core.instants import clamped, shifted
 from k8s_aws_auth.errors import ConfigurationError
 
 __all__ = [

@@ -19,10 +19,10 @@ loader, so an upstream file works unchanged::
 
 Precedence: command-line flag > file > default. Keys this server does not use
 but upstream does (``kubeconfig``, ``master``, ``generateKubeconfig``...) are
-accepted and reported in :attr:`ServerConfig.ignored_keys`; any other key is an
+accepted and reported in [`ServerConfig.ignored_keys`][k8s_aws_auth.server.ServerConfig.ignored_keys]; any other key is an
 error naming it, so a typo never silently turns a setting off. The mapping keys
 (``mapRoles``, ``mapUsers``, ``mapAccounts``, ``dynamicfilepath``...) are kept in
-:attr:`ServerConfig.mapping_document` for the identity mapper.
+[`ServerConfig.mapping_document`][k8s_aws_auth.server.ServerConfig.mapping_document] for the identity mapper.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from typing import Any
 import attrs
 import yaml
 
-from k8s_aws_auth._config import DEFAULT_MAX_TOKEN_SIZE, VerifierConfig
+from k8s_aws_auth._core.config import DEFAULT_MAX_TOKEN_SIZE, VerifierConfig
 from k8s_aws_auth.errors import ConfigurationError
 
 __all__ = ["DEFAULT_PORT", "ServerConfig", "load_server_config", "parse_duration"]
@@ -280,7 +280,7 @@ _COERCE: dict[str, Callable[[Any], object]] = {
 class ServerConfig:
     """Everything ``k8s-aws-auth serve`` and ``init`` need (see the module docstring).
 
-    Build it with :func:`load_server_config`, which coerces and checks file and
+    Build it with [`load_server_config()`][k8s_aws_auth.server.load_server_config], which coerces and checks file and
     flag values; durations are in seconds.
     """
 
@@ -345,7 +345,7 @@ class ServerConfig:
     ignored_keys: tuple[str, ...] = ()
 
     def verifier_config(self) -> VerifierConfig:
-        """The :class:`VerifierConfig` these settings describe (validates them)."""
+        """The [`VerifierConfig`][k8s_aws_auth.VerifierConfig] these settings describe (validates them)."""
         return VerifierConfig(
             self.cluster_id,
             partition=self.partition,
@@ -405,7 +405,7 @@ def load_server_config(
 ) -> ServerConfig:
     """Read the YAML file at ``path`` (if any) and apply ``overrides`` (flag values).
 
-    ``overrides`` uses :class:`ServerConfig` attribute names; ``None`` values are
+    ``overrides`` uses [`ServerConfig`][k8s_aws_auth.server.ServerConfig] attribute names; ``None`` values are
     skipped, so unset flags fall through to the file and then to the defaults.
 
     Raises:

@@ -2,11 +2,11 @@
 
 Every record becomes one JSON object per line: ``time``, ``level``, ``logger``,
 ``message`` and the ``fields`` the caller attached (``extra={"fields": {...}}``).
-Whatever a message or field contains, every secret shape ``_redact`` knows
+Whatever a message or field contains, every secret shape ``k8s_aws_auth._core.redact`` knows
 (``k8s-aws-v1.…`` tokens, ``X-Amz-Signature=…``, ``X-Amz-Security-Token=…``,
 bearer and credential-header values, JWTs) is replaced by ``[redacted]`` before
-it is written. :func:`configure_logging` also installs the log guard on the
-HTTP and uvicorn loggers (``_log_guard``), which scrubs records before any
+it is written. [`configure_logging()`][k8s_aws_auth.server.configure_logging] also installs the log guard on the
+HTTP and uvicorn loggers (``k8s_aws_auth._runtime.log_guard``), which scrubs records before any
 handler, this one included, sees them.
 """
 
@@ -18,8 +18,8 @@ import sys
 from datetime import datetime, timezone
 from typing import IO, Any
 
-from k8s_aws_auth._log_guard import guard_logs
-from k8s_aws_auth._redact import scrub
+from k8s_aws_auth._core.redact import scrub
+from k8s_aws_auth._runtime.log_guard import guard_logs
 
 __all__ = ["JsonFormatter", "configure_logging", "redact"]
 

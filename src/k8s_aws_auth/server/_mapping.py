@@ -1,7 +1,7 @@
 """The webhook's identity mapping: backends from the config, reloaded while serving.
 
 Backends (``--backend-mode``, tried in order), each a
-:class:`~k8s_aws_auth.mapping.MappingLoader` of the mapping package:
+[`MappingLoader`][k8s_aws_auth.mapping.MappingLoader] of the mapping package:
 
 * ``MountedFile`` — ``server.mapRoles``/``mapUsers``/``mapAccounts`` of the config
   file itself (upstream's default);
@@ -13,10 +13,10 @@ Backends (``--backend-mode``, tried in order), each a
 Every file is polled every ``reloadInterval`` seconds (the loader's thread). A changed file is
 validated as a whole; a broken or vanished one keeps the last good mapping in
 force (the loader logs it) and is counted for the metrics. A broken file at
-start-up is a :class:`ConfigurationError`: the server does not start.
+start-up is a [`ConfigurationError`][k8s_aws_auth.errors.ConfigurationError]: the server does not start.
 
 When an entry uses ``{{EC2PrivateDNSName}}`` the mapping asks EC2 through an
-:class:`~k8s_aws_auth.server._ec2.EC2NameLookup` (see :meth:`IdentityMapping.amap_identity`).
+``EC2NameLookup`` (``k8s_aws_auth._ec2.lookup``) (see `IdentityMapping.amap_identity()`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from typing import Any
 
 import anyio
 
-from k8s_aws_auth._models import Identity
+from k8s_aws_auth._core.models import Identity
+from k8s_aws_auth._ec2.lookup import EC2NameLookup
 from k8s_aws_auth.errors import ConfigurationError
 from k8s_aws_auth.mapping import (
     Backend,
@@ -39,7 +40,6 @@ from k8s_aws_auth.mapping import (
 )
 
 from ._config import ServerConfig
-from ._ec2 import EC2NameLookup
 from ._metrics import ServerMetrics
 
 __all__ = ["IdentityMapping", "load_identity_mapping"]
@@ -88,7 +88,7 @@ class IdentityMapping:
         return self.mapper.map(identity)
 
     async def amap_identity(self, identity: Identity) -> MappedUser | None:
-        """Like :meth:`map_identity`, asking EC2 when the matching entry needs the DNS name.
+        """Like `map_identity()`, asking EC2 when the matching entry needs the DNS name.
 
         Raises ``EC2LookupError`` with ``retryable=True`` when EC2 could not be asked.
         """

@@ -23,7 +23,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from k8s_aws_auth._verifier import VerifierStats
+from k8s_aws_auth import VerifierStats
 
 from ._app import AuthenticationResult
 
@@ -111,7 +111,7 @@ def _ec2_families(stats: Mapping[str, float]) -> Iterator[CounterMetricFamily]:
 
 
 class ServerMetrics:
-    """The webhook's metrics; pass :meth:`record` as ``TokenReviewApp(on_result=...)``.
+    """The webhook's metrics; pass [`record()`][k8s_aws_auth.server.ServerMetrics.record] as ``TokenReviewApp(on_result=...)``.
 
     * ``aws_iam_authenticator_authenticate_latency_seconds{result}`` — review latency;
     * ``aws_iam_authenticator_sts_responses_total{ResponseCode,StsRegion}`` — STS answers;

@@ -24,7 +24,7 @@ import socket
 import ssl
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 import attrs
@@ -33,7 +33,9 @@ import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from k8s_aws_auth._verifier import AsyncTokenVerifier
+from k8s_aws_auth import AsyncTokenVerifier
+from k8s_aws_auth._ec2.lookup import EC2NameLookup, build_ec2_lookup, uses_ec2_dns_name
+from k8s_aws_auth._runtime.clock import utc_now
 
 from ._app import MapIdentity, TokenReviewApp
 from ._certs import (
@@ -51,7 +53,6 @@ from ._connection_guard import (
     close_after_errors,
     guarded_protocol,
 )
-from ._ec2 import EC2NameLookup, build_ec2_lookup, uses_ec2_dns_name
 from ._listener import REPORT_INTERVAL, Listener, default_max_connections, open_file_limit
 from ._logging import configure_logging
 from ._mapping import IdentityMapping, load_identity_mapping
@@ -98,7 +99,7 @@ def _ssl_context_factory(
 
 @attrs.define
 class ServerParts:
-    """What :func:`build_server` assembled (tests and embedders may reach in)."""
+    """What [`build_server()`][k8s_aws_auth.server.build_server] assembled (tests and embedders may reach in)."""
 
     config: ServerConfig
     app: TokenReviewApp
@@ -125,13 +126,13 @@ def build_server(
     the region, ``AWS_ENDPOINT_URL_EC2`` and the server's AWS credentials. They
     are built when a loaded mapping uses ``{{EC2PrivateDNSName}}`` or
     ``ec2DescribeInstancesRoleARN``/``ec2EndpointURL`` is set; their credentials
-    are fetched at start-up (:func:`serve`, or the ASGI lifespan startup).
+    are fetched at start-up ([`serve()`][k8s_aws_auth.server.serve], or the ASGI lifespan startup).
 
     Raises:
         ConfigurationError: an invalid setting, certificate or mapping; EC2
             lookups needed but no region.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or utc_now()
     verifier_config = config.verifier_config()
     certificates = ensure_certificates(
         config.state_dir,
@@ -453,7 +454,7 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 
 def run_server(config: ServerConfig) -> int:
-    """Configure logging and run :func:`serve` in a fresh event loop; the exit code.
+    """Configure logging and run [`serve()`][k8s_aws_auth.server.serve] in a fresh event loop; the exit code.
 
     SIGTERM (what Kubernetes sends) drains in-flight reviews and exits 0. uvicorn
     handles the signal itself, then re-raises it once shut down; the handler

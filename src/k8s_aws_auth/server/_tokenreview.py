@@ -5,7 +5,7 @@ kube-apiserver's webhook token authenticator POSTs an ``authentication.k8s.io``
 ``status`` back. The answer repeats the request's ``apiVersion`` and ``kind``
 (upstream omits them). Parsing is strict — one JSON object, no duplicate keys,
 a known ``apiVersion``, ``kind: TokenReview``, a string ``spec.token`` within
-the size cap — and every refusal is a :class:`TokenReviewRequestError` whose
+the size cap — and every refusal is a [`TokenReviewRequestError`][k8s_aws_auth.server.TokenReviewRequestError] whose
 message never contains the token.
 """
 
@@ -158,7 +158,7 @@ def encode_token_review(
 ) -> bytes:
     """The response body: authenticated when ``user`` is given, denied otherwise.
 
-    ``api_version`` should be the request's (one of :data:`SUPPORTED_API_VERSIONS`);
+    ``api_version`` should be the request's (one of [`SUPPORTED_API_VERSIONS`][k8s_aws_auth.server.SUPPORTED_API_VERSIONS]);
     ``error`` becomes ``status.error`` of a denial and must not contain secrets.
     """
     status: dict[str, Any] = {"authenticated": user is not None}

@@ -1,8 +1,8 @@
 """Testing toolkit: an STS emulator that really checks SigV4, and helpers to drive it.
 
-* :class:`FakeSTS` — GetCallerIdentity, AssumeRole and AssumeRoleWithWebIdentity
+* [`FakeSTS`][k8s_aws_auth.testing.FakeSTS] — GetCallerIdentity, AssumeRole and AssumeRoleWithWebIdentity
   as STS answers them; an httpx transport (sync and async) and a loopback server.
-* :func:`make_token`, :func:`new_credentials`, :class:`FixedClock` — tokens,
+* [`make_token()`][k8s_aws_auth.testing.make_token], [`new_credentials()`][k8s_aws_auth.testing.new_credentials], [`FixedClock`][k8s_aws_auth.testing.FixedClock] — tokens,
   realistic fake keys and a settable clock.
 * pytest fixtures (``fake_sts``, ``fake_sts_clock``, ``fake_sts_url``,
   ``fake_sts_principal``) are registered automatically by the pytest plugin.
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from k8s_aws_auth._lazy import lazy_exports
+from k8s_aws_auth._core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from ._clock import FixedClock

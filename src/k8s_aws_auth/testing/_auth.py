@@ -19,9 +19,9 @@ from urllib.parse import quote, unquote, unquote_plus
 
 import attrs
 
-from k8s_aws_auth._instants import clamped, utc
-from k8s_aws_auth._partitions import PARTITIONS, allowed_hosts
-from k8s_aws_auth._sigv4 import (
+from k8s_aws_auth._core.instants import clamped, utc
+from k8s_aws_auth._core.partitions import PARTITIONS, allowed_hosts
+from k8s_aws_auth._core.sigv4 import (
     ALGORITHM,
     EMPTY_PAYLOAD_SHA256,
     canonical_query,
@@ -160,7 +160,7 @@ def _credential_parts(value: str) -> tuple[str, str, str, str, str]:
 def read_signature(received: Received, query: dict[str, str]) -> SignedRequest | None:
     """Find the request's signature: ``Authorization`` header first, then the query.
 
-    Returns ``None`` for an unsigned request; raises :class:`Rejection` for a
+    Returns ``None`` for an unsigned request; raises `Rejection` for a
     malformed one.
     """
     authorization = received.header("authorization")

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
-from k8s_aws_auth._instants import shifted, utc
+from k8s_aws_auth._core.instants import shifted, utc
+from k8s_aws_auth._runtime.clock import utc_now
 from k8s_aws_auth.errors import ConfigurationError
 
 __all__ = ["FixedClock", "utc_now"]
-
-
-def utc_now() -> datetime:
-    """The real current time, aware UTC (the default clock of :class:`FakeSTS`)."""
-    return datetime.now(timezone.utc)
 
 
 def _aware(moment: datetime) -> datetime:
@@ -24,7 +20,7 @@ class FixedClock:
     """A clock that stands still until told to move; thread-safe.
 
     Calling it returns the current (aware UTC) time, so it can be passed as
-    ``clock=`` to :class:`FakeSTS` and the verifiers.
+    ``clock=`` to [`FakeSTS`][k8s_aws_auth.testing.FakeSTS] and the verifiers.
 
     Args:
         start: the initial time (aware); defaults to the real current second.

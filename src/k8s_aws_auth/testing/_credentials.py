@@ -7,7 +7,7 @@ import hashlib
 import secrets
 from datetime import datetime
 
-from k8s_aws_auth._models import Credentials
+from k8s_aws_auth._core.models import Credentials
 from k8s_aws_auth.errors import ConfigurationError
 
 __all__ = ["new_credentials", "unique_id"]

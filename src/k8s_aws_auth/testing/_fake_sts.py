@@ -10,69 +10,40 @@ credential expiry checked, a ±15-minute window on its own clock, JSON or XML by
 from __future__ import annotations
 
 import contextlib
-import hmac
-import re
 import threading
 import time
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Literal
 
 import attrs
 import httpx
 
-from k8s_aws_auth._arn import ParsedArn, parse_arn
-from k8s_aws_auth._instants import clamped, utc
-from k8s_aws_auth._models import Credentials
+from k8s_aws_auth._core.instants import utc
+from k8s_aws_auth._core.models import Credentials
 from k8s_aws_auth.errors import ConfigurationError
 
+from ._actions import assume_role, assume_role_with_web_identity, authenticate
 from ._auth import (
     Received,
     Rejection,
-    check_signature,
-    check_window,
-    host_region,
     parse_form,
     parse_query,
-    read_signature,
-    signed_at,
 )
 from ._clock import utc_now
-from ._credentials import new_credentials, unique_id
+from ._credentials import new_credentials
+from ._directory import Directory, MfaCheck, identity_arn
+from ._params import unique
 from ._responses import Reply, Tree, error_reply, result_reply
+from ._signing import sign_test_token
 from ._values import Principal, RecordedRequest
 
 __all__ = ["API_VERSION", "FakeSTS"]
 
 API_VERSION = "2011-06-15"
 _ACTIONS = ("GetCallerIdentity", "AssumeRole", "AssumeRoleWithWebIdentity")
-_INVALID_TOKEN = "The security token included in the request is invalid."
-_SESSION_NAME = re.compile(r"[\w+=,.@-]*", re.ASCII)
-_EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]*", re.ASCII)
-_DIGITS = re.compile(r"[0-9]*", re.ASCII)
-_MIN_DURATION, _MAX_DURATION, _CHAINED_MAX = 900, 43200, 3600
-_MIN_ROLE_MAX_DURATION = 3600
-
-MfaCheck = Callable[[str], bool]
-
-
-@attrs.frozen(kw_only=True)
-class _Entry:
-    principal: Principal
-    parsed: ParsedArn
-
-
-@attrs.frozen(kw_only=True)
-class _Role:
-    parsed: ParsedArn
-    role_id: str
-    trusted: frozenset[str] | None
-    external_id: str | None = attrs.field(repr=False)
-    mfa_serial: str | None
-    mfa_code: str | MfaCheck | None = attrs.field(repr=False)
-    max_duration: int
 
 
 @attrs.frozen(kw_only=True)
@@ -92,67 +63,12 @@ class Answer:
     delay: float = 0.0
 
 
-def _validation(message: str) -> Rejection:
-    return Rejection(400, "ValidationError", message)
-
-
-def _constraint(value: str, member: str, constraint: str) -> Rejection:
-    return _validation(
-        f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy "
-        f"constraint: Member must {constraint}"
-    )
-
-
-def _required(params: dict[str, str], name: str) -> str:
-    value = params.get(name)
-    if value is None:
-        member = name[0].lower() + name[1:]
-        raise _validation(
-            f"1 validation error detected: Value null at '{member}' failed to satisfy "
-            "constraint: Member must not be null"
-        )
-    return value
-
-
-def _check_text(
-    value: str, member: str, minimum: int, maximum: int, pattern: re.Pattern[str] | None
-) -> None:
-    if len(value) < minimum:
-        raise _constraint(value, member, f"have length greater than or equal to {minimum}")
-    if len(value) > maximum:
-        raise _constraint(value, member, f"have length less than or equal to {maximum}")
-    if pattern is not None and not pattern.fullmatch(value):
-        raise _constraint(value, member, f"satisfy regular expression pattern: {pattern.pattern}")
-
-
-def _duration(params: dict[str, str]) -> int:
-    raw = params.get("DurationSeconds")
-    if raw is None:
-        return 3600
-    if not re.fullmatch(r"[0-9]{1,9}", raw, re.ASCII):
-        raise Rejection(
-            400,
-            "InvalidParameterValue",
-            f"Value ({raw}) for parameter DurationSeconds is invalid. Must be an integer.",
-        )
-    value = int(raw)
-    if value < _MIN_DURATION:
-        raise _constraint(raw, "durationSeconds", "have value greater than or equal to 900")
-    if value > _MAX_DURATION:
-        raise _constraint(raw, "durationSeconds", "have value less than or equal to 43200")
-    return value
-
-
-def _same(given: str | None, expected: str) -> bool:
-    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
-
-
 class FakeSTS(httpx.BaseTransport, httpx.AsyncBaseTransport):
     """An STS emulator that verifies SigV4 like AWS; an httpx transport (sync and async).
 
     Use it as ``httpx.Client(transport=fake)`` or ``httpx.AsyncClient(transport=fake)``
     (closing a client leaves it usable by others), or serve it over loopback HTTP
-    with :meth:`serve`. It is thread-safe.
+    with [`serve()`][k8s_aws_auth.server.serve]. It is thread-safe.
 
     Args:
         clock: a zero-argument callable returning an aware UTC datetime; it decides
@@ -168,10 +84,8 @@ class FakeSTS(httpx.BaseTransport, httpx.AsyncBaseTransport):
 
     def __init__(self, *, clock: Callable[[], datetime] | None = None) -> None:
         self._clock: Callable[[], datetime] = clock if clock is not None else utc_now
-        self._lock = threading.Lock()
-        self._principals: dict[str, _Entry] = {}
-        self._roles: dict[str, _Role] = {}
-        self._web_identities: dict[str, frozenset[str] | None] = {}
+        self._lock = threading.Lock()  # faults and recorded requests
+        self._directory = Directory()  # principals, roles and web identities
         self._faults: deque[_Fault] = deque()
         self._requests: list[RecordedRequest] = []
 
@@ -183,7 +97,7 @@ class FakeSTS(httpx.BaseTransport, httpx.AsyncBaseTransport):
         return self._clock
 
     def register(self, credentials: Credentials, arn: str, user_id: str | None = None) -> Principal:
-        """Make ``credentials`` sign as the identity ``arn``; return the :class:`Principal`.
+        """Make ``credentials`` sign as the identity ``arn``; return the [`Principal`][k8s_aws_auth.testing.Principal].
 
         ``arn`` is an IAM user (``arn:aws:iam::ACCOUNT:user/PATH/NAME``), the root
         (``arn:aws:iam::ACCOUNT:root``), an assumed-role session
@@ -194,28 +108,7 @@ class FakeSTS(httpx.BaseTransport, httpx.AsyncBaseTransport):
         ``AROA…:SESSION`` for sessions, ``ACCOUNT:NAME`` for federated users.
         Registering the same access key id again replaces the earlier principal.
         """
-        if not isinstance(credentials, Credentials):
-            raise ConfigurationError("credentials must be a Credentials value", reason="fake-sts")
-        if not credentials.access_key_id or not credentials.secret_access_key:
-            raise ConfigurationError(
-                "credentials need an access key id and a secret", reason="fake-sts"
-            )
-        parsed = self._identity_arn(arn)
-        if parsed.principal_type in ("assumed-role", "federated-user") and not (
-            credentials.session_token
-        ):
-            raise ConfigurationError(
-                f"{parsed.principal_type} credentials are temporary and need a session token",
-                reason="fake-sts",
-            )
-        if user_id is None:
-            user_id = _default_user_id(parsed)
-        principal = Principal(
-            arn=arn, user_id=user_id, account_id=parsed.account_id, credentials=credentials
-        )
-        with self._lock:
-            self._principals[credentials.access_key_id] = _Entry(principal=principal, parsed=parsed)
-        return principal
+        return self._directory.register(credentials, arn, user_id)
 
     def create_principal(
         self,
@@ -225,13 +118,13 @@ class FakeSTS(httpx.BaseTransport, httpx.AsyncBaseTransport):
         expiration: datetime | None = None,
         seed: str | int | None = None,
     ) -> Principal:
-        """Make fresh realistic credentials for ``arn`` and :meth:`register` them.
+        """Make fresh realistic credentials for ``arn`` and [`register()`][k8s_aws_auth.testing.FakeSTS.register] them.
 
         Users and root get long-term ``AKIA…`` keys; assumed-role and federated
         sessions get ``ASIA…`` keys with a session token. ``seed`` makes the keys
         deterministic; ``expiration`` is stored on the credentials.
         """
-        parsed = self._identity_arn(arn)
+        parsed = identity_arn(arn)
         temporary = parsed.principal_type in ("assumed-role", "federated-user")
         credentials = new_credentials(
             "temporary" if temporary else "user", seed=seed, expiration=expiration
@@ -262,41 +155,24 @@ class FakeSTS(httpx.BaseTransport, httpx.AsyncBaseTransport):
             max_duration: the role's MaxSessionDuration (3600..43200 seconds).
             role_id: the role's unique id (``AROA…``); stable default from the ARN.
         """
-        parsed = self._role_arn(role_arn)
-        if not _MIN_ROLE_MAX_DURATION <= max_duration <= _MAX_DURATION:
-            raise ConfigurationError(
-                "max_duration must be between 3600 and 43200 seconds", reason="fake-sts"
-            )
-        if mfa_serial is not None and mfa_code is None:
-            raise ConfigurationError("mfa_serial needs mfa_code", reason="fake-sts")
-        role = _Role(
-            parsed=parsed,
-            role_id=role_id or unique_id("AROA", role_arn),
-            trusted=None if trusted is None else frozenset(trusted),
+        self._directory.register_role(
+            role_arn,
+            trusted=trusted,
             external_id=external_id,
             mfa_serial=mfa_serial,
             mfa_code=mfa_code,
             max_duration=max_duration,
+            role_id=role_id,
         )
-        with self._lock:
-            self._roles[role_arn] = role
 
     def register_web_identity(self, role_arn: str, token: str | None = None) -> None:
         """Let ``AssumeRoleWithWebIdentity`` assume ``role_arn`` with ``token``.
 
         ``token=None`` accepts any non-empty web identity token for the role.
         Call it several times to accept several tokens. The role's duration limit
-        comes from :meth:`register_role` when it was registered there (else 3600 s).
+        comes from [`register_role()`][k8s_aws_auth.testing.FakeSTS.register_role] when it was registered there (else 3600 s).
         """
-        self._role_arn(role_arn)
-        if token is not None and not token:
-            raise ConfigurationError("token must be non-empty (or None for any)", reason="fake-sts")
-        with self._lock:
-            known = self._web_identities.get(role_arn, frozenset())
-            if token is None or known is None:
-                self._web_identities[role_arn] = None
-            else:
-                self._web_identities[role_arn] = known | {token}
+        self._directory.register_web_identity(role_arn, token)
 
     # --- fault injection ---------------------------------------------------------------
 
@@ -310,8 +186,8 @@ class FakeSTS(httpx.BaseTransport, httpx.AsyncBaseTransport):
     ) -> None:
         """Answer the next ``count`` requests with this STS error instead of processing them.
 
-        Each request takes one queued fault (from :meth:`fail_next`,
-        :meth:`throttle_next`, :meth:`delay_next` or :meth:`drop_next`), in order.
+        Each request takes one queued fault (from [`fail_next()`][k8s_aws_auth.testing.FakeSTS.fail_next],
+        [`throttle_next()`][k8s_aws_auth.testing.FakeSTS.throttle_next], [`delay_next()`][k8s_aws_auth.testing.FakeSTS.delay_next] or [`drop_next()`][k8s_aws_auth.testing.FakeSTS.drop_next]), in order.
         """
         if not 400 <= status <= 599:
             raise ConfigurationError("status must be a 4xx or 5xx code", reason="fake-sts")
@@ -324,7 +200,7 @@ class FakeSTS(httpx.BaseTransport, httpx.AsyncBaseTransport):
     def delay_next(self, seconds: float, count: int = 1) -> None:
         """Answer the next ``count`` requests normally, but only after ``seconds``.
 
-        Over :meth:`serve` this makes real client timeouts fire; as a transport the
+        Over [`serve()`][k8s_aws_auth.server.serve] this makes real client timeouts fire; as a transport the
         request just takes longer (``time.sleep`` sync, ``anyio.sleep`` async).
         """
         if seconds < 0:
@@ -334,7 +210,7 @@ class FakeSTS(httpx.BaseTransport, httpx.AsyncBaseTransport):
     def drop_next(self, count: int = 1) -> None:
         """Close the connection without answering the next ``count`` requests.
 
-        Over :meth:`serve` the socket is closed; as a transport the client gets
+        Over [`serve()`][k8s_aws_auth.server.serve] the socket is closed; as a transport the client gets
         ``httpx.RemoteProtocolError``, as from a server that hung up.
         """
         self._queue(count, _Fault(kind="drop"))
@@ -349,7 +225,7 @@ class FakeSTS(httpx.BaseTransport, httpx.AsyncBaseTransport):
 
     @property
     def requests(self) -> list[RecordedRequest]:
-        """Every request received since creation or :meth:`reset`, oldest first (a copy)."""
+        """Every request received since creation or [`reset()`][k8s_aws_auth.testing.FakeSTS.reset], oldest first (a copy)."""
         with self._lock:
             return list(self._requests)
 
@@ -377,16 +253,13 @@ class FakeSTS(httpx.BaseTransport, httpx.AsyncBaseTransport):
         sts_regional_endpoints: str = "regional",
         now: datetime | None = None,
     ) -> str:
-        """Sign a ``k8s-aws-v1.`` token at this emulator's clock (see :func:`make_token`)."""
-        from ._tokens import make_token
-
-        return make_token(
-            credentials=credentials,
+        """Sign a ``k8s-aws-v1.`` token at this emulator's clock (see [`make_token()`][k8s_aws_auth.testing.make_token])."""
+        return sign_test_token(
+            credentials,
             cluster_id=cluster_id,
             region=region,
+            now=self.clock() if now is None else now,
             sts_regional_endpoints=sts_regional_endpoints,
-            now=now,
-            sts=self,
         )
 
     @contextlib.contextmanager
@@ -456,7 +329,7 @@ class FakeSTS(httpx.BaseTransport, httpx.AsyncBaseTransport):
                 "application/x-www-form-urlencoded"
             ):
                 pairs += parse_form(received.body)
-            params = _unique(pairs)
+            params = unique(pairs)
             action = params.get("Action")
             if fault is not None and fault.kind == "drop":
                 self._record(received, url, action, 0, "dropped")
@@ -519,9 +392,9 @@ class FakeSTS(httpx.BaseTransport, httpx.AsyncBaseTransport):
         now = self._now()
         result: Tree
         if action == "AssumeRoleWithWebIdentity":
-            result = self._assume_role_with_web_identity(params, now)
+            result = assume_role_with_web_identity(self._directory, params, now)
         else:
-            caller = self._authenticate(received, query_pairs, now)
+            caller = authenticate(self._directory, received, query_pairs, now)
             if action == "GetCallerIdentity":
                 principal = caller.principal
                 result = {
@@ -530,7 +403,7 @@ class FakeSTS(httpx.BaseTransport, httpx.AsyncBaseTransport):
                     "Account": principal.account_id,
                 }
             else:
-                result = self._assume_role(caller, params, now)
+                result = assume_role(self._directory, caller, params, now)
         return result_reply(action, result, request_id, as_json=as_json)
 
     def _now(self) -> datetime:
@@ -538,219 +411,6 @@ class FakeSTS(httpx.BaseTransport, httpx.AsyncBaseTransport):
         if not isinstance(now, datetime) or now.utcoffset() is None:
             raise TypeError("the FakeSTS clock must return an aware datetime")
         return utc(now, "the FakeSTS clock's time")
-
-    def _authenticate(
-        self, received: Received, query_pairs: list[tuple[str, str]], now: datetime
-    ) -> _Entry:
-        signed = read_signature(received, dict(query_pairs))
-        if signed is None:
-            raise Rejection(
-                403, "MissingAuthenticationToken", "Request is missing Authentication Token"
-            )
-        moment = signed_at(signed)
-        with self._lock:
-            entry = self._principals.get(signed.access_key_id)
-        if entry is None:
-            raise Rejection(403, "InvalidClientTokenId", _INVALID_TOKEN)
-        where = host_region(received.header("host"))
-        if where is not None:
-            region, partition = where
-            if partition != entry.parsed.partition:
-                raise Rejection(403, "InvalidClientTokenId", _INVALID_TOKEN)
-            if signed.region != region:
-                raise Rejection(
-                    403,
-                    "SignatureDoesNotMatch",
-                    f"Credential should be scoped to a valid region, not '{signed.region}'. ",
-                )
-        credentials = entry.principal.credentials
-        expected_token = credentials.session_token
-        if expected_token is None:
-            if signed.security_token is not None:
-                raise Rejection(403, "InvalidClientTokenId", _INVALID_TOKEN)
-        elif not _same(signed.security_token, expected_token):
-            raise Rejection(403, "InvalidClientTokenId", _INVALID_TOKEN)
-        if credentials.expiration is not None and credentials.expiration < now:
-            raise Rejection(
-                403, "ExpiredToken", "The security token included in the request is expired"
-            )
-        check_window(moment, now)
-        check_signature(received, signed, query_pairs, credentials.secret_access_key)
-        return entry
-
-    def _assume_role(self, caller: _Entry, params: dict[str, str], now: datetime) -> Tree:
-        role_arn = _required(params, "RoleArn")
-        session = _required(params, "RoleSessionName")
-        _check_text(role_arn, "roleArn", 20, 2048, None)
-        _check_text(session, "roleSessionName", 2, 64, _SESSION_NAME)
-        duration = _duration(params)
-        external_id = params.get("ExternalId")
-        if external_id is not None:
-            _check_text(external_id, "externalId", 2, 1224, _EXTERNAL_ID)
-        serial, code = params.get("SerialNumber"), params.get("TokenCode")
-        if serial is not None:
-            _check_text(serial, "serialNumber", 9, 256, _EXTERNAL_ID)
-        if code is not None:
-            _check_text(code, "tokenCode", 6, 6, _DIGITS)
-        source_identity = params.get("SourceIdentity")
-        if source_identity is not None:
-            _check_text(source_identity, "sourceIdentity", 2, 64, _SESSION_NAME)
-        if caller.parsed.principal_type == "root":
-            raise Rejection(403, "AccessDenied", "Roles may not be assumed by root accounts.")
-        denied = Rejection(
-            403,
-            "AccessDenied",
-            f"User: {caller.principal.arn} is not authorized to perform: sts:AssumeRole "
-            f"on resource: {role_arn}",
-        )
-        with self._lock:
-            role = self._roles.get(role_arn)
-        if role is None or not _trusts(role, caller.parsed):
-            raise denied
-        if role.external_id is not None and not _same(external_id, role.external_id):
-            raise denied
-        if role.mfa_serial is not None:
-            if serial is None or code is None or serial != role.mfa_serial:
-                raise denied
-            if not _mfa_ok(role.mfa_code, code):
-                raise Rejection(
-                    403,
-                    "AccessDenied",
-                    "MultiFactorAuthentication failed with invalid MFA one time pass code. ",
-                )
-        if duration > role.max_duration:
-            raise _validation(
-                "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
-            )
-        if caller.parsed.principal_type == "assumed-role" and duration > _CHAINED_MAX:
-            raise _validation(
-                "The requested DurationSeconds exceeds the 1 hour session limit "
-                "for roles assumed by role chaining."
-            )
-        return self._mint(role.parsed, role.role_id, session, duration, now, source_identity)
-
-    def _assume_role_with_web_identity(self, params: dict[str, str], now: datetime) -> Tree:
-        role_arn = _required(params, "RoleArn")
-        session = _required(params, "RoleSessionName")
-        token = _required(params, "WebIdentityToken")
-        _check_text(role_arn, "roleArn", 20, 2048, None)
-        _check_text(session, "roleSessionName", 2, 64, _SESSION_NAME)
-        _check_text(token, "webIdentityToken", 4, 20000, None)
-        duration = _duration(params)
-        with self._lock:
-            configured = role_arn in self._web_identities
-            tokens = self._web_identities.get(role_arn)
-            role = self._roles.get(role_arn)
-        if not configured:
-            raise Rejection(
-                403, "AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"
-            )
-        if tokens is not None and not any(_same(token, known) for known in tokens):
-            raise Rejection(
-                400,
-                "InvalidIdentityToken",
-                "The web identity token is not valid for this role (not registered with FakeSTS).",
-            )
-        max_duration = role.max_duration if role is not None else 3600
-        if duration > max_duration:
-            raise _validation(
-                "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
-            )
-        parsed = self._role_arn(role_arn)
-        role_id = role.role_id if role is not None else unique_id("AROA", role_arn)
-        return self._mint(parsed, role_id, session, duration, now, None)
-
-    def _mint(
-        self,
-        role: ParsedArn,
-        role_id: str,
-        session: str,
-        duration: int,
-        now: datetime,
-        source_identity: str | None,
-    ) -> Tree:
-        expiration = clamped(now.replace(microsecond=0), timedelta(seconds=duration))
-        credentials = new_credentials("temporary", expiration=expiration)
-        arn = f"arn:{role.partition}:sts::{role.account_id}:assumed-role/{role.name}/{session}"
-        assumed_role_id = f"{role_id}:{session}"
-        self.register(credentials, arn, assumed_role_id)
-        result: dict[str, str | datetime | Tree] = {}
-        if source_identity is not None:
-            result["SourceIdentity"] = source_identity
-        result["AssumedRoleUser"] = {"AssumedRoleId": assumed_role_id, "Arn": arn}
-        result["Credentials"] = {
-            "AccessKeyId": credentials.access_key_id,
-            "SecretAccessKey": credentials.secret_access_key,
-            "SessionToken": credentials.session_token or "",
-            "Expiration": expiration,
-        }
-        return result
-
-    # --- validation of ARNs given by the test author -----------------------------------
-
-    @staticmethod
-    def _identity_arn(arn: str) -> ParsedArn:
-        try:
-            parsed = parse_arn(arn)
-        except ValueError as exc:
-            raise ConfigurationError(
-                f"not a caller identity ARN: {exc}", reason="fake-sts"
-            ) from None
-        if parsed.principal_type == "role":
-            raise ConfigurationError(
-                "an IAM role ARN is never a caller identity: register its session ARN "
-                "(arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION), or use register_role",
-                reason="fake-sts",
-            )
-        return parsed
-
-    @staticmethod
-    def _role_arn(role_arn: str) -> ParsedArn:
-        try:
-            parsed = parse_arn(role_arn)
-        except ValueError as exc:
-            raise ConfigurationError(f"not a role ARN: {exc}", reason="fake-sts") from None
-        if parsed.principal_type != "role":
-            raise ConfigurationError(
-                "expected an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)", reason="fake-sts"
-            )
-        return parsed
-
-
-def _default_user_id(parsed: ParsedArn) -> str:
-    if parsed.principal_type == "root":
-        return parsed.account_id
-    if parsed.principal_type == "federated-user":
-        return f"{parsed.account_id}:{parsed.name}"
-    if parsed.principal_type == "assumed-role":
-        return f"{unique_id('AROA', parsed.canonical_arn)}:{parsed.session_name}"
-    return unique_id("AIDA", parsed.arn)
-
-
-def _trusts(role: _Role, caller: ParsedArn) -> bool:
-    if role.trusted is None:
-        return True
-    account_root = f"arn:{caller.partition}:iam::{caller.account_id}:root"
-    return bool({caller.arn, caller.canonical_arn, account_root} & role.trusted)
-
-
-def _mfa_ok(expected: str | MfaCheck | None, code: str) -> bool:
-    if expected is None:
-        return False
-    if isinstance(expected, str):
-        return _same(code, expected)
-    return bool(expected(code))
-
-
-def _unique(pairs: list[tuple[str, str]]) -> dict[str, str]:
-    params: dict[str, str] = {}
-    for name, value in pairs:
-        if name in params:
-            raise Rejection(
-                400, "MalformedQueryString", f"The parameter {name} appears more than once."
-            )
-        params[name] = value
-    return params
 
 
 def _internal(exc: BaseException) -> str:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from k8s_aws_auth._models import Credentials
-from k8s_aws_auth._token import presign_token
+from k8s_aws_auth._core.models import Credentials
 
 from ._clock import utc_now
+from ._signing import sign_test_token
 from ._values import Principal
 
 if TYPE_CHECKING:
@@ -26,26 +26,23 @@ def make_token(
     sts: FakeSTS | None = None,
     sts_regional_endpoints: str = "regional",
 ) -> str:
-    """Sign a ``k8s-aws-v1.`` token with :func:`k8s_aws_auth.presign_token` and return it.
+    """Sign a ``k8s-aws-v1.`` token with [`k8s_aws_auth.presign_token()`][k8s_aws_auth.presign_token] and return it.
 
     Args:
-        credentials: the credentials to sign with, or a :class:`Principal` from
-            :meth:`FakeSTS.register` / :meth:`FakeSTS.create_principal`.
+        credentials: the credentials to sign with, or a [`Principal`][k8s_aws_auth.testing.Principal] from
+            [`FakeSTS.register()`][k8s_aws_auth.testing.FakeSTS.register] / [`FakeSTS.create_principal()`][k8s_aws_auth.testing.FakeSTS.create_principal].
         cluster_id: the cluster id to bind (the signed ``x-k8s-aws-id`` header).
         region: the STS region (``None``: the global endpoint, us-east-1 scope).
         now: the signing time; defaults to ``sts``'s clock, else the real time.
         sts: the emulator whose clock gives the default ``now``.
         sts_regional_endpoints: ``"regional"`` (awscli's default) or ``"legacy"``.
     """
-    if isinstance(credentials, Principal):
-        credentials = credentials.credentials
     if now is None:
         now = sts.clock() if sts is not None else utc_now()
-    token = presign_token(
+    return sign_test_token(
         credentials,
         cluster_id=cluster_id,
-        now=now,
         region=region,
+        now=now,
         sts_regional_endpoints=sts_regional_endpoints,
     )
-    return token.value

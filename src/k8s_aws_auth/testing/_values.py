@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import attrs
 
-from k8s_aws_auth._models import Credentials
+from k8s_aws_auth._core.models import Credentials
 
 __all__ = ["Principal", "RecordedRequest"]
 
 
 @attrs.frozen(kw_only=True)
 class Principal:
-    """A caller identity :class:`FakeSTS` knows, with the credentials that sign as it.
+    """A caller identity [`FakeSTS`][k8s_aws_auth.testing.FakeSTS] knows, with the credentials that sign as it.
 
     ``arn``, ``user_id`` and ``account_id`` are exactly what GetCallerIdentity
     answers for a request signed with ``credentials``.
@@ -25,7 +25,7 @@ class Principal:
 
 @attrs.frozen(kw_only=True)
 class RecordedRequest:
-    """One request :class:`FakeSTS` received, and how it answered.
+    """One request [`FakeSTS`][k8s_aws_auth.testing.FakeSTS] received, and how it answered.
 
     ``url``, ``headers`` and ``body`` can hold bearer tokens and signatures, so
     they are left out of ``repr``.

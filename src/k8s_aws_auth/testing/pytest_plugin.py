@@ -5,8 +5,8 @@ run of every project that has k8s_aws_auth installed: it defines fixtures only,
 adds no hooks or options, and imports the emulator only when a fixture is used.
 
 Fixtures:
-    fake_sts_clock: a :class:`~k8s_aws_auth.testing.FixedClock` at the current second.
-    fake_sts: a :class:`~k8s_aws_auth.testing.FakeSTS` on that clock.
+    fake_sts_clock: a [`FixedClock`][k8s_aws_auth.testing.FixedClock] at the current second.
+    fake_sts: a [`FakeSTS`][k8s_aws_auth.testing.FakeSTS] on that clock.
     fake_sts_url: ``fake_sts`` served on loopback HTTP; the base URL.
     fake_sts_principal: an IAM user registered with ``fake_sts``.
 """

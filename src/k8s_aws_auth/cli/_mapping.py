@@ -1,0 +1,136 @@
+"""``k8s-aws-auth mapping``: check a mapping file, or explain how it maps one caller.
+
+``mapping check FILE`` validates a file of any supported format (detected)
+and prints one line per problem; ``mapping explain FILE --arn CALLER_ARN``
+shows which entry maps a caller (as STS returns it) and to what.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING
+
+from k8s_aws_auth._core.arn import parse_arn
+from k8s_aws_auth._core.models import Identity
+
+if TYPE_CHECKING:
+    from k8s_aws_auth.mapping import MappingSet
+
+__all__ = ["configure", "run"]
+
+_FORMAT_CHOICES = ("auto", "mounted-file", "eks-configmap", "dynamic-file", "native")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "file", metavar="FILE", help="mapping file, or a directory where aws-auth is mounted"
+    )
+    parser.add_argument(
+        "--format", choices=_FORMAT_CHOICES, default="auto", help="file format (default: detect)"
+    )
+    parser.add_argument(
+        "--user-id-strict",
+        action="store_true",
+        default=None,
+        help="match entries by userid (upstream's dynamicfileUserIDStrict)",
+    )
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the ``check`` and ``explain`` actions."""
+    actions = parser.add_subparsers(dest="mapping_action", metavar="ACTION", required=True)
+    check = actions.add_parser("check", help="validate a mapping file; exit 1 on problems")
+    _common(check)
+    check.add_argument("--strict", action="store_true", help="treat warnings as problems")
+    explain = actions.add_parser("explain", help="show how a caller ARN maps")
+    _common(explain)
+    explain.add_argument(
+        "--arn",
+        required=True,
+        metavar="CALLER_ARN",
+        help="the ARN STS returns, e.g. arn:aws:sts::111122223333:assumed-role/Admin/alice",
+    )
+    explain.add_argument("--access-key-id", default="", metavar="K", help="for {{AccessKeyID}}")
+    explain.add_argument("--user-id", default="", metavar="U", help="unique id (AROA…/AIDA…)")
+    explain.add_argument(
+        "--ec2-dns", default=None, metavar="NAME", help="private DNS name for {{EC2PrivateDNSName}}"
+    )
+    explain.add_argument("-o", "--output", choices=("text", "json"), default="text")
+
+
+def _load(args: argparse.Namespace) -> MappingSet | list[str]:
+    from k8s_aws_auth.mapping import MappingFileError, parse_mapping_path
+
+    try:
+        return parse_mapping_path(args.file, format=args.format, user_id_strict=args.user_id_strict)
+    except FileNotFoundError:
+        return [f"{args.file}: error: file not found"]
+    except MappingFileError as exc:
+        return [f"{args.file}: error: {problem}" for problem in exc.problems]
+    except OSError as exc:
+        return [f"{args.file}: error: {exc.strerror or type(exc).__name__}"]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``mapping check`` or ``mapping explain``; return the exit code."""
+    from k8s_aws_auth.mapping import MappingSet
+
+    loaded = _load(args)
+    if not isinstance(loaded, MappingSet):
+        for line in loaded:
+            print(line, file=sys.stderr)
+        return 1
+    if args.mapping_action == "check":
+        return _check(args, loaded)
+    return _explain(args, loaded)
+
+
+def _check(args: argparse.Namespace, mapping_set: MappingSet) -> int:
+    for warning in mapping_set.warnings:
+        print(f"{args.file}: warning: {warning}", file=sys.stderr)
+    print(
+        f"{args.file}: {'problems' if args.strict and mapping_set.warnings else 'ok'} "
+        f"({mapping_set.format}: {len(mapping_set.roles)} roles, {len(mapping_set.users)} users, "
+        f"{len(mapping_set.accounts)} accounts)"
+    )
+    return 1 if args.strict and mapping_set.warnings else 0
+
+
+def _identity(args: argparse.Namespace) -> Identity:
+    parsed = parse_arn(args.arn)
+    user_id = args.user_id
+    if not user_id and parsed.principal_type == "root":
+        user_id = parsed.account_id
+    return Identity(
+        arn=args.arn,
+        canonical_arn=parsed.canonical_arn,
+        account_id=parsed.account_id,
+        user_id=user_id,
+        session_name=parsed.session_name,
+        access_key_id=args.access_key_id,
+        sts_endpoint="",
+        partition=parsed.partition,
+        principal_type=parsed.principal_type,
+    )
+
+
+def _explain(args: argparse.Namespace, mapping_set: MappingSet) -> int:
+    from k8s_aws_auth.mapping import IdentityMapper
+
+    try:
+        identity = _identity(args)
+    except ValueError as exc:
+        print(f"k8s-aws-auth mapping explain: error: --arn: {exc}", file=sys.stderr)
+        return 64  # EX_USAGE, as the CLI uses for usage errors
+    explanation = IdentityMapper([mapping_set]).explain(identity, ec2_dns=args.ec2_dns)
+    if args.output == "json":
+        print(json.dumps(explanation.to_dict(), indent=2))
+    else:
+        print(explanation.summary)
+        for step in explanation.steps:
+            print(f"  {step.backend}: {step.outcome}")
+            for detail in step.details:
+                print(f"    {detail}")
+    return 0 if explanation.result is not None else 1

@@ -1,0 +1,89 @@
+"""Mapping files as data: PyYAML's safe loader (imported on first use), duplicate keys refused."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+from k8s_aws_auth.errors import ConfigurationError
+
+from ._errors import MappingFileError, Problem
+
+__all__ = ["load_document", "load_yaml"]
+
+_INSTALL_HINT = "reading mapping files needs PyYAML: pip install 'k8s-aws-auth[server]'"
+
+
+@cache
+def _loader_class() -> type[Any]:
+    try:
+        import yaml
+    except ImportError:  # pragma: no cover - exercised only without the server extra
+        raise ConfigurationError(_INSTALL_HINT) from None
+    base: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class _StrictSafeLoader(base):  # type: ignore[misc]
+        """The safe loader, refusing duplicate mapping keys (PyYAML keeps the last silently)."""
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    duplicate = key in seen
+                    seen.add(key)
+                except TypeError:
+                    continue
+                if duplicate:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping",
+                        node.start_mark,
+                        f"found duplicate key {key!r}",
+                        key_node.start_mark,
+                    )
+            return super().construct_mapping(node, deep=deep)
+
+    return _StrictSafeLoader
+
+
+def load_yaml(text: str, source: str) -> Any:
+    """Parse YAML with PyYAML's safe loader (duplicate keys refused).
+
+    Raises [`MappingFileError`][k8s_aws_auth.mapping.MappingFileError] for a syntax error (with line and column)
+    and [`ConfigurationError`][k8s_aws_auth.errors.ConfigurationError] with an install hint when PyYAML is missing.
+    """
+    loader = _loader_class()
+    import yaml
+
+    try:
+        return yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise MappingFileError(
+            source, [Problem("", f"YAML error: {_one_line(str(exc))}")]
+        ) from None
+    except RecursionError:
+        raise MappingFileError(source, [Problem("", "YAML is nested too deeply")]) from None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _no_duplicate_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def load_document(text: str, source: str) -> Any:
+    """A mapping file's text as data: JSON when it is JSON, else YAML (duplicate keys refused)."""
+    if text.lstrip().startswith("{"):
+        try:
+            return json.loads(text, object_pairs_hook=_no_duplicate_pairs)
+        except (ValueError, RecursionError):
+            pass  # YAML flow style, or broken: let the YAML parser give the precise error
+    return load_yaml(text, source)

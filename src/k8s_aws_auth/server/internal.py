@@ -1,0 +1,14 @@
+"""What the ``k8s-aws-auth serve`` and ``init`` commands use of the server package (not public API).
+
+Besides its public names, the CLI needs the kubeconfig's file name, the atomic
+file writer and the process entry point; this is the one module it imports
+besides ``k8s_aws_auth.server``. Import it only after ``require_extra()``.
+Names here may change in any release.
+"""
+
+from __future__ import annotations
+
+from ._certs import KUBECONFIG_FILE, write_file
+from ._serve import run_server
+
+__all__ = ["KUBECONFIG_FILE", "run_server", "write_file"]

@@ -1,0 +1,1 @@
+"""The package as a whole: its pinned public API, its import contract, the docs' examples."""

@@ -1,0 +1,1 @@
+"""Tests of ``k8s_aws_auth.server``: the TokenReview app, its config and the real ``serve`` process."""
