@@ -19,7 +19,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from k8s_aws_auth.errors import ConfigurationError
 from k8s_aws_auth.server import ensure_certificates, load_server_config, webhook_kubeconfig
-from k8s_aws_auth.server._config import parse_duration
+from k8s_aws_auth.server._config import ignored_key_reason, parse_duration
 from k8s_aws_auth.server._logging import JsonFormatter, redact
 from tests.support.server import run_cli
 
@@ -60,7 +60,36 @@ def test_an_upstream_config_file_loads_unchanged(tmp_path: pathlib.Path) -> None
     assert config.state_dir == pathlib.Path("/var/aws-iam-authenticator")
     assert config.backend_mode == ("MountedFile",)
     assert set(config.mapping_document) == {"mapRoles", "mapUsers", "mapAccounts"}
-    assert config.ignored_keys == ("server.generateKubeconfig", "server.kubeconfigPregenerated")
+    # upstream's file keys are honoured now, not ignored
+    assert config.generate_kubeconfig == pathlib.Path(
+        "/etc/kubernetes/aws-iam-authenticator/kubeconfig.yaml"
+    )
+    assert config.kubeconfig_pregenerated is False
+    assert config.ignored_keys == ()
+
+
+def test_dynamic_backend_mode_path_is_accepted_and_reported_with_its_reason(
+    tmp_path: pathlib.Path,
+) -> None:
+    config = load_server_config(
+        _write(tmp_path, "clusterID: c\nserver:\n  dynamicBackendModePath: /m.json\n")
+    )
+    assert config.ignored_keys == ("server.dynamicBackendModePath",)
+    assert "not implemented" in ignored_key_reason(config.ignored_keys[0])
+    assert "dynamicBackendModePath" not in config.mapping_document
+
+
+def test_kubernetes_api_settings_are_validated(tmp_path: pathlib.Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\n")
+    config = load_server_config(
+        None, {"cluster_id": "c", "kubeconfig": kubeconfig, "master": "https://10.0.0.1:6443"}
+    )
+    assert (config.kubeconfig, config.master) == (kubeconfig, "https://10.0.0.1:6443")
+    with pytest.raises(ConfigurationError, match="is not a readable file"):
+        load_server_config(None, {"cluster_id": "c", "kubeconfig": tmp_path / "missing"})
+    with pytest.raises(ConfigurationError, match="http\\(s\\) URL"):
+        load_server_config(None, {"cluster_id": "c", "master": "ftp://x"})
 
 
 def test_keys_are_case_insensitive_and_ours_are_read(tmp_path: pathlib.Path) -> None:
