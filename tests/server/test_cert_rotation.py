@@ -75,8 +75,10 @@ class Reviewer(threading.Thread):
                 answer = json.loads(response.read())
                 if response.status != 200 or not answer["status"].get("authenticated"):
                     self.failures.append(f"{response.status}: {answer}")
-                assert connection.sock is not None
-                self.seen.append(_fingerprint(connection.sock.getpeercert(binary_form=True)))
+                assert isinstance(connection.sock, ssl.SSLSocket)
+                der = connection.sock.getpeercert(binary_form=True)
+                assert der is not None
+                self.seen.append(_fingerprint(der))
             except Exception as exc:  # every failure is what the test is about
                 self.failures.append(repr(exc))
                 connection.close()

@@ -51,8 +51,8 @@ class ServingCertificate:
     """Changes on disk that were refused (the last good pair kept serving)."""
 
     def counters(self) -> dict[str, float]:
-        """``k8s_aws_auth_serving_certificate_*_total``."""
-        return {"reloads_total": self.reloads, "reload_failures_total": self.reload_failures}
+        """``k8s_aws_auth_serving_certificate_reloads_total`` and ``…_reload_failures_total``."""
+        return {"reloads": self.reloads, "reload_failures": self.reload_failures}
 
     def gauges(self, now: datetime) -> dict[str, float]:
         """notAfter and the seconds left until it (negative once expired)."""
