@@ -26,7 +26,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import attrs
-from cryptography import x509
+
+from ._pem import CertificateFacts, certificate_facts
 
 __all__ = ["CertificateReloader", "ServingCertificate", "read_certificate"]
 
@@ -62,9 +63,9 @@ class ServingCertificate:
         }
 
 
-def read_certificate(path: Path) -> x509.Certificate:
-    """The first certificate of the PEM file at ``path``."""
-    return x509.load_pem_x509_certificate(path.read_bytes())
+def read_certificate(path: Path) -> CertificateFacts:
+    """Serial and validity of the first certificate in the PEM file at ``path``."""
+    return certificate_facts(path.read_bytes())
 
 
 def _stat(path: Path) -> tuple[int, int, int] | None:
@@ -144,14 +145,12 @@ class CertificateReloader:
         except (OSError, ValueError, ssl.SSLError) as exc:
             self._refuse(f"{type(exc).__name__}: {getattr(exc, 'strerror', None) or exc}")
             return False
-        if certificate.not_valid_after_utc <= now:
-            self._refuse(
-                f"the new certificate expired on {certificate.not_valid_after_utc:%Y-%m-%d}"
-            )
+        if certificate.not_after <= now:
+            self._refuse(f"the new certificate expired on {certificate.not_after:%Y-%m-%d}")
             return False
         self._swap(context)
-        self.state.not_after = certificate.not_valid_after_utc
-        self.state.serial = certificate.serial_number
+        self.state.not_after = certificate.not_after
+        self.state.serial = certificate.serial
         self.state.reloads += 1
         self._warned_at = None
         _log.info(
@@ -159,8 +158,8 @@ class CertificateReloader:
             extra={
                 "fields": {
                     "certPath": str(self._cert_path),
-                    "serial": format(certificate.serial_number, "x"),
-                    "not_after": certificate.not_valid_after_utc.isoformat(),
+                    "serial": format(certificate.serial, "x"),
+                    "not_after": certificate.not_after.isoformat(),
                 }
             },
         )

@@ -25,18 +25,24 @@ import base64
 import ipaddress
 import os
 import secrets
+import ssl
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from k8s_aws_auth._core.instants import clamped, shifted
 from k8s_aws_auth.errors import ConfigurationError
+
+from ._pem import certificate_facts, check_pair
+
+if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+# cryptography (~15 MiB resident) is imported only where certificates are made.
 
 __all__ = [
     "CA_FILE",
@@ -109,6 +115,8 @@ def write_if_changed(path: Path, data: bytes, mode: int) -> bool:
 
 
 def _subject_alternative_names(hostname: str, address: str) -> list[x509.GeneralName]:
+    from cryptography import x509
+
     names: list[x509.GeneralName] = []
 
     def add_host(value: str) -> None:
@@ -131,6 +139,11 @@ def _subject_alternative_names(hostname: str, address: str) -> list[x509.General
 def _new_ca(
     lifetime: timedelta, now: datetime
 ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "k8s-aws-auth webhook CA")])
     ca_cert = (
@@ -173,6 +186,11 @@ def _issue(
     now: datetime,
 ) -> tuple[bytes, bytes, datetime]:
     """A new serving key and certificate signed by the CA: (cert PEM, key PEM, notAfter)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
     # Never past the CA: a chain is only as valid as its shortest link.
     not_after = min(now + lifetime, ca_cert.not_valid_after_utc)
     ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
@@ -216,37 +234,37 @@ def _issue(
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
 
 
 def _load_existing(state_dir: Path, now: datetime) -> CertificateFiles:
+    # ssl and a DER reader, not cryptography: a server whose pair exists never loads it.
     cert_path, key_path = state_dir / CERT_FILE, state_dir / KEY_FILE
     try:
         cert_pem = cert_path.read_bytes()
-        cert = x509.load_pem_x509_certificate(cert_pem)
-        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-    except (OSError, ValueError, TypeError) as exc:
+        facts = certificate_facts(cert_pem)
+        check_pair(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER), str(cert_path), str(key_path))
+    except ssl.SSLError as exc:
+        if exc.reason == "KEY_VALUES_MISMATCH":
+            raise ConfigurationError(
+                f"{key_path} is not the private key of {cert_path}", reason="certificate"
+            ) from None
+        raise ConfigurationError(
+            f"cannot reuse {cert_path} and {key_path}: {exc.reason or 'not PEM'}",
+            reason="certificate",
+        ) from None
+    except (OSError, ValueError) as exc:
         raise ConfigurationError(
             f"cannot reuse {cert_path} and {key_path}: {type(exc).__name__}: {exc}",
             reason="certificate",
         ) from None
-    public = cert.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    if (
-        key.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        != public
-    ):
+    if facts.not_after <= now:
         raise ConfigurationError(
-            f"{key_path} is not the private key of {cert_path}", reason="certificate"
-        )
-    if cert.not_valid_after_utc <= now:
-        raise ConfigurationError(
-            f"the certificate in {cert_path} expired on {cert.not_valid_after_utc:%Y-%m-%d}; "
+            f"the certificate in {cert_path} expired on {facts.not_after:%Y-%m-%d}; "
             f"delete {CERT_FILE} and {KEY_FILE} to generate a new pair",
             reason="certificate",
         )
@@ -257,7 +275,7 @@ def _load_existing(state_dir: Path, now: datetime) -> CertificateFiles:
         cert_path=cert_path,
         key_path=key_path,
         ca_pem=ca_pem,
-        not_after=cert.not_valid_after_utc,
+        not_after=facts.not_after,
         reused=True,
     )
 
@@ -299,6 +317,8 @@ def ensure_certificates(
             f"{missing} is missing; remove the other half of the pair to generate a new one",
             reason="certificate",
         )
+    from cryptography.hazmat.primitives import serialization
+
     ca_cert, ca_key = _new_ca(max(lifetime, DEFAULT_CA_LIFETIME), now)
     cert_pem, key_pem, not_after = _issue(ca_cert, ca_key, hostname, address, lifetime, now)
     ca_pem = ca_cert.public_bytes(serialization.Encoding.PEM)
@@ -330,6 +350,10 @@ def renew_certificate(
             aws-iam-authenticator, or by an ``init`` older than this), they do
             not belong together, or the CA has expired.
     """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     _check_lifetime(lifetime, now)
     ca_path, ca_key_path = state_dir / CA_FILE, state_dir / CA_KEY_FILE
     try:
@@ -369,6 +393,8 @@ def renew_certificate(
 
 
 def _spki(item: x509.Certificate | ec.EllipticCurvePrivateKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     public = item.public_key()
     return public.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo

@@ -30,7 +30,7 @@ from typing import Any, cast
 import attrs
 import httpx
 import uvicorn
-from uvicorn.config import STARTUP_FAILURE, create_ssl_context
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from k8s_aws_auth import AsyncTokenVerifier
@@ -62,6 +62,7 @@ from ._logging import configure_logging
 from ._mapping import IdentityMapping, load_identity_mapping
 from ._metrics import ServerMetrics
 from ._observe import ObservingTransport
+from ._pem import check_pair
 
 __all__ = ["ServerParts", "build_server", "run_server", "serve"]
 
@@ -108,15 +109,15 @@ def server_ssl_context(
     uv_config: uvicorn.Config, config: ServerConfig, cert_path: str, key_path: str
 ) -> ssl.SSLContext:
     """The context of the start-up for another pair of files (a certificate reload)."""
-    context = create_ssl_context(
-        cert_path,
-        key_path,
-        uv_config.ssl_keyfile_password,
-        uv_config.ssl_version,
-        uv_config.ssl_cert_reqs,
-        uv_config.ssl_ca_certs,
-        uv_config.ssl_ciphers,
-    )
+    # uvicorn's create_ssl_context, except that an encrypted key fails instead of
+    # making OpenSSL prompt for a password
+    context = ssl.SSLContext(uv_config.ssl_version)
+    check_pair(context, cert_path, key_path)
+    context.verify_mode = ssl.VerifyMode(uv_config.ssl_cert_reqs)
+    if uv_config.ssl_ca_certs:
+        context.load_verify_locations(uv_config.ssl_ca_certs)
+    if uv_config.ssl_ciphers:
+        context.set_ciphers(uv_config.ssl_ciphers)
     return _tighten(context, config)
 
 
@@ -175,7 +176,7 @@ def build_server(
         )
     serving = ServingCertificate(
         not_after=certificates.not_after,
-        serial=read_certificate(certificates.cert_path).serial_number,
+        serial=read_certificate(certificates.cert_path).serial,
     )
     metrics = ServerMetrics()
     mapping = load_identity_mapping(config, metrics=metrics)
