@@ -13,14 +13,15 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import yaml
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from k8s_aws_auth.errors import ConfigurationError
 from k8s_aws_auth.server import ensure_certificates, load_server_config, webhook_kubeconfig
 from k8s_aws_auth.server._config import ignored_key_reason, parse_duration
 from k8s_aws_auth.server._logging import JsonFormatter, redact
+from tests.support.certificates import upstream_style_pair
 from tests.support.server import run_cli
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
@@ -255,28 +256,9 @@ def test_init_reuses_an_existing_pair(tmp_path: pathlib.Path) -> None:
 
 def _upstream_pair(directory: pathlib.Path, not_after: datetime) -> bytes:
     """A self-signed RSA pair shaped like aws-iam-authenticator's (its own CA, PKCS#1 key)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "aws-iam-authenticator")])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - timedelta(days=1))
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    pem = cert.public_bytes(serialization.Encoding.PEM)
+    pem, key = upstream_style_pair(NOW - timedelta(days=1), not_after)
     (directory / "cert.pem").write_bytes(pem)
-    (directory / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
-    )
+    (directory / "key.pem").write_bytes(key)
     return pem
 
 

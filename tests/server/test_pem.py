@@ -7,28 +7,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import trustme
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 from k8s_aws_auth.server._pem import certificate_facts
+from tests.support.certificates import upstream_style_pair
 
 
 def _self_signed(not_before: datetime, not_after: datetime, serial: int) -> bytes:
-    """An upstream-style certificate: RSA, self-signed, version 3."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "aws-iam-authenticator")])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(serial)
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM)
+    return upstream_style_pair(not_before, not_after, serial)[0]
 
 
 @pytest.mark.parametrize(

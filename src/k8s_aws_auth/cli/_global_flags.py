@@ -3,10 +3,11 @@
 cobra lets ``aws-iam-authenticator -i X server`` and ``server -i X`` mean the
 same; argparse only knows options of the parser that reads them. So each flag
 is added twice — to the top-level parser and to the chosen subcommand's, both
-writing ``_global_<dest>`` — and [`apply_global_flags`][] hands the value to the
+writing ``_global_<dest>`` — and `apply_global_flags` hands the value to the
 command's own setting afterwards (a subcommand's own flag of the same name wins).
 
-On the exec plugin's start-up path: argparse and ``os`` only.
+On the exec plugin's start-up path: argparse, ``os`` and ``re`` only (hence the
+level names repeated here rather than imported from the server's config).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ __all__ = [
     "add_global_flags",
     "apply_global_flags",
     "chosen_command",
+    "config_cluster_id",
     "parse_feature_gates",
 ]
 
@@ -65,8 +67,6 @@ FEATURE_GATES = (
 )
 _TRUE = ("1", "t", "true")
 _FALSE = ("0", "f", "false")
-
-
 _CLUSTER_ID_LINE = re.compile(r"clusterid\s*:\s*[\"']?([^\"'\s#]+)", re.IGNORECASE)
 
 
