@@ -360,3 +360,56 @@ def test_json_log_lines_are_redacted() -> None:
     assert record["token"] == "[redacted]"
     assert record["n"] == 3
     assert record["level"] == "warning"
+
+
+def _built(tmp_path: pathlib.Path, server: dict[str, object]) -> None:
+    """Run `build_server` on a config with ``server`` settings (no sockets; the verifier closed)."""
+    import asyncio
+
+    from k8s_aws_auth.server import build_server
+
+    path = _write(
+        tmp_path,
+        yaml.safe_dump(
+            {"clusterID": "c", "server": {"stateDir": str(tmp_path / "state"), **server}}
+        ),
+    )
+    parts = build_server(load_server_config(path), environ={})
+    asyncio.run(parts.verifier.aclose())
+
+
+def test_serve_logs_each_ignored_upstream_key_with_its_reason(
+    tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="k8s_aws_auth.server")
+    _built(tmp_path, {"dynamicBackendModePath": "/m.json", "mapUsers": []})
+    (record,) = [r for r in caplog.records if r.getMessage() == "config key ignored"]
+    fields = record.fields  # type: ignore[attr-defined]
+    assert fields["key"] == "server.dynamicBackendModePath"
+    assert "not implemented" in fields["reason"]
+
+
+def test_generate_kubeconfig_is_written_only_when_it_changes(tmp_path: pathlib.Path) -> None:
+    target = tmp_path / "out" / "kubeconfig.yaml"
+    target.parent.mkdir()
+    _built(tmp_path, {"generateKubeconfig": str(target)})
+    first = target.stat()
+    _built(tmp_path, {"generateKubeconfig": str(target)})
+    assert target.stat().st_ino == first.st_ino  # not replaced: same content
+    _built(tmp_path, {"generateKubeconfig": str(target), "port": 4443})
+    assert target.stat().st_ino != first.st_ino
+    assert "https://localhost:4443/authenticate" in target.read_text()
+    # the state directory's default kubeconfig was not written: the path was given
+    assert not (tmp_path / "state" / "kubeconfig.yaml").exists()
+
+
+def test_an_unwritable_generate_kubeconfig_stops_the_start(tmp_path: pathlib.Path) -> None:
+    with pytest.raises(ConfigurationError, match="cannot write the webhook kubeconfig"):
+        _built(tmp_path, {"generateKubeconfig": str(tmp_path / "missing-dir" / "kubeconfig.yaml")})
+
+
+def test_kubeconfig_pregenerated_writes_none(tmp_path: pathlib.Path) -> None:
+    target = tmp_path / "kubeconfig.yaml"
+    _built(tmp_path, {"generateKubeconfig": str(target), "kubeconfigPregenerated": True})
+    assert not target.exists()
+    assert not (tmp_path / "state" / "kubeconfig.yaml").exists()
