@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import pathlib
+import re
 import stat
 from datetime import datetime, timedelta, timezone
 
@@ -20,7 +21,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from k8s_aws_auth.errors import ConfigurationError
 from k8s_aws_auth.server import ensure_certificates, load_server_config, webhook_kubeconfig
 from k8s_aws_auth.server._config import ignored_key_reason, parse_duration
-from k8s_aws_auth.server._logging import JsonFormatter, redact
+from k8s_aws_auth.server._logging import JsonFormatter, TextFormatter, redact
 from tests.support.certificates import upstream_style_pair
 from tests.support.server import run_cli
 
@@ -360,6 +361,33 @@ def test_json_log_lines_are_redacted() -> None:
     assert record["token"] == "[redacted]"
     assert record["n"] == 3
     assert record["level"] == "warning"
+
+
+def test_text_log_lines_are_logrus_shaped_and_redacted() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(TextFormatter())
+    logger = logging.getLogger("k8s_aws_auth.test_text_logs")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning(
+            "saw %s",
+            "k8s-aws-v1.c2VjcmV0",
+            extra={"fields": {"token": "k8s-aws-v1.eHl6", "n": 3, "groups": ["a b", "c"]}},
+        )
+        logger.error("plain", extra={"fields": {"arn": "arn:aws:iam::111122223333:user/x"}})
+    finally:
+        logger.removeHandler(handler)
+    first, second = stream.getvalue().splitlines()
+    assert re.fullmatch(
+        r'time="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ" level=warning msg="saw \[redacted\]" '
+        r'groups="\[\\"a b\\",\\"c\\"\]" n=3 token="\[redacted\]"',
+        first,
+    ), first
+    assert second.endswith("level=error msg=plain arn=arn:aws:iam::111122223333:user/x")
+    assert "eHl6" not in stream.getvalue()
+    assert "c2VjcmV0" not in stream.getvalue()
 
 
 def _built(tmp_path: pathlib.Path, server: dict[str, object]) -> None:
