@@ -172,6 +172,8 @@ class Deployment:
             str(self.webhook_port),
         )
         assert init.returncode == 0, init.stderr
+        # as docs/deploy.md says: the CA's key stays with whoever renews, not on the node
+        (self.state / "ca-key.pem").unlink()
         for path in (self.config, self.state, self.output, *self.state.iterdir()):
             os.chown(path, NOBODY, NOBODY)
         self.state.chmod(0o555)
