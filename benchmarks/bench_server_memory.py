@@ -93,15 +93,8 @@ def main() -> str:
 
     bodies = _tokens(FakeSTS())
     python = sys.executable
-    fake_sts = subprocess.Popen(
-        [python, bench_server.__file__, "--fake-sts"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    fake_sts, sts_url = bench_server.start_fake_sts([])
     assert fake_sts.stdin is not None
-    assert fake_sts.stdout is not None
-    sts_url = fake_sts.stdout.readline().strip()
     try:
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
