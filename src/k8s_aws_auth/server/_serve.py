@@ -9,7 +9,10 @@ and the mapping reloader close).
 uvicorn runs the app, the lifespan and the shutdown; connections are accepted by
 our own `Listener` (connection limit, TLS handshake timeout, calm at the
 file-descriptor limit) and every phase of a connection is bounded by the
-`ConnectionGuard` mixed into uvicorn's protocol (see those modules).
+`ConnectionGuard` mixed into uvicorn's protocol (see those modules). A second,
+plain-HTTP `Listener` serves upstream's health port (``_health``), and a
+`CertificateReloader` swaps a changed certificate pair into the TLS listener
+for new handshakes (``_cert_reload``).
 """
 
 from __future__ import annotations
