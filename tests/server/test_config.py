@@ -441,3 +441,10 @@ def test_kubeconfig_pregenerated_writes_none(tmp_path: pathlib.Path) -> None:
     _built(tmp_path, {"generateKubeconfig": str(target), "kubeconfigPregenerated": True})
     assert not target.exists()
     assert not (tmp_path / "state" / "kubeconfig.yaml").exists()
+
+
+def test_the_crd_backend_parses_but_is_refused_at_start_naming_what_is_missing(
+    tmp_path: pathlib.Path,
+) -> None:
+    with pytest.raises(ConfigurationError, match=r"CRD \(IAMIdentityMapping objects read from"):
+        _built(tmp_path, {"backendMode": ["CRD"]})

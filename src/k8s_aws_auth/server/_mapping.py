@@ -187,8 +187,9 @@ def load_identity_mapping(
             backends.append((mode, loader))
         else:
             raise ConfigurationError(
-                f"backend {mode} is not supported by this server (use MountedFile, DynamicFile "
-                "or EKSConfigMap)",
+                f"backend {mode} (IAMIdentityMapping objects read from the Kubernetes API) is "
+                "not supported by this server yet; use MountedFile, DynamicFile or EKSConfigMap "
+                "(a mounted aws-auth ConfigMap)",
                 reason="backend",
             )
     # Reserved username prefixes are a server setting (upstream's reservedPrefixConfig).
