@@ -28,7 +28,7 @@ import ssl
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 import httpx
@@ -37,7 +37,7 @@ from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from k8s_aws_auth import AsyncTokenVerifier
-from k8s_aws_auth._ec2.lookup import EC2NameLookup, build_ec2_lookup, uses_ec2_dns_name
+from k8s_aws_auth._ec2.usage import uses_ec2_dns_name
 from k8s_aws_auth._runtime.clock import utc_now
 from k8s_aws_auth.errors import ConfigurationError
 
@@ -66,6 +66,9 @@ from ._mapping import IdentityMapping, load_identity_mapping
 from ._metrics import ServerMetrics
 from ._observe import ObservingTransport
 from ._pem import check_pair
+
+if TYPE_CHECKING:
+    from k8s_aws_auth._ec2.lookup import EC2NameLookup
 
 __all__ = ["ServerParts", "build_server", "run_server", "serve"]
 
@@ -185,6 +188,9 @@ def build_server(
     mapping = load_identity_mapping(config, metrics=metrics)
     ec2: EC2NameLookup | None = None
     if uses_ec2_dns_name(mapping.mapping_sets()) or config.ec2_role_arn or config.ec2_endpoint_url:
+        # Imported only here: the lookup brings the credential chain (~3 MiB).
+        from k8s_aws_auth._ec2.lookup import build_ec2_lookup
+
         ec2 = build_ec2_lookup(config, environ=dict(os.environ) if environ is None else environ)
         mapping.ec2 = ec2
         metrics.watch_ec2(ec2.stats)
