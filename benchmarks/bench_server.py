@@ -94,6 +94,21 @@ def _principals(sts: Any) -> list[Any]:
     ]
 
 
+def start_fake_sts(prefix: list[str]) -> tuple[subprocess.Popen[str], str]:
+    """FakeSTS with the benchmark's principals in a child process (run under ``prefix``), and its URL.
+
+    It serves until its stdin is closed.
+    """
+    process = subprocess.Popen(
+        [*prefix, sys.executable, __file__, "--fake-sts"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    return process, process.stdout.readline().strip()
+
+
 def _fake_sts_main() -> None:
     """Serve FakeSTS with the benchmark's principals until stdin closes (child process)."""
     from k8s_aws_auth.testing import FakeSTS
@@ -323,15 +338,8 @@ def _run(sts: Any) -> str:
         ).encode()
         for token in tokens
     ]
-    fake_sts = subprocess.Popen(
-        ["taskset", "-c", str(LOAD_CPU), python, __file__, "--fake-sts"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert fake_sts.stdout is not None
+    fake_sts, sts_url = start_fake_sts(["taskset", "-c", str(LOAD_CPU)])
     assert fake_sts.stdin is not None
-    sts_url = fake_sts.stdout.readline().strip()
     results: dict[tuple[str, int], Run] = {}
     try:
         with tempfile.TemporaryDirectory() as tmp:

@@ -405,7 +405,7 @@ async def test_metrics_count_results_sts_answers_and_cache(world: World) -> None
     lines = set(text.splitlines())
     assert 'aws_iam_authenticator_authenticate_latency_seconds_count{result="success"} 2.0' in lines
     assert (
-        'aws_iam_authenticator_authenticate_latency_seconds_count{result="unknown_user"} 1.0'
+        'aws_iam_authenticator_authenticate_latency_seconds_count{result="uknown_user"} 1.0'
         in lines
     )
     assert (
@@ -470,3 +470,40 @@ async def test_a_mount_prefix_in_root_path_is_honoured(world: World) -> None:
     }
     await world.app()(scope, receive, send)
     assert sent[0]["status"] == 200
+
+
+#: upstream's families (pkg/metrics/metrics.go): name → Prometheus type.
+UPSTREAM_FAMILIES = {
+    "aws_iam_authenticator_authenticate_latency_seconds": "histogram",
+    "aws_iam_authenticator_configmap_watch_failures_total": "counter",
+    "aws_iam_authenticator_dynamicfile_failures_total": "counter",
+    "aws_iam_authenticator_sts_connection_failures_total": "counter",
+    "aws_iam_authenticator_sts_responses_total": "counter",
+    "aws_iam_authenticator_sts_throttling_total": "counter",
+    "aws_iam_authenticator_ec2_describe_instances_calls_total": "counter",
+    "aws_iam_authenticator_dynamic_e2e_latency_seconds": "histogram",
+    "aws_iam_authenticator_dynamic_file_enabled": "gauge",
+    "aws_iam_authenticator_dynamic_file_only": "gauge",
+}
+
+
+def test_every_upstream_metric_family_is_exported_with_its_labels() -> None:
+    metrics = ServerMetrics()
+    metrics.record_sts(200, "global")
+    metrics.record_sts(400, "us-west-2", throttled=True)
+    metrics.record_sts(None, "us-west-2")
+    text = metrics.render()[0].decode()
+    types = {
+        line.split()[2]: line.split()[3] for line in text.splitlines() if line.startswith("# TYPE")
+    }
+    for name, kind in UPSTREAM_FAMILIES.items():
+        assert types.get(name) == kind, name
+    lines = set(text.splitlines())
+    assert "aws_iam_authenticator_configmap_watch_failures_total 0.0" in lines
+    assert "aws_iam_authenticator_ec2_describe_instances_calls_total 0.0" in lines
+    assert (
+        'aws_iam_authenticator_sts_responses_total{ResponseCode="400",StsRegion="us-west-2"} 1.0'
+        in lines
+    )
+    assert 'aws_iam_authenticator_sts_connection_failures_total{StsRegion="us-west-2"} 1.0' in lines
+    assert any(line.startswith("process_resident_memory_bytes ") for line in lines)

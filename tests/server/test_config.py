@@ -7,20 +7,22 @@ import io
 import json
 import logging
 import pathlib
+import re
 import stat
 from datetime import datetime, timedelta, timezone
 
 import pytest
 import yaml
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from k8s_aws_auth.errors import ConfigurationError
 from k8s_aws_auth.server import ensure_certificates, load_server_config, webhook_kubeconfig
-from k8s_aws_auth.server._config import parse_duration
-from k8s_aws_auth.server._logging import JsonFormatter, redact
+from k8s_aws_auth.server._config import ignored_key_reason, parse_duration
+from k8s_aws_auth.server._logging import JsonFormatter, TextFormatter, redact
+from tests.support.certificates import upstream_style_pair
 from tests.support.server import run_cli
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
@@ -60,7 +62,36 @@ def test_an_upstream_config_file_loads_unchanged(tmp_path: pathlib.Path) -> None
     assert config.state_dir == pathlib.Path("/var/aws-iam-authenticator")
     assert config.backend_mode == ("MountedFile",)
     assert set(config.mapping_document) == {"mapRoles", "mapUsers", "mapAccounts"}
-    assert config.ignored_keys == ("server.generateKubeconfig", "server.kubeconfigPregenerated")
+    # upstream's file keys are honoured now, not ignored
+    assert config.generate_kubeconfig == pathlib.Path(
+        "/etc/kubernetes/aws-iam-authenticator/kubeconfig.yaml"
+    )
+    assert config.kubeconfig_pregenerated is False
+    assert config.ignored_keys == ()
+
+
+def test_dynamic_backend_mode_path_is_accepted_and_reported_with_its_reason(
+    tmp_path: pathlib.Path,
+) -> None:
+    config = load_server_config(
+        _write(tmp_path, "clusterID: c\nserver:\n  dynamicBackendModePath: /m.json\n")
+    )
+    assert config.ignored_keys == ("server.dynamicBackendModePath",)
+    assert "not implemented" in ignored_key_reason(config.ignored_keys[0])
+    assert "dynamicBackendModePath" not in config.mapping_document
+
+
+def test_kubernetes_api_settings_are_validated(tmp_path: pathlib.Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\n")
+    config = load_server_config(
+        None, {"cluster_id": "c", "kubeconfig": kubeconfig, "master": "https://10.0.0.1:6443"}
+    )
+    assert (config.kubeconfig, config.master) == (kubeconfig, "https://10.0.0.1:6443")
+    with pytest.raises(ConfigurationError, match="is not a readable file"):
+        load_server_config(None, {"cluster_id": "c", "kubeconfig": tmp_path / "missing"})
+    with pytest.raises(ConfigurationError, match="http\\(s\\) URL"):
+        load_server_config(None, {"cluster_id": "c", "master": "ftp://x"})
 
 
 def test_keys_are_case_insensitive_and_ours_are_read(tmp_path: pathlib.Path) -> None:
@@ -226,28 +257,9 @@ def test_init_reuses_an_existing_pair(tmp_path: pathlib.Path) -> None:
 
 def _upstream_pair(directory: pathlib.Path, not_after: datetime) -> bytes:
     """A self-signed RSA pair shaped like aws-iam-authenticator's (its own CA, PKCS#1 key)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "aws-iam-authenticator")])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - timedelta(days=1))
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    pem = cert.public_bytes(serialization.Encoding.PEM)
+    pem, key = upstream_style_pair(NOW - timedelta(days=1), not_after)
     (directory / "cert.pem").write_bytes(pem)
-    (directory / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
-    )
+    (directory / "key.pem").write_bytes(key)
     return pem
 
 
@@ -349,3 +361,90 @@ def test_json_log_lines_are_redacted() -> None:
     assert record["token"] == "[redacted]"
     assert record["n"] == 3
     assert record["level"] == "warning"
+
+
+def test_text_log_lines_are_logrus_shaped_and_redacted() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(TextFormatter())
+    logger = logging.getLogger("k8s_aws_auth.test_text_logs")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning(
+            "saw %s",
+            "k8s-aws-v1.c2VjcmV0",
+            extra={"fields": {"token": "k8s-aws-v1.eHl6", "n": 3, "groups": ["a b", "c"]}},
+        )
+        logger.error("plain", extra={"fields": {"arn": "arn:aws:iam::111122223333:user/x"}})
+    finally:
+        logger.removeHandler(handler)
+    first, second = stream.getvalue().splitlines()
+    assert re.fullmatch(
+        r'time="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ" level=warning msg="saw \[redacted\]" '
+        r'groups="\[\\"a b\\",\\"c\\"\]" n=3 token="\[redacted\]"',
+        first,
+    ), first
+    assert second.endswith("level=error msg=plain arn=arn:aws:iam::111122223333:user/x")
+    assert "eHl6" not in stream.getvalue()
+    assert "c2VjcmV0" not in stream.getvalue()
+
+
+def _built(tmp_path: pathlib.Path, server: dict[str, object]) -> None:
+    """Run `build_server` on a config with ``server`` settings (no sockets; the verifier closed)."""
+    import asyncio
+
+    from k8s_aws_auth.server import build_server
+
+    path = _write(
+        tmp_path,
+        yaml.safe_dump(
+            {"clusterID": "c", "server": {"stateDir": str(tmp_path / "state"), **server}}
+        ),
+    )
+    parts = build_server(load_server_config(path), environ={})
+    asyncio.run(parts.verifier.aclose())
+
+
+def test_serve_logs_each_ignored_upstream_key_with_its_reason(
+    tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="k8s_aws_auth.server")
+    _built(tmp_path, {"dynamicBackendModePath": "/m.json", "mapUsers": []})
+    (record,) = [r for r in caplog.records if r.getMessage() == "config key ignored"]
+    fields = record.fields  # type: ignore[attr-defined]
+    assert fields["key"] == "server.dynamicBackendModePath"
+    assert "not implemented" in fields["reason"]
+
+
+def test_generate_kubeconfig_is_written_only_when_it_changes(tmp_path: pathlib.Path) -> None:
+    target = tmp_path / "out" / "kubeconfig.yaml"
+    target.parent.mkdir()
+    _built(tmp_path, {"generateKubeconfig": str(target)})
+    first = target.stat()
+    _built(tmp_path, {"generateKubeconfig": str(target)})
+    assert target.stat().st_ino == first.st_ino  # not replaced: same content
+    _built(tmp_path, {"generateKubeconfig": str(target), "port": 4443})
+    assert target.stat().st_ino != first.st_ino
+    assert "https://localhost:4443/authenticate" in target.read_text()
+    # the state directory's default kubeconfig was not written: the path was given
+    assert not (tmp_path / "state" / "kubeconfig.yaml").exists()
+
+
+def test_an_unwritable_generate_kubeconfig_stops_the_start(tmp_path: pathlib.Path) -> None:
+    with pytest.raises(ConfigurationError, match="cannot write the webhook kubeconfig"):
+        _built(tmp_path, {"generateKubeconfig": str(tmp_path / "missing-dir" / "kubeconfig.yaml")})
+
+
+def test_kubeconfig_pregenerated_writes_none(tmp_path: pathlib.Path) -> None:
+    target = tmp_path / "kubeconfig.yaml"
+    _built(tmp_path, {"generateKubeconfig": str(target), "kubeconfigPregenerated": True})
+    assert not target.exists()
+    assert not (tmp_path / "state" / "kubeconfig.yaml").exists()
+
+
+def test_the_crd_backend_parses_but_is_refused_at_start_naming_what_is_missing(
+    tmp_path: pathlib.Path,
+) -> None:
+    with pytest.raises(ConfigurationError, match=r"CRD \(IAMIdentityMapping objects read from"):
+        _built(tmp_path, {"backendMode": ["CRD"]})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -183,16 +184,18 @@ def parse_identity_response(
         if kind == "assumed-role" and session != arn_session:
             raise _bad("STS answer UserId session does not match the Arn", status)
         identity_user_id, session_name = unique_id, session
+    # Interned: the few accounts, hosts, partitions and kinds are shared by every
+    # identity a verifier caches, instead of one copy per cache entry.
     return Identity(
         arn=arn,
         canonical_arn=canonical_arn,
-        account_id=account,
+        account_id=sys.intern(account),
         user_id=identity_user_id,
         session_name=session_name,
         access_key_id=validated.access_key_id,
-        sts_endpoint=validated.host,
-        partition=partition,
-        principal_type=kind,
+        sts_endpoint=sys.intern(validated.host),
+        partition=sys.intern(partition),
+        principal_type=sys.intern(kind),
     )
 
 

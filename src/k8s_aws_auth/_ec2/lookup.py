@@ -24,7 +24,7 @@ imports ``k8s_aws_auth.server``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Protocol
 from urllib.parse import quote, urlencode
@@ -56,10 +56,10 @@ from k8s_aws_auth.credentials.internal import (
     sts_endpoint,
 )
 from k8s_aws_auth.errors import ConfigurationError, CredentialsError
-from k8s_aws_auth.mapping import MappingSet
 
 from .describe import default_ec2_endpoint
 from .resolver import AsyncEC2Resolver
+from .usage import uses_ec2_dns_name
 
 __all__ = [
     "DescribeRoleProvider",
@@ -72,23 +72,10 @@ __all__ = [
 
 _log = logging.getLogger("k8s_aws_auth.server")
 
-PLACEHOLDER = "EC2PrivateDNSName"
 _ROLE_PROVIDER = "ec2-describe-instances-role"
 #: Upstream assumes the describe role for 60 minutes.
 _ROLE_DURATION = 3600
 _MAX_STS_BODY = 64 * 1024
-
-
-def uses_ec2_dns_name(mapping_sets: Iterable[MappingSet | None]) -> bool:
-    """Whether any entry's username or groups use ``{{EC2PrivateDNSName}}``."""
-    for mapping_set in mapping_sets:
-        if mapping_set is None:
-            continue
-        compiled = mapping_set.compiled
-        for user, groups in (*compiled.role_templates, *compiled.user_templates):
-            if PLACEHOLDER in user or any(PLACEHOLDER in group for group in groups):
-                return True
-    return False
 
 
 def _source_headers(source_arn: str) -> dict[str, str]:

@@ -18,12 +18,26 @@ import os
 import sys
 from collections.abc import Sequence
 
+from ._global_flags import (
+    UPSTREAM_COMMANDS,
+    add_global_flags,
+    apply_global_flags,
+    chosen_command,
+)
+
 # `typing` costs milliseconds on the plugin's start-up path; mypy treats this name as True.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, NoReturn
 
-__all__ = ["EXIT_FAILURE", "EXIT_UNDECIDED", "EXIT_USAGE", "describe_error", "main"]
+__all__ = [
+    "EXIT_FAILURE",
+    "EXIT_UNDECIDED",
+    "EXIT_USAGE",
+    "describe_error",
+    "main",
+    "parse_command_line",
+]
 
 EXIT_FAILURE = 1
 EXIT_UNDECIDED = 2
@@ -46,11 +60,16 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "k8s_aws_auth.cli._server",
         "run the TokenReview webhook server (aws-iam-authenticator server)",
     ),
+    "server": (
+        "k8s_aws_auth.cli._server",
+        "run the TokenReview webhook server (serve, under aws-iam-authenticator's name)",
+    ),
     "init": ("k8s_aws_auth.cli._server", "write the webhook's TLS certificate, key and kubeconfig"),
     "mapping": (
         "k8s_aws_auth.cli._mapping",
         "check a mapping file or explain how it maps a caller ARN",
     ),
+    "version": ("k8s_aws_auth.cli._version", "print the version (-s bare, -o json|yaml)"),
 }
 
 
@@ -110,12 +129,13 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction[_Pars
         description="Generate and verify Kubernetes AWS IAM (k8s-aws-v1.) tokens.",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument("--version", action="version", version=_version_line())
+    add_global_flags(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     return parser, sub
 
 
-def _version() -> str:
+def _version_line() -> str:
     from k8s_aws_auth._core.version import __version__
 
     return f"k8s-aws-auth {__version__}"
@@ -166,11 +186,14 @@ def describe_error(exc: BaseException) -> str:
     return " ".join(line.split())
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; return the process exit code."""
-    args_list = list(sys.argv[1:] if argv is None else argv)
+def parse_command_line(args_list: Sequence[str]) -> argparse.Namespace:
+    """The parsed arguments, global flags handed to the command (``command`` is ``None`` without one).
+
+    Raises:
+        SystemExit: a usage error (code 64, message on stderr), or ``--help``.
+    """
     parser, sub = _parser()
-    chosen = next((a for a in args_list if not a.startswith("-")), None)
+    chosen = chosen_command(args_list)
     # A known command gets only its own parser (each costs the plugin's start-up
     # an ArgumentParser); the top-level help and an unknown command list them all.
     names = [chosen] if chosen in SUBCOMMANDS else list(SUBCOMMANDS)
@@ -185,9 +208,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                 help="show tracebacks on errors",
             )
             importlib.import_module(module_name).configure(command_parser)
+            if name in UPSTREAM_COMMANDS:
+                add_global_flags(command_parser)
     args = parser.parse_args(args_list)
     if args.command is None:
         parser.print_help(sys.stderr)
+    else:
+        apply_global_flags(args, parser)
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the process exit code."""
+    args = parse_command_line(list(sys.argv[1:] if argv is None else argv))
+    if args.command is None:
         return EXIT_USAGE
     module = importlib.import_module(SUBCOMMANDS[args.command][0])
     try:

@@ -1,9 +1,12 @@
-"""``serve`` and ``init``: run the TokenReview webhook, and prepare its TLS files and kubeconfig.
+"""``serve``/``server`` and ``init``: run the TokenReview webhook, and prepare its TLS files and kubeconfig.
 
 Both take aws-iam-authenticator's flags (``-c/--config``, ``-i/--cluster-id``,
-``--address``, ``--port``, ``--state-dir``, ``--partition``, ``--backend-mode``,
-``--hostname``, ``--ec2-describeInstances-qps``, ``--ec2-describeInstances-burst``)
-plus ours; a flag beats the config file, which beats the
+``--address``, ``--port``, ``--state-dir``, ``--partition``, ``--hostname``;
+``server`` also ``--backend-mode``, ``--generate-kubeconfig``,
+``--kubeconfig-pregenerated``, ``--kubeconfig``, ``--master``,
+``--ec2-describeInstances-qps``, ``--ec2-describeInstances-burst``; the global
+``-l``, ``-v`` and ``--feature-gates`` come from `_global_flags`) plus ours; a
+flag beats the environment, which beats the config file, which beats the
 default. Everything here needs the ``server`` extra.
 """
 
@@ -40,14 +43,37 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _go_bool(value: str) -> bool:
+    """pflag's boolean values (``--flag``, ``--flag=true``, ``--flag=false``...)."""
+    text = value.strip().lower()
+    if text in ("1", "t", "true"):
+        return True
+    if text in ("0", "f", "false"):
+        return False
+    raise argparse.ArgumentTypeError(f"{value!r} is not true or false")
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
-    """Add the flags of ``serve`` or ``init`` (chosen by the parser's name)."""
+    """Add the flags of ``serve``/``server`` or ``init`` (chosen by the parser's name)."""
     _common(parser)
+    parser.add_argument(
+        "--generate-kubeconfig",
+        dest="generate_kubeconfig",
+        type=Path,
+        help="write the webhook kubeconfig here (atomically, only when it changes); "
+        "default: kubeconfig.yaml in the state directory",
+    )
     if parser.prog.endswith("init"):
         parser.add_argument(
             "--cert-lifetime",
             dest="cert_lifetime",
-            help="lifetime of a new certificate, e.g. 365d (default 365d)",
+            help="lifetime of a new serving certificate, e.g. 365d (default 365d; the CA: 10 years)",
+        )
+        parser.add_argument(
+            "--renew",
+            action="store_true",
+            help="issue a new serving certificate and key under the kept CA (ca-key.pem), "
+            "before the current one expires",
         )
         parser.add_argument(
             "--client-certificate",
@@ -63,7 +89,35 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--backend-mode",
         dest="backend_mode",
-        help="mapping backends in order, comma-separated (MountedFile, DynamicFile, EKSConfigMap)",
+        action="append",
+        help="mapping backends in order, comma-separated or repeated "
+        "(MountedFile, DynamicFile, EKSConfigMap)",
+    )
+    parser.add_argument(
+        "--kubeconfig-pregenerated",
+        dest="kubeconfig_pregenerated",
+        nargs="?",
+        const=True,
+        type=_go_bool,
+        metavar="BOOL",
+        help="write no webhook kubeconfig (init made it)",
+    )
+    parser.add_argument(
+        "--kubeconfig",
+        type=Path,
+        help="kubeconfig of the Kubernetes API client (EKSConfigMap/CRD backends)",
+    )
+    parser.add_argument("--master", help="Kubernetes API server URL, overriding the kubeconfig's")
+    parser.add_argument(
+        "--health-port",
+        dest="health_port",
+        type=int,
+        help="plain-HTTP health port answering ok on any path (default 21363; 0: off)",
+    )
+    parser.add_argument(
+        "--health-address",
+        dest="health_address",
+        help="address of the health port (default 0.0.0.0, every interface)",
     )
     parser.add_argument(
         "--sts-endpoint-url",
@@ -87,7 +141,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="client connections served at once (default 1024, or half the open-file limit)",
     )
     parser.add_argument(
-        "--log-level", dest="log_level", choices=("debug", "info", "warning", "error")
+        "--log-level",
+        dest="log_level",
+        choices=("debug", "info", "warning", "error"),
+        help="log level (overrides -v/--log-verbosity)",
     )
     ec2 = parser.add_argument_group("{{EC2PrivateDNSName}} lookups (ec2:DescribeInstances)")
     ec2.add_argument(
@@ -115,7 +172,25 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _overrides(args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, Any]:
-    return {name: getattr(args, name, None) for name in names}
+    overrides = {name: getattr(args, name, None) for name in names}
+    overrides["log_format"] = args.log_format
+    overrides["feature_gates"] = args.feature_gates
+    if getattr(args, "log_level", None) is None:
+        overrides["log_level"] = args.log_verbosity  # logrus names; the config maps them
+    modes = overrides.get("backend_mode")
+    if isinstance(modes, list):  # --backend-mode repeated, as pflag's string slices allow
+        overrides["backend_mode"] = ",".join(str(mode) for mode in modes)
+    return overrides
+
+
+def _config_path(args: argparse.Namespace) -> Path | None:
+    # -c before the subcommand arrives as the global flag's string
+    return None if args.config is None else Path(args.config)
+
+
+#: upstream's defaults, which ``init`` uses with ``--feature-gates=ConfiguredInitDirectories=true``.
+UPSTREAM_STATE_DIR = Path("/var/aws-iam-authenticator")
+UPSTREAM_KUBECONFIG = Path("/etc/kubernetes/aws-iam-authenticator/kubeconfig.yaml")
 
 
 def _run_init(args: argparse.Namespace) -> int:
@@ -123,17 +198,27 @@ def _run_init(args: argparse.Namespace) -> int:
 
     require_extra()
     from k8s_aws_auth.server import ensure_certificates, load_server_config, webhook_kubeconfig
-    from k8s_aws_auth.server.internal import KUBECONFIG_FILE, write_file
+    from k8s_aws_auth.server.internal import KUBECONFIG_FILE, renew_certificate, write_if_changed
 
-    config = load_server_config(args.config, _overrides(args, (*_COMMON_SETTINGS, "cert_lifetime")))
-    files = ensure_certificates(
-        config.state_dir,
+    config = load_server_config(
+        _config_path(args),
+        _overrides(args, (*_COMMON_SETTINGS, "cert_lifetime", "generate_kubeconfig")),
+    )
+    state_dir, kubeconfig = config.state_dir, config.generate_kubeconfig
+    if config.feature_gates.get("ConfiguredInitDirectories"):
+        # upstream: the configured paths, defaulting to the server's (not the current directory)
+        if state_dir == Path():
+            state_dir = UPSTREAM_STATE_DIR
+        kubeconfig = kubeconfig or UPSTREAM_KUBECONFIG
+    kubeconfig = kubeconfig or state_dir / KUBECONFIG_FILE
+    make = renew_certificate if args.renew else ensure_certificates
+    files = make(
+        state_dir,
         hostname=config.hostname,
         address=config.address,
         lifetime=timedelta(seconds=config.cert_lifetime),
         now=datetime.now(timezone.utc),
     )
-    kubeconfig = config.state_dir / KUBECONFIG_FILE
     text = webhook_kubeconfig(
         hostname=config.hostname,
         port=config.port,
@@ -141,13 +226,16 @@ def _run_init(args: argparse.Namespace) -> int:
         client_certificate=args.client_certificate,
         client_key=args.client_key,
     )
-    write_file(kubeconfig, text.encode("utf-8"), 0o644)
-    verb = "reused" if files.reused else "wrote"
+    changed = write_if_changed(kubeconfig, text.encode("utf-8"), 0o644)
+    verb = "reused" if files.reused else "renewed" if args.renew else "wrote"
     print(f"{verb} {files.cert_path} and {files.key_path} (valid until {files.not_after:%Y-%m-%d})")
-    print(f"wrote {kubeconfig}")
+    print(f"{'wrote' if changed else 'unchanged:'} {kubeconfig}")
+    if args.renew:
+        print("the CA is unchanged: a running server loads the new pair by itself")
+        return 0
     print(
         "give kube-apiserver: --authentication-token-webhook-config-file="
-        f"<copy of {kubeconfig}>; serve with: k8s-aws-auth serve --state-dir {config.state_dir}"
+        f"<copy of {kubeconfig}>; serve with: k8s-aws-auth serve --state-dir {state_dir}"
     )
     return 0
 
@@ -160,12 +248,18 @@ def _run_serve(args: argparse.Namespace) -> int:
     from k8s_aws_auth.server.internal import run_server
 
     config = load_server_config(
-        args.config,
+        _config_path(args),
         _overrides(
             args,
             (
                 *_COMMON_SETTINGS,
                 "backend_mode",
+                "generate_kubeconfig",
+                "kubeconfig_pregenerated",
+                "kubeconfig",
+                "master",
+                "health_port",
+                "health_address",
                 "sts_endpoint_url",
                 "client_ca_file",
                 "cache_ttl",

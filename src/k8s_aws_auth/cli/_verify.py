@@ -22,7 +22,10 @@ TOKEN_ENV = "K8S_AWS_AUTH_TOKEN"
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add ``verify``'s flags (aws-iam-authenticator's, plus the STS endpoint)."""
     parser.add_argument(
-        "-i", "--cluster-id", required=True, help="the cluster id tokens must be bound to"
+        "-i",
+        "--cluster-id",
+        help="the cluster id tokens must be bound to "
+        "(default: $KUBERNETES_AWS_AUTHENTICATOR_CLUSTER_ID, or clusterID of -c FILE)",
     )
     parser.add_argument(
         "-t",
@@ -78,6 +81,13 @@ def run(args: argparse.Namespace) -> int:
     from k8s_aws_auth import TokenVerifier, VerifierConfig
     from k8s_aws_auth.errors import ConfigurationError, STSError, TokenError
 
+    if not args.cluster_id:
+        print(
+            "k8s-aws-auth verify: error: cluster ID not specified; pass -i/--cluster-id, set "
+            "KUBERNETES_AWS_AUTHENTICATOR_CLUSTER_ID or clusterID in the -c file",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     token = _read_token(args)
     if not token:
         print(

@@ -2,10 +2,15 @@
 
 [`ensure_certificates()`][k8s_aws_auth.server.ensure_certificates] writes, into a state directory:
 
-* ``ca.pem`` (0644) — a private CA that signed the serving certificate; its key
-  is never written anywhere, so nothing else can ever be signed with it;
+* ``ca.pem`` (0644) and ``ca-key.pem`` (0600) — a private CA (10 years) that
+  signed the serving certificate; its key stays so that
+  ``renew_certificate()`` (``init --renew``)
+  can issue the next serving certificate under the same CA, and the webhook
+  kubeconfig's CA data stays valid (keep ``ca-key.pem`` out of the Secret the
+  server mounts: it only needs ``cert.pem`` and ``key.pem``);
 * ``cert.pem`` (0644) and ``key.pem`` (0600) — the serving certificate (ECDSA
-  P-256, ``serverAuth``, SANs for the hostname and address) and its key;
+  P-256, ``serverAuth``, SANs for the hostname and address; 365 days by
+  default) and its key;
 
 and reuses an existing ``cert.pem``/``key.pem`` pair — also one made by
 aws-iam-authenticator, whose self-signed certificate is its own CA.
@@ -20,36 +25,49 @@ import base64
 import ipaddress
 import os
 import secrets
+import ssl
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from k8s_aws_auth._core.instants import clamped, shifted
 from k8s_aws_auth.errors import ConfigurationError
 
+from ._pem import certificate_facts, check_pair
+
+if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+# cryptography (~15 MiB resident) is imported only where certificates are made.
+
 __all__ = [
     "CA_FILE",
+    "CA_KEY_FILE",
+    "DEFAULT_CA_LIFETIME",
     "CERT_FILE",
     "DEFAULT_CERT_LIFETIME",
     "KEY_FILE",
     "KUBECONFIG_FILE",
     "CertificateFiles",
     "ensure_certificates",
+    "renew_certificate",
     "webhook_kubeconfig",
     "write_file",
+    "write_if_changed",
 ]
 
 CERT_FILE = "cert.pem"
 KEY_FILE = "key.pem"
 CA_FILE = "ca.pem"
+CA_KEY_FILE = "ca-key.pem"
 KUBECONFIG_FILE = "kubeconfig.yaml"
 DEFAULT_CERT_LIFETIME = timedelta(days=365)
+#: The CA outlives many serving certificates, so ``init --renew`` never changes the kubeconfig.
+DEFAULT_CA_LIFETIME = timedelta(days=3650)
 #: Certificates start this long before "now", so a slightly slow apiserver clock accepts them.
 _BACKDATE = timedelta(minutes=5)
 
@@ -82,7 +100,23 @@ def write_file(path: Path, data: bytes, mode: int) -> None:
         raise
 
 
+def write_if_changed(path: Path, data: bytes, mode: int) -> bool:
+    """`write_file` unless ``path`` already holds ``data``; whether it wrote.
+
+    A read-only directory whose file is already right is not an error.
+    """
+    try:
+        if path.read_bytes() == data:
+            return False
+    except OSError:
+        pass
+    write_file(path, data, mode)
+    return True
+
+
 def _subject_alternative_names(hostname: str, address: str) -> list[x509.GeneralName]:
+    from cryptography import x509
+
     names: list[x509.GeneralName] = []
 
     def add_host(value: str) -> None:
@@ -102,22 +136,24 @@ def _subject_alternative_names(hostname: str, address: str) -> list[x509.General
     return names
 
 
-def _generate(
-    hostname: str, address: str, lifetime: timedelta, now: datetime
-) -> tuple[bytes, bytes, bytes, datetime]:
-    not_before = clamped(now, -_BACKDATE)
-    not_after = now + lifetime  # ensure_certificates checked it fits the calendar
+def _new_ca(
+    lifetime: timedelta, now: datetime
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "k8s-aws-auth webhook CA")])
-    ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
     ca_cert = (
         x509.CertificateBuilder()
         .subject_name(ca_name)
         .issuer_name(ca_name)
         .public_key(ca_key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
+        .not_valid_before(clamped(now, -_BACKDATE))
+        .not_valid_after(clamped(now, lifetime))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -133,17 +169,39 @@ def _generate(
             ),
             critical=True,
         )
-        .add_extension(ca_ski, critical=False)
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+        )
         .sign(ca_key, hashes.SHA256())
     )
+    return ca_cert, ca_key
+
+
+def _issue(
+    ca_cert: x509.Certificate,
+    ca_key: ec.EllipticCurvePrivateKey,
+    hostname: str,
+    address: str,
+    lifetime: timedelta,
+    now: datetime,
+) -> tuple[bytes, bytes, datetime]:
+    """A new serving key and certificate signed by the CA: (cert PEM, key PEM, notAfter)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    # Never past the CA: a chain is only as valid as its shortest link.
+    not_after = min(now + lifetime, ca_cert.not_valid_after_utc)
+    ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "k8s-aws-auth")]))
-        .issuer_name(ca_name)
+        .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
+        .not_valid_before(clamped(now, -_BACKDATE))
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
@@ -172,45 +230,41 @@ def _generate(
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return (
-        ca_cert.public_bytes(serialization.Encoding.PEM),
-        cert.public_bytes(serialization.Encoding.PEM),
-        key_pem,
-        not_after,
+    return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key), not_after
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
 
 
 def _load_existing(state_dir: Path, now: datetime) -> CertificateFiles:
+    # ssl and a DER reader, not cryptography: a server whose pair exists never loads it.
     cert_path, key_path = state_dir / CERT_FILE, state_dir / KEY_FILE
     try:
         cert_pem = cert_path.read_bytes()
-        cert = x509.load_pem_x509_certificate(cert_pem)
-        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-    except (OSError, ValueError, TypeError) as exc:
+        facts = certificate_facts(cert_pem)
+        check_pair(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER), str(cert_path), str(key_path))
+    except ssl.SSLError as exc:
+        if exc.reason == "KEY_VALUES_MISMATCH":
+            raise ConfigurationError(
+                f"{key_path} is not the private key of {cert_path}", reason="certificate"
+            ) from None
+        raise ConfigurationError(
+            f"cannot reuse {cert_path} and {key_path}: {exc.reason or 'not PEM'}",
+            reason="certificate",
+        ) from None
+    except (OSError, ValueError) as exc:
         raise ConfigurationError(
             f"cannot reuse {cert_path} and {key_path}: {type(exc).__name__}: {exc}",
             reason="certificate",
         ) from None
-    public = cert.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    if (
-        key.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        != public
-    ):
+    if facts.not_after <= now:
         raise ConfigurationError(
-            f"{key_path} is not the private key of {cert_path}", reason="certificate"
-        )
-    if cert.not_valid_after_utc <= now:
-        raise ConfigurationError(
-            f"the certificate in {cert_path} expired on {cert.not_valid_after_utc:%Y-%m-%d}; "
+            f"the certificate in {cert_path} expired on {facts.not_after:%Y-%m-%d}; "
             f"delete {CERT_FILE} and {KEY_FILE} to generate a new pair",
             reason="certificate",
         )
@@ -221,9 +275,18 @@ def _load_existing(state_dir: Path, now: datetime) -> CertificateFiles:
         cert_path=cert_path,
         key_path=key_path,
         ca_pem=ca_pem,
-        not_after=cert.not_valid_after_utc,
+        not_after=facts.not_after,
         reused=True,
     )
+
+
+def _check_lifetime(lifetime: timedelta, now: datetime) -> None:
+    if lifetime <= timedelta(0):
+        raise ConfigurationError("certificate lifetime must be positive", reason="certificate")
+    if shifted(now, lifetime) is None:
+        raise ConfigurationError(
+            "certificate lifetime would end past the year 9999", reason="certificate"
+        )
 
 
 def ensure_certificates(
@@ -241,29 +304,100 @@ def ensure_certificates(
             not belong together, the certificate expired, or ``lifetime`` is not
             positive or would end past the calendar.
     """
-    if lifetime <= timedelta(0):
-        raise ConfigurationError("certificate lifetime must be positive", reason="certificate")
-    if shifted(now, lifetime) is None:
-        raise ConfigurationError(
-            "certificate lifetime would end past the year 9999", reason="certificate"
-        )
-    state_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
+    _check_lifetime(lifetime, now)
     cert_path, key_path = state_dir / CERT_FILE, state_dir / KEY_FILE
     have_cert, have_key = cert_path.exists(), key_path.exists()
     if have_cert and have_key:
+        # Nothing is written: a read-only state directory (a Secret) works.
         return _load_existing(state_dir, now)
+    state_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
     if have_cert or have_key:
         missing = key_path if have_cert else cert_path
         raise ConfigurationError(
             f"{missing} is missing; remove the other half of the pair to generate a new one",
             reason="certificate",
         )
-    ca_pem, cert_pem, key_pem, not_after = _generate(hostname, address, lifetime, now)
-    write_file(key_path, key_pem, 0o600)
+    from cryptography.hazmat.primitives import serialization
+
+    ca_cert, ca_key = _new_ca(max(lifetime, DEFAULT_CA_LIFETIME), now)
+    cert_pem, key_pem, not_after = _issue(ca_cert, ca_key, hostname, address, lifetime, now)
+    ca_pem = ca_cert.public_bytes(serialization.Encoding.PEM)
+    write_file(state_dir / CA_KEY_FILE, _key_pem(ca_key), 0o600)
     write_file(state_dir / CA_FILE, ca_pem, 0o644)
+    write_file(key_path, key_pem, 0o600)
     write_file(cert_path, cert_pem, 0o644)
     return CertificateFiles(
         cert_path=cert_path, key_path=key_path, ca_pem=ca_pem, not_after=not_after, reused=False
+    )
+
+
+def renew_certificate(
+    state_dir: Path,
+    *,
+    hostname: str = "localhost",
+    address: str = "127.0.0.1",
+    lifetime: timedelta = DEFAULT_CERT_LIFETIME,
+    now: datetime,
+) -> CertificateFiles:
+    """Issue a new serving key and certificate in ``state_dir`` with the CA kept there.
+
+    The CA stays, so the webhook kubeconfig's ``certificate-authority-data`` stays
+    valid; a running ``serve`` picks the new pair up without a restart. The key
+    is written before the certificate, and each file is replaced atomically.
+
+    Raises:
+        ConfigurationError: no ``ca.pem``/``ca-key.pem`` (a pair made by
+            aws-iam-authenticator, or by an ``init`` older than this), they do
+            not belong together, or the CA has expired.
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    _check_lifetime(lifetime, now)
+    ca_path, ca_key_path = state_dir / CA_FILE, state_dir / CA_KEY_FILE
+    try:
+        ca_cert = x509.load_pem_x509_certificate(ca_path.read_bytes())
+        ca_key = serialization.load_pem_private_key(ca_key_path.read_bytes(), password=None)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot renew: {exc.filename} is missing or unreadable ({exc.strerror}); without "
+            "the CA's key only a new CA can be made: delete cert.pem and key.pem, run init "
+            "again and give kube-apiserver the new kubeconfig",
+            reason="certificate",
+        ) from None
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"cannot renew: {ca_path} or {ca_key_path} is not PEM ({exc})", reason="certificate"
+        ) from None
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey) or _spki(ca_key) != _spki(ca_cert):
+        raise ConfigurationError(
+            f"cannot renew: {ca_key_path} is not the key of {ca_path}", reason="certificate"
+        )
+    if ca_cert.not_valid_after_utc <= now:
+        raise ConfigurationError(
+            f"cannot renew: the CA in {ca_path} expired on {ca_cert.not_valid_after_utc:%Y-%m-%d}",
+            reason="certificate",
+        )
+    cert_pem, key_pem, not_after = _issue(ca_cert, ca_key, hostname, address, lifetime, now)
+    cert_path, key_path = state_dir / CERT_FILE, state_dir / KEY_FILE
+    write_file(key_path, key_pem, 0o600)
+    write_file(cert_path, cert_pem, 0o644)
+    return CertificateFiles(
+        cert_path=cert_path,
+        key_path=key_path,
+        ca_pem=ca_path.read_bytes(),
+        not_after=not_after,
+        reused=False,
+    )
+
+
+def _spki(item: x509.Certificate | ec.EllipticCurvePrivateKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    public = item.public_key()
+    return public.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
 
 

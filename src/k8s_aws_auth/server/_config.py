@@ -17,10 +17,11 @@ loader, so an upstream file works unchanged::
       stsEndpointURL: https://sts.us-east-1.amazonaws.com   # VPC endpoint, emulator
       cacheTTL: 60s
 
-Precedence: command-line flag > file > default. Keys this server does not use
-but upstream does (``kubeconfig``, ``master``, ``generateKubeconfig``...) are
-accepted and reported in [`ServerConfig.ignored_keys`][k8s_aws_auth.server.ServerConfig.ignored_keys]; any other key is an
-error naming it, so a typo never silently turns a setting off. The mapping keys
+Precedence: command-line flag > file > default. Every upstream key is honoured
+or, when this server cannot honour it yet (``dynamicBackendModePath``), accepted
+and reported in [`ServerConfig.ignored_keys`][k8s_aws_auth.server.ServerConfig.ignored_keys] with the reason
+(`serve` logs each at start-up); any other key is an error naming it, so a typo
+never silently turns a setting off. The mapping keys
 (``mapRoles``, ``mapUsers``, ``mapAccounts``, ``dynamicfilepath``...) are kept in
 [`ServerConfig.mapping_document`][k8s_aws_auth.server.ServerConfig.mapping_document] for the identity mapper.
 """
@@ -39,7 +40,15 @@ import yaml
 from k8s_aws_auth._core.config import DEFAULT_MAX_TOKEN_SIZE, VerifierConfig
 from k8s_aws_auth.errors import ConfigurationError
 
-__all__ = ["DEFAULT_PORT", "ServerConfig", "load_server_config", "parse_duration"]
+__all__ = [
+    "DEFAULT_HEALTH_PORT",
+    "DEFAULT_PORT",
+    "ServerConfig",
+    "ignored_key_reason",
+    "load_server_config",
+    "parse_bool",
+    "parse_duration",
+]
 
 DEFAULT_PORT = 21362
 _MAX_CONFIG_BYTES = 4 * 1024 * 1024
@@ -53,7 +62,16 @@ _SERVER_KEYS = {
     "statedir": "state_dir",
     "backendmode": "backend_mode",
     "scrubbedaccounts": "scrubbed_accounts",
+    "generatekubeconfig": "generate_kubeconfig",
+    "kubeconfigpregenerated": "kubeconfig_pregenerated",
+    "kubeconfig": "kubeconfig",
+    "master": "master",
     # ours
+    "healthport": "health_port",
+    "healthaddress": "health_address",
+    "logformat": "log_format",
+    "certreloadinterval": "cert_reload_interval",
+    "certexpirywarning": "cert_expiry_warning",
     "stsendpointurl": "sts_endpoint_url",
     "extraregions": "extra_regions",
     "maxtokensize": "max_token_size",
@@ -97,15 +115,36 @@ MAPPING_KEYS = frozenset(
         "reservedprefixconfig",
         "dynamicfilepath",
         "dynamicfileuseridstrict",
-        "dynamicbackendmodepath",
         "awsauthconfigmapfile",
     }
 )
-# Upstream keys with no meaning here (the kubeconfig is written by `init`; there is
-# no Kubernetes client): accepted so an upstream file loads, and reported.
-_IGNORED_UPSTREAM_KEYS = frozenset(
-    {"generatekubeconfig", "kubeconfigpregenerated", "kubeconfig", "master"}
-)
+#: Upstream keys this server accepts but cannot honour yet (lower-cased) → why.
+IGNORED_UPSTREAM_KEYS = {
+    "dynamicbackendmodepath": (
+        "switching backend modes at run time from a file is not implemented; "
+        "the modes of --backend-mode/backendMode apply"
+    ),
+}
+#: Top-level upstream keys read elsewhere: ``log-verbosity`` is a flag/environment
+#: setting upstream too (read before the file); gates come from ``--feature-gates``.
+_IGNORED_TOP_KEYS = {
+    "log-verbosity": "upstream reads it before the file too: use -v/--log-verbosity",
+    "feature-gates": "upstream never reads it from the file: use --feature-gates",
+    "featuregates": "use --feature-gates",
+}
+LOG_FORMATS = ("json", "text")
+#: logrus level names (``-v/--log-verbosity``) → ours.
+LOG_LEVELS = {
+    "panic": "critical",
+    "fatal": "critical",
+    "error": "error",
+    "warn": "warning",
+    "warning": "warning",
+    "info": "info",
+    "debug": "debug",
+    "trace": "debug",
+}
+DEFAULT_HEALTH_PORT = 21363
 _DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)(d|h|ms|m|s))+", re.ASCII)
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(d|h|ms|m|s)", re.ASCII)
 _NUMBER = re.compile(r"\d+(?:\.\d+)?", re.ASCII)
@@ -224,11 +263,48 @@ def _region(value: object) -> str | None:
 
 def _log_level(value: object) -> str:
     level = str(value).lower()
-    if level not in ("debug", "info", "warning", "error"):
+    if level not in LOG_LEVELS:
         raise ConfigurationError(
-            "logLevel must be debug, info, warning or error", reason="logLevel"
+            f"invalid log level {str(value)!r}; valid values are: panic, fatal, error, "
+            "warning, info, debug, trace",
+            reason="logLevel",
         )
-    return level
+    return LOG_LEVELS[level]
+
+
+def _log_format(value: object) -> str:
+    text = str(value).lower()
+    if text not in LOG_FORMATS:
+        raise ConfigurationError("log format must be text or json", reason="logFormat")
+    return text
+
+
+def parse_bool(value: object, name: str) -> bool:
+    """``true``/``false`` (any case, also ``1``/``0``, ``t``/``f``), like Go's ``strconv.ParseBool``."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "t", "true"):
+        return True
+    if text in ("0", "f", "false"):
+        return False
+    raise ConfigurationError(f"{name} must be true or false", reason=name)
+
+
+def _master(value: object) -> str | None:
+    text = _optional_text(value)
+    if text is not None and not re.fullmatch(r"https?://[^\s/?#]+(?:/[^\s?#]*)?", text):
+        raise ConfigurationError(
+            "master must be the http(s) URL of the Kubernetes API server", reason="master"
+        )
+    return text
+
+
+def _existing_file(value: object) -> Path | None:
+    path = _optional_path(value)
+    if path is not None and not path.is_file():
+        raise ConfigurationError(f"kubeconfig {path} is not a readable file", reason="kubeconfig")
+    return path
 
 
 #: attribute → coercion of a file or flag value (names in messages are the file keys).
@@ -262,6 +338,16 @@ _COERCE: dict[str, Callable[[Any], object]] = {
     "client_ca_file": _optional_path,
     "cert_lifetime": lambda v: _seconds(v, "certLifetime"),
     "log_level": _log_level,
+    "log_format": _log_format,
+    "feature_gates": lambda v: {str(k): bool(flag) for k, flag in dict(v).items()},
+    "generate_kubeconfig": _optional_path,
+    "kubeconfig_pregenerated": lambda v: parse_bool(v, "kubeconfigPregenerated"),
+    "kubeconfig": _existing_file,
+    "master": _master,
+    "health_port": lambda v: _int(v, "healthPort", 0, 65535),
+    "health_address": str,
+    "cert_reload_interval": lambda v: parse_duration(v, "certReloadInterval"),
+    "cert_expiry_warning": lambda v: parse_duration(v, "certExpiryWarning"),
     "mapping_reload_interval": lambda v: _seconds(v, "reloadInterval"),
     "shutdown_timeout": lambda v: _seconds(v, "shutdownTimeout"),
     "ec2_role_arn": _optional_text,
@@ -323,6 +409,31 @@ class ServerConfig:
     """When set, clients (kube-apiserver) must present a certificate signed by this CA."""
     cert_lifetime: float = 365 * 86400.0
     log_level: str = "info"
+    """Python level name (``-v/--log-verbosity`` takes logrus's names and maps them)."""
+    log_format: str = "json"
+    """``json`` (one object per line) or ``text`` (logrus's ``key=value`` lines)."""
+    feature_gates: Mapping[str, bool] = attrs.field(factory=dict)
+    """Upstream's ``--feature-gates`` (logged at start-up; ``init`` honours
+    ``ConfiguredInitDirectories``)."""
+    generate_kubeconfig: Path | None = None
+    """Where ``serve`` writes the webhook kubeconfig (upstream's ``--generate-kubeconfig``);
+    ``None``: ``kubeconfig.yaml`` in the state directory, best effort (a read-only
+    state directory only logs that it was not written)."""
+    kubeconfig_pregenerated: bool = False
+    """Write no webhook kubeconfig (``init`` made it)."""
+    kubeconfig: Path | None = None
+    """kubeconfig of the Kubernetes API client (``EKSConfigMap``/``CRD`` backends)."""
+    master: str | None = None
+    """URL of the Kubernetes API server, overriding the kubeconfig's."""
+    health_port: int = DEFAULT_HEALTH_PORT
+    """Plain-HTTP health port answering ``ok`` on any path (upstream's 21363); 0 turns it off."""
+    # Every interface, as upstream: kubelet probes reach the pod's IP, not loopback.
+    health_address: str = "0.0.0.0"  # noqa: S104
+    """Address of the health port (upstream: every interface)."""
+    cert_reload_interval: float = 10.0
+    """Seconds between checks of ``cert.pem``/``key.pem`` for a new pair (0: never reload)."""
+    cert_expiry_warning: float = 30 * 86400.0
+    """Warn (log, ``/readyz`` stays ready) this long before the serving certificate expires."""
     mapping_reload_interval: float = 5.0
     shutdown_timeout: float = 10.0
     region: str | None = None
@@ -360,6 +471,13 @@ class ServerConfig:
             cache_size=self.cache_size if self.cache_ttl > 0 else 0,
             cache_ttl=timedelta(seconds=self.cache_ttl) if self.cache_ttl > 0 else None,
         )
+
+
+def ignored_key_reason(key: str) -> str:
+    """Why ``key`` (as reported in ``ignored_keys``) has no effect here."""
+    lowered = key.lower()
+    bare = lowered.removeprefix("server.")
+    return IGNORED_UPSTREAM_KEYS.get(bare) or _IGNORED_TOP_KEYS.get(lowered, "not used")
 
 
 def _lower_keys(document: Mapping[Any, Any], where: str) -> dict[str, tuple[str, Any]]:
@@ -430,13 +548,13 @@ def load_server_config(
                         values[_SERVER_KEYS[sub]] = sub_value
                     elif sub in MAPPING_KEYS:
                         mapping_document[original] = sub_value
-                    elif sub in _IGNORED_UPSTREAM_KEYS:
+                    elif sub in IGNORED_UPSTREAM_KEYS:
                         ignored.append(f"server.{original}")
                     else:
                         raise ConfigurationError(
                             f"{path}: unknown key server.{original}", reason="config"
                         )
-            elif lowered == "featuregates":
+            elif lowered in _IGNORED_TOP_KEYS:
                 ignored.append(key)
             else:
                 raise ConfigurationError(f"{path}: unknown key {key}", reason="config")

@@ -102,7 +102,9 @@ class Listener:
     ) -> None:
         self._sock = sock
         self._factory = protocol_factory
-        self._ssl = ssl_context
+        #: Used for each new handshake; replace it to rotate the certificate (connections
+        #: already established keep theirs).
+        self.ssl_context = ssl_context
         self._limits = limits
         self._stats = stats
         self._backlog = backlog
@@ -220,8 +222,8 @@ class Listener:
                 self._release()
 
         options: dict[str, Any] = {}
-        if self._ssl is not None:
-            options["ssl"] = self._ssl
+        if self.ssl_context is not None:
+            options["ssl"] = self.ssl_context
             options["ssl_handshake_timeout"] = self._limits.tls_handshake_timeout
             if sys.version_info >= (3, 11):
                 # The TLS close waits for the client's close_notify; 30 s by default.

@@ -1,7 +1,9 @@
-"""Structured JSON logs for the webhook, with a last line of defence against token leaks.
+"""Structured logs for the webhook, with a last line of defence against token leaks.
 
-Every record becomes one JSON object per line: ``time``, ``level``, ``logger``,
-``message`` and the ``fields`` the caller attached (``extra={"fields": {...}}``).
+By default every record becomes one JSON object per line: ``time``, ``level``,
+``logger``, ``message`` and the ``fields`` the caller attached
+(``extra={"fields": {...}}``). ``-l text`` gives aws-iam-authenticator's logrus
+lines instead: ``time="…" level=info msg="…" key=value``.
 Whatever a message or field contains, every secret shape ``k8s_aws_auth._core.redact`` knows
 (``k8s-aws-v1.…`` tokens, ``X-Amz-Signature=…``, ``X-Amz-Security-Token=…``,
 bearer and credential-header values, JWTs) is replaced by ``[redacted]`` before
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import datetime, timezone
 from typing import IO, Any
@@ -21,7 +24,7 @@ from typing import IO, Any
 from k8s_aws_auth._core.redact import scrub
 from k8s_aws_auth._runtime.log_guard import guard_logs
 
-__all__ = ["JsonFormatter", "configure_logging", "redact"]
+__all__ = ["JsonFormatter", "TextFormatter", "configure_logging", "redact"]
 
 
 def redact(text: str) -> str:
@@ -67,15 +70,60 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
 
 
-def configure_logging(level: str = "info", stream: IO[str] | None = None) -> logging.Handler:
-    """Send ``k8s_aws_auth`` and ``uvicorn`` logs as JSON lines to ``stream`` (stderr).
+#: Python level → logrus's name, as its text formatter prints it.
+_LOGRUS_LEVELS = {"CRITICAL": "fatal", "ERROR": "error", "WARNING": "warning", "INFO": "info"}
+_PLAIN = re.compile(r"[A-Za-z0-9_./:@+=-]+")
+
+
+def _logfmt(value: Any) -> str:
+    if isinstance(value, str):
+        text = redact(value)
+    else:
+        text = json.dumps(_clean(value), ensure_ascii=False, separators=(",", ":"))
+    # logrus quotes values that are empty or hold anything beyond a plain word
+    return text if _PLAIN.fullmatch(text) else json.dumps(text, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    """aws-iam-authenticator's text lines (logrus ``TextFormatter{FullTimestamp: true}``), redacted.
+
+    ``time="2025-06-02T15:01:32Z" level=info msg="serving" address=127.0.0.1 …``:
+    the fields follow ``msg`` in alphabetical order, quoted when they are not a
+    plain word, lists and mappings as JSON.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Render ``record`` as one ``key=value`` line."""
+        moment = datetime.fromtimestamp(record.created, tz=timezone.utc).isoformat(
+            timespec="seconds"
+        )
+        level = _LOGRUS_LEVELS.get(record.levelname, record.levelname.lower())
+        parts = [
+            f'time="{moment.replace("+00:00", "Z")}"',
+            f"level={level}",
+            f"msg={_logfmt(record.getMessage())}",
+        ]
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            parts.extend(f"{key}={_logfmt(fields[key])}" for key in sorted(fields, key=str))
+        if record.exc_info and record.exc_info[0] is not None:
+            parts.append(f"error={_logfmt(f'{record.exc_info[0].__name__}: {record.exc_info[1]}')}")
+        elif record.exc_text:
+            parts.append(f"error={_logfmt(record.exc_text)}")
+        return " ".join(parts)
+
+
+def configure_logging(
+    level: str = "info", stream: IO[str] | None = None, log_format: str = "json"
+) -> logging.Handler:
+    """Send ``k8s_aws_auth`` and ``uvicorn`` logs to ``stream`` (stderr), JSON lines or ``text``.
 
     Returns the installed handler (remove it to undo). uvicorn's access log is
     left off by the server; its error log goes through the same formatter.
     """
     guard_logs()
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(TextFormatter() if log_format == "text" else JsonFormatter())
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         numeric = logging.INFO

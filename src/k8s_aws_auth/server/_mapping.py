@@ -23,12 +23,11 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from k8s_aws_auth._core.models import Identity
-from k8s_aws_auth._ec2.lookup import EC2NameLookup
 from k8s_aws_auth.errors import ConfigurationError
 from k8s_aws_auth.mapping import (
     Backend,
@@ -41,6 +40,9 @@ from k8s_aws_auth.mapping import (
 
 from ._config import ServerConfig
 from ._metrics import ServerMetrics
+
+if TYPE_CHECKING:
+    from k8s_aws_auth._ec2.lookup import EC2NameLookup
 
 __all__ = ["IdentityMapping", "load_identity_mapping"]
 
@@ -187,8 +189,9 @@ def load_identity_mapping(
             backends.append((mode, loader))
         else:
             raise ConfigurationError(
-                f"backend {mode} is not supported by this server (use MountedFile, DynamicFile "
-                "or EKSConfigMap)",
+                f"backend {mode} (IAMIdentityMapping objects read from the Kubernetes API) is "
+                "not supported by this server yet; use MountedFile, DynamicFile or EKSConfigMap "
+                "(a mounted aws-auth ConfigMap)",
                 reason="backend",
             )
     # Reserved username prefixes are a server setting (upstream's reservedPrefixConfig).

@@ -17,10 +17,12 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
 from k8s_aws_auth import VerifierStats
@@ -33,6 +35,11 @@ _log = logging.getLogger("k8s_aws_auth.server")
 
 UPSTREAM = "aws_iam_authenticator"
 OURS = "k8s_aws_auth"
+#: upstream's ``result`` label value for an unmapped identity (its spelling, kept so
+#: existing dashboards and alerts match); our own families say ``unknown_user``.
+_UPSTREAM_RESULTS = {"unknown_user": "uknown_user"}
+#: upstream's buckets of ``dynamic_e2e_latency_seconds``.
+_DYNAMIC_BUCKETS = (1.0, 3.0, 5.0, 10.0, 15.0, 20.0, 30.0, 60.0)
 
 #: Reads a source's counters at scrape time: counter name → value.
 StatsReader = Callable[[], Mapping[str, float]]
@@ -47,7 +54,10 @@ class _StatsCollector(Collector):
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         if self.verifier is not None:
             yield from _verifier_families(self.verifier())
-        if self.ec2 is not None:
+        # upstream exports the EC2 counter whether or not lookups are in use
+        if self.ec2 is None:
+            yield _describe_instances_calls(0)
+        else:
             yield from _ec2_families(self.ec2())
         for prefix, documentation, kind, read in self.sources:
             try:
@@ -95,12 +105,16 @@ def _verifier_families(
     yield calls
 
 
-def _ec2_families(stats: Mapping[str, float]) -> Iterator[CounterMetricFamily]:
+def _describe_instances_calls(value: float) -> CounterMetricFamily:
     calls = CounterMetricFamily(
         f"{UPSTREAM}_ec2_describe_instances_calls", "EC2 DescribeInstances calls made"
     )
-    calls.add_metric([], float(stats.get("describe_instances_calls", 0)))
-    yield calls
+    calls.add_metric([], float(value))
+    return calls
+
+
+def _ec2_families(stats: Mapping[str, float]) -> Iterator[CounterMetricFamily]:
+    yield _describe_instances_calls(stats.get("describe_instances_calls", 0))
     for key, documentation in (
         ("cache_hits", "instance DNS name lookups answered from the cache"),
         ("cache_misses", "instance DNS name lookups that had to ask EC2"),
@@ -113,14 +127,19 @@ def _ec2_families(stats: Mapping[str, float]) -> Iterator[CounterMetricFamily]:
 class ServerMetrics:
     """The webhook's metrics; pass [`record()`][k8s_aws_auth.server.ServerMetrics.record] as ``TokenReviewApp(on_result=...)``.
 
-    * ``aws_iam_authenticator_authenticate_latency_seconds{result}`` — review latency;
+    * ``aws_iam_authenticator_authenticate_latency_seconds{result}`` — review latency
+      (``result`` as upstream spells it, ``uknown_user`` included);
+    * ``aws_iam_authenticator_configmap_watch_failures_total``,
+      ``…_dynamicfile_failures_total``, ``…_dynamic_e2e_latency_seconds{type}``,
+      ``…_dynamic_file_enabled``, ``…_dynamic_file_only`` — upstream's families of
+      features not built here yet: exported, and 0;
     * ``aws_iam_authenticator_sts_responses_total{ResponseCode,StsRegion}`` — STS answers;
     * ``aws_iam_authenticator_sts_throttling_total{StsRegion}`` and
       ``aws_iam_authenticator_sts_connection_failures_total{StsRegion}``;
     * ``k8s_aws_auth_token_reviews_total{result,code}`` — answers by HTTP status;
     * ``k8s_aws_auth_verifier_*`` — the verifier's counters (cache hits and
       misses, single-flight joins, STS calls by outcome), read at scrape time;
-    * ``aws_iam_authenticator_ec2_describe_instances_calls_total`` and
+    * ``aws_iam_authenticator_ec2_describe_instances_calls_total`` (always) and
       ``k8s_aws_auth_ec2_cache_hits_total``/``…_misses_total`` — ``{{EC2PrivateDNSName}}``
       lookups (when enabled);
     * ``k8s_aws_auth_<source>_<counter>`` — counters of other registered sources
@@ -157,6 +176,41 @@ class ServerMetrics:
             namespace=UPSTREAM,
             registry=self.registry,
         )
+        # upstream's Kubernetes-backend and dynamic-file families: registered with its
+        # names so dashboards find them; the EKSConfigMap watch and the dynamic
+        # backend-mode file that move them are not built yet (they stay at 0).
+        self.configmap_watch_failures = Counter(
+            "configmap_watch_failures_total",
+            "Failures to start a watch of the aws-auth ConfigMap",
+            namespace=UPSTREAM,
+            registry=self.registry,
+        )
+        self.dynamicfile_failures = Counter(
+            "dynamicfile_failures_total",
+            "Failures to watch the dynamic file",
+            namespace=UPSTREAM,
+            registry=self.registry,
+        )
+        self.dynamic_e2e_latency = Histogram(
+            "dynamic_e2e_latency_seconds",
+            "Seconds from a dynamic file's LastUpdatedDateTime to its reload, by type",
+            ["type"],
+            namespace=UPSTREAM,
+            buckets=_DYNAMIC_BUCKETS,
+            registry=self.registry,
+        )
+        self.dynamic_file_enabled = Gauge(
+            "dynamic_file_enabled",
+            "1 when a backend-mode file enabled DynamicFile beside other modes",
+            namespace=UPSTREAM,
+            registry=self.registry,
+        )
+        self.dynamic_file_only = Gauge(
+            "dynamic_file_only",
+            "1 when a backend-mode file made DynamicFile the only mode",
+            namespace=UPSTREAM,
+            registry=self.registry,
+        )
         self.reviews = Counter(
             "token_reviews_total",
             "TokenReview answers by result and HTTP status",
@@ -166,10 +220,13 @@ class ServerMetrics:
         )
         self._stats = _StatsCollector()
         self.registry.register(self._stats)
+        # process_* (memory, CPU, file descriptors), as upstream's default registry has
+        ProcessCollector(registry=self.registry)
 
     def record(self, outcome: AuthenticationResult) -> None:
         """Count one ``/authenticate`` answer."""
-        self.latency.labels(outcome.result).observe(outcome.seconds)
+        upstream_result = _UPSTREAM_RESULTS.get(outcome.result, outcome.result)
+        self.latency.labels(upstream_result).observe(outcome.seconds)
         self.reviews.labels(outcome.result, str(outcome.status_code)).inc()
 
     def record_sts(self, status: int | None, region: str, *, throttled: bool = False) -> None:

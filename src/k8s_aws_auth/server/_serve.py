@@ -9,7 +9,10 @@ and the mapping reloader close).
 uvicorn runs the app, the lifespan and the shutdown; connections are accepted by
 our own `Listener` (connection limit, TLS handshake timeout, calm at the
 file-descriptor limit) and every phase of a connection is bounded by the
-`ConnectionGuard` mixed into uvicorn's protocol (see those modules).
+`ConnectionGuard` mixed into uvicorn's protocol (see those modules). A second,
+plain-HTTP `Listener` serves upstream's health port (``_health``), and a
+`CertificateReloader` swaps a changed certificate pair into the TLS listener
+for new handshakes (``_cert_reload``).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import ssl
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 import httpx
@@ -34,18 +37,21 @@ from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from k8s_aws_auth import AsyncTokenVerifier
-from k8s_aws_auth._ec2.lookup import EC2NameLookup, build_ec2_lookup, uses_ec2_dns_name
+from k8s_aws_auth._ec2.usage import uses_ec2_dns_name
 from k8s_aws_auth._runtime.clock import utc_now
+from k8s_aws_auth.errors import ConfigurationError
 
 from ._app import MapIdentity, TokenReviewApp
+from ._cert_reload import CertificateReloader, ServingCertificate, read_certificate
 from ._certs import (
     KUBECONFIG_FILE,
     CertificateFiles,
     ensure_certificates,
     webhook_kubeconfig,
     write_file,
+    write_if_changed,
 )
-from ._config import ServerConfig
+from ._config import ServerConfig, ignored_key_reason
 from ._connection_guard import (
     ConnectionGuard,
     ConnectionLimits,
@@ -53,11 +59,16 @@ from ._connection_guard import (
     close_after_errors,
     guarded_protocol,
 )
+from ._health import HEALTH_CONNECTIONS, answer_plain_http
 from ._listener import REPORT_INTERVAL, Listener, default_max_connections, open_file_limit
 from ._logging import configure_logging
 from ._mapping import IdentityMapping, load_identity_mapping
 from ._metrics import ServerMetrics
 from ._observe import ObservingTransport
+from ._pem import check_pair
+
+if TYPE_CHECKING:
+    from k8s_aws_auth._ec2.lookup import EC2NameLookup
 
 __all__ = ["ServerParts", "build_server", "run_server", "serve"]
 
@@ -83,18 +94,37 @@ def _bind(address: str, port: int) -> socket.socket:
     return sock
 
 
+def _tighten(context: ssl.SSLContext, config: ServerConfig) -> ssl.SSLContext:
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if config.client_ca_file is not None:
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(cafile=str(config.client_ca_file))
+    return context
+
+
 def _ssl_context_factory(
     config: ServerConfig,
 ) -> Callable[[uvicorn.Config, Callable[[], ssl.SSLContext]], ssl.SSLContext]:
     def factory(_: uvicorn.Config, default: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
-        context = default()
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        if config.client_ca_file is not None:
-            context.verify_mode = ssl.CERT_REQUIRED
-            context.load_verify_locations(cafile=str(config.client_ca_file))
-        return context
+        return _tighten(default(), config)
 
     return factory
+
+
+def server_ssl_context(
+    uv_config: uvicorn.Config, config: ServerConfig, cert_path: str, key_path: str
+) -> ssl.SSLContext:
+    """The context of the start-up for another pair of files (a certificate reload)."""
+    # uvicorn's create_ssl_context, except that an encrypted key fails instead of
+    # making OpenSSL prompt for a password
+    context = ssl.SSLContext(uv_config.ssl_version)
+    check_pair(context, cert_path, key_path)
+    context.verify_mode = ssl.VerifyMode(uv_config.ssl_cert_reqs)
+    if uv_config.ssl_ca_certs:
+        context.load_verify_locations(uv_config.ssl_ca_certs)
+    if uv_config.ssl_ciphers:
+        context.set_ciphers(uv_config.ssl_ciphers)
+    return _tighten(context, config)
 
 
 @attrs.define
@@ -111,6 +141,8 @@ class ServerParts:
     """``{{EC2PrivateDNSName}}`` lookups, when a mapping needs them."""
     connections: ConnectionStats = attrs.field(factory=ConnectionStats)
     """Client connection counters (``k8s_aws_auth_connections_*`` metrics)."""
+    serving_certificate: ServingCertificate | None = None
+    """The certificate in use (reloads replace it); ``/readyz`` is 503 once it expired."""
     ready: bool = False
 
 
@@ -141,21 +173,24 @@ def build_server(
         lifetime=timedelta(seconds=config.cert_lifetime),
         now=now,
     )
-    kubeconfig_path = config.state_dir / KUBECONFIG_FILE
-    if not kubeconfig_path.exists():
-        text = webhook_kubeconfig(
-            hostname=config.hostname, port=config.port, ca_pem=certificates.ca_pem
-        )
-        write_file(kubeconfig_path, text.encode("utf-8"), 0o644)
-    if certificates.not_after - now < timedelta(days=30):
+    _write_webhook_kubeconfig(config, certificates)
+    _report_settings(config)
+    if certificates.not_after - now < timedelta(seconds=config.cert_expiry_warning):
         _log.warning(
-            "the serving certificate expires soon",
+            "the serving certificate expires soon: renew it (init --renew, cert-manager)",
             extra={"fields": {"not_after": certificates.not_after.isoformat()}},
         )
+    serving = ServingCertificate(
+        not_after=certificates.not_after,
+        serial=read_certificate(certificates.cert_path).serial,
+    )
     metrics = ServerMetrics()
     mapping = load_identity_mapping(config, metrics=metrics)
     ec2: EC2NameLookup | None = None
     if uses_ec2_dns_name(mapping.mapping_sets()) or config.ec2_role_arn or config.ec2_endpoint_url:
+        # Imported only here: the lookup brings the credential chain (~3 MiB).
+        from k8s_aws_auth._ec2.lookup import build_ec2_lookup
+
         ec2 = build_ec2_lookup(config, environ=dict(os.environ) if environ is None else environ)
         mapping.ec2 = ec2
         metrics.watch_ec2(ec2.stats)
@@ -179,11 +214,13 @@ def build_server(
     )
     verifier = AsyncTokenVerifier(verifier_config, client=client)
     metrics.watch_verifier(lambda: verifier.stats)
-    expiry = certificates.not_after.timestamp()
+    metrics.add_source(
+        "serving_certificate", serving.counters, documentation="serving certificate reloads"
+    )
     metrics.add_source(
         "serving_certificate",
-        lambda: {"expiry_timestamp_seconds": expiry},
-        documentation="serving certificate",
+        lambda: serving.gauges(utc_now()),
+        documentation="serving certificate notAfter and seconds left",
         kind="gauge",
     )
     parts_holder: list[ServerParts] = []
@@ -212,7 +249,7 @@ def build_server(
         audiences=config.audiences,
         scrubbed_accounts=config.scrubbed_accounts,
         retry_after=config.retry_after,
-        ready=lambda: parts_holder[0].ready and mapping.healthy(),
+        ready=lambda: parts_holder[0].ready and mapping.healthy() and serving.not_after > utc_now(),
         metrics_endpoint=metrics.render,
         on_result=metrics.record,
         on_startup=[startup],
@@ -226,6 +263,7 @@ def build_server(
         metrics=metrics,
         certificates=certificates,
         ec2=ec2,
+        serving_certificate=serving,
     )
     metrics.add_source(
         "connections", parts.connections.counters, documentation="client connections"
@@ -235,6 +273,56 @@ def build_server(
     )
     parts_holder.append(parts)
     return parts
+
+
+def _write_webhook_kubeconfig(config: ServerConfig, certificates: CertificateFiles) -> None:
+    """Write the kubeconfig kube-apiserver reads, as ``--generate-kubeconfig`` says.
+
+    An explicit path is rewritten (atomically) whenever its content would change,
+    like upstream's at every start, and a failure stops the start-up: the operator
+    asked for that file. The default, ``kubeconfig.yaml`` in the state directory,
+    is only written when missing (``init --client-certificate`` may have edited
+    it), and a read-only state directory (a Secret) only logs that it was not.
+    """
+    if config.kubeconfig_pregenerated:
+        return
+    text = webhook_kubeconfig(
+        hostname=config.hostname, port=config.port, ca_pem=certificates.ca_pem
+    ).encode("utf-8")
+    if config.generate_kubeconfig is not None:
+        path = config.generate_kubeconfig
+        try:
+            if write_if_changed(path, text, 0o644):
+                _log.info(
+                    "wrote the webhook kubeconfig", extra={"fields": {"kubeconfigPath": str(path)}}
+                )
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot write the webhook kubeconfig {path}: {exc.strerror}; fix the "
+                "volume, or pass --kubeconfig-pregenerated=true when init wrote it",
+                reason="kubeconfig",
+            ) from None
+        return
+    path = config.state_dir / KUBECONFIG_FILE
+    if path.exists():
+        return
+    try:
+        write_file(path, text, 0o644)
+    except OSError as exc:
+        _log.warning(
+            "the webhook kubeconfig was not written (the state directory is read-only?)",
+            extra={"fields": {"kubeconfigPath": str(path), "error": exc.strerror}},
+        )
+
+
+def _report_settings(config: ServerConfig) -> None:
+    """Log the feature gates and every config key that has no effect, with the reason."""
+    if config.feature_gates:
+        _log.info("feature gates", extra={"fields": {"feature_gates": dict(config.feature_gates)}})
+    for key in config.ignored_keys:
+        _log.warning(
+            "config key ignored", extra={"fields": {"key": key, "reason": ignored_key_reason(key)}}
+        )
 
 
 def connection_limits(config: ServerConfig, open_files: int | None = None) -> ConnectionLimits:
@@ -262,7 +350,7 @@ def uvicorn_config(
     """The uvicorn settings the server uses (shared with the benchmark's trivial app)."""
     limits = limits or connection_limits(config, open_file_limit())
     return uvicorn.Config(
-        close_after_errors(app),
+        close_after_errors(answer_plain_http(app)),
         host=config.address,
         port=config.port,
         http=guarded_protocol(H11Protocol, limits, stats or ConnectionStats()),
@@ -307,6 +395,15 @@ class WebhookServer(uvicorn.Server):
             )
         )
 
+    def use_ssl_context(self, context: ssl.SSLContext) -> None:
+        """Serve new TLS handshakes with ``context`` (a reloaded certificate pair)."""
+        for listener in self.servers:
+            if isinstance(listener, Listener) and listener.ssl_context is not None:
+                listener.ssl_context = context
+
+    health_socket: socket.socket | None = None
+    """Bound by the caller for the plain-HTTP health port (``ok`` on any path), or ``None``."""
+
     async def startup(self, sockets: Sequence[socket.socket] | None = None) -> None:
         """Run the lifespan startup, then accept on ``sockets`` (bound by the caller)."""
         if not sockets:
@@ -338,6 +435,17 @@ class WebhookServer(uvicorn.Server):
             )
             for sock in sockets
         ]
+        if self.health_socket is not None:
+            listeners.append(
+                Listener(
+                    self.health_socket,
+                    create_protocol,
+                    ssl_context=None,
+                    limits=attrs.evolve(self.limits, max_connections=HEALTH_CONNECTIONS),
+                    stats=ConnectionStats(),
+                    backlog=config.backlog,
+                )
+            )
         for listener in listeners:
             listener.start()
         # uvicorn's shutdown only calls close() and wait_closed() on its servers.
@@ -358,11 +466,14 @@ async def serve(
     sock = _bind(config.address, config.port)
     host, port = sock.getsockname()[:2]
     server = WebhookServer(config, parts.app, parts.certificates, stats=parts.connections)
+    health = _bind_health_port(config)
+    server.health_socket = health
     _warn_about_descriptors(server.limits, config)
     loop = asyncio.get_running_loop()
     previous_handler = loop.get_exception_handler()
     loop.set_exception_handler(LoopErrorReporter())
     task = loop.create_task(server.serve(sockets=[sock]))
+    watcher: asyncio.Task[None] | None = None
     try:
         while not server.started and not task.done():
             await asyncio.sleep(0.01)
@@ -381,19 +492,69 @@ async def serve(
                         "cache_size": config.cache_size if config.cache_ttl > 0 else 0,
                         "max_connections": server.limits.max_connections,
                         "ignored_config_keys": list(config.ignored_keys),
+                        "health_port": None if health is None else health.getsockname()[1],
                     }
                 },
             )
+            watcher = _watch_certificate(config, parts, server)
             if on_listening is not None:
                 result = on_listening(host, port)
                 if result is not None:
                     await result
         await task
     finally:
+        if watcher is not None:
+            watcher.cancel()
         sock.close()
+        if health is not None:
+            health.close()
         loop.set_exception_handler(previous_handler)
     if not server.started:
         raise RuntimeError("the server did not start (see the log above)")
+
+
+def _watch_certificate(
+    config: ServerConfig, parts: ServerParts, server: WebhookServer
+) -> asyncio.Task[None] | None:
+    """Start reloading ``cert.pem``/``key.pem`` on change (``certReloadInterval``; 0: never)."""
+    if config.cert_reload_interval <= 0 or parts.serving_certificate is None:
+        return None
+    uv_config = server.config
+    reloader = CertificateReloader(
+        parts.certificates.cert_path,
+        parts.certificates.key_path,
+        build_context=lambda cert, key: server_ssl_context(uv_config, config, cert, key),
+        swap=server.use_ssl_context,
+        state=parts.serving_certificate,
+        clock=utc_now,
+        interval=config.cert_reload_interval,
+        warn_before=timedelta(seconds=config.cert_expiry_warning),
+    )
+    return asyncio.get_running_loop().create_task(reloader.run())
+
+
+def _bind_health_port(config: ServerConfig) -> socket.socket | None:
+    """The health port's socket; ``None`` when off, or (logged) when it cannot be bound.
+
+    Like upstream, a health port that cannot be bound does not stop the webhook:
+    probes on it fail, which says so loudly enough.
+    """
+    if config.health_port == 0:
+        return None
+    try:
+        return _bind(config.health_address, config.health_port)
+    except OSError as exc:
+        _log.error(
+            "the health port could not be bound",
+            extra={
+                "fields": {
+                    "address": config.health_address,
+                    "port": config.health_port,
+                    "error": exc.strerror,
+                }
+            },
+        )
+        return None
 
 
 class LoopErrorReporter:
@@ -460,7 +621,7 @@ def run_server(config: ServerConfig) -> int:
     handles the signal itself, then re-raises it once shut down; the handler
     installed here turns that re-raise into a clean exit.
     """
-    configure_logging(config.log_level)
+    configure_logging(config.log_level, log_format=config.log_format)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         asyncio.run(serve(config))

@@ -8,7 +8,7 @@ Names here may change in any release.
 
 from __future__ import annotations
 
-from ._certs import KUBECONFIG_FILE, write_file
+from ._certs import KUBECONFIG_FILE, renew_certificate, write_if_changed
 from ._serve import run_server
 
-__all__ = ["KUBECONFIG_FILE", "run_server", "write_file"]
+__all__ = ["KUBECONFIG_FILE", "renew_certificate", "run_server", "write_if_changed"]
