@@ -185,6 +185,8 @@ class KubeAPIStandIn(http.server.ThreadingHTTPServer):
         self.tokens: set[str] = set(tokens if tokens is not None else {"stand-in-token"})
         #: Accept any token with this prefix too (``k8s-aws-v1.``: our own plugin's tokens).
         self.token_prefix: str | None = None
+        #: A hostile server: append the caller's bearer token to every Status message.
+        self.echo_token = False
         self.requests: list[SeenRequest] = []
         self.lock = threading.Condition()
         self._objects: dict[tuple[str, str | None, str], dict[str, Any]] = {}
@@ -427,6 +429,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     # -- plumbing -------------------------------------------------------------------------------
 
     def _send(self, status: int, document: object) -> None:
+        if (
+            self.server.echo_token
+            and isinstance(document, dict)
+            and document.get("kind") == "Status"
+        ):
+            document = {
+                **document,
+                "message": f"{document.get('message')} (you sent {self._token})",
+            }
         body = json.dumps(document).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -447,6 +458,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         query = dict(parse_qsl(split.query, keep_blank_values=True))
         scheme, _, token = (self.headers.get("Authorization") or "").partition(" ")
         seen_token = token if scheme.lower() == "bearer" and token else None
+        self._token = seen_token
         self._status = 0
         seen = SeenRequest(
             method=method,
