@@ -13,6 +13,7 @@ import logging
 import pathlib
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -494,3 +495,25 @@ def test_importing_the_seam_does_not_import_lightkube() -> None:
         "assert 'lightkube' not in sys.modules, 'lightkube imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_client_certificates_load_from_files_and_from_data(
+    ca: trustme.CA, tmp_path: pathlib.Path
+) -> None:
+    from k8s_aws_auth._kube.tls import TLSFiles, ssl_context
+
+    issued = ca.issue_cert("client.example")
+    cert_pem = issued.cert_chain_pems[0].bytes()
+    key_pem = issued.private_key_pem.bytes()
+    (tmp_path / "c.pem").write_bytes(cert_pem)
+    (tmp_path / "k.pem").write_bytes(key_pem)
+    before = set(pathlib.Path(tempfile.gettempdir()).glob("k8s-aws-auth-*"))
+    ssl_context(TLSFiles(cert_file=str(tmp_path / "c.pem"), key_file=str(tmp_path / "k.pem")))
+    ssl_context(TLSFiles(cert_pem=cert_pem, key_pem=key_pem))
+    ssl_context(TLSFiles(cert_file=str(tmp_path / "c.pem"), key_pem=key_pem))
+    assert set(pathlib.Path(tempfile.gettempdir()).glob("k8s-aws-auth-*")) == before  # removed
+    other_key = ca.issue_cert("other.example").private_key_pem.bytes()
+    with pytest.raises(ConfigurationError, match="cannot set up TLS") as caught:
+        ssl_context(TLSFiles(cert_pem=cert_pem, key_pem=other_key))
+    assert caught.value.reason == "kube-tls"
+    assert "PRIVATE KEY" not in str(caught.value)

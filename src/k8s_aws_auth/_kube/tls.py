@@ -13,6 +13,7 @@ import contextlib
 import os
 import ssl
 import tempfile
+from collections.abc import Iterator
 
 import attrs
 
@@ -50,23 +51,30 @@ def _default_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
-def _load_client_pair(context: ssl.SSLContext, files: TLSFiles) -> None:
-    if files.cert_file or files.key_file:
-        context.load_cert_chain(files.cert_file or "", files.key_file)
+@contextlib.contextmanager
+def _as_file(path: str | None, pem: bytes | None) -> Iterator[str | None]:
+    """``path``, or ``pem`` in a private temporary file removed on exit, or ``None``."""
+    if path or not pem:
+        yield path
         return
-    if not files.cert_pem:
-        return
-    descriptor, path = tempfile.mkstemp(prefix="k8s-aws-auth-key-", suffix=".pem")
+    descriptor, temporary = tempfile.mkstemp(prefix="k8s-aws-auth-", suffix=".pem")
     try:
         with os.fdopen(descriptor, "wb") as stream:
             os.fchmod(stream.fileno(), 0o600)
-            stream.write(files.cert_pem)
-            stream.write(b"\n")
-            stream.write(files.key_pem or b"")
-        context.load_cert_chain(path)
+            stream.write(pem)
+        yield temporary
     finally:
         with contextlib.suppress(OSError):
-            os.unlink(path)
+            os.unlink(temporary)
+
+
+def _load_client_pair(context: ssl.SSLContext, files: TLSFiles) -> None:
+    with (
+        _as_file(files.cert_file, files.cert_pem) as cert,
+        _as_file(files.key_file, files.key_pem) as key,
+    ):
+        if cert is not None:
+            context.load_cert_chain(cert, key)
 
 
 def ssl_context(files: TLSFiles) -> ssl.SSLContext:

@@ -246,7 +246,7 @@ class KubeTransport(_Common, httpx.BaseTransport):
         response = self._send(request, token)
         if response.status_code == 401 and self._credentials.invalidate(token):
             fresh = self._credentials.bearer()
-            if fresh is not None:
+            if fresh is not None and fresh != token:
                 response.close()
                 request.read()
                 response = self._send(request, fresh)
@@ -298,7 +298,7 @@ class AsyncKubeTransport(_Common, httpx.AsyncBaseTransport):
         response = await self._send(request, token)
         if response.status_code == 401 and self._credentials.invalidate(token):
             fresh = await self._credentials.abearer()
-            if fresh is not None:
+            if fresh is not None and fresh != token:
                 await response.aclose()
                 await request.aread()
                 response = await self._send(request, fresh)
