@@ -517,3 +517,19 @@ def test_client_certificates_load_from_files_and_from_data(
         ssl_context(TLSFiles(cert_pem=cert_pem, key_pem=other_key))
     assert caught.value.reason == "kube-tls"
     assert "PRIVATE KEY" not in str(caught.value)
+
+
+def test_a_response_body_over_the_bound_is_refused(
+    api: KubeAPIStandIn, tmp_path: pathlib.Path
+) -> None:
+    from k8s_aws_auth._kube.transport import ResponseTooLarge
+
+    api.set_configmap("aws-auth", {"mapRoles": "x" * 5000})
+    kubeconfig = write_token_kubeconfig(tmp_path / "config", api)
+    connection = resolve_connection(
+        KubeSettings(kubeconfig=str(kubeconfig), max_response_bytes=4096)
+    )
+    with pytest.raises(ResponseTooLarge, match="longer than 4096 bytes"):
+        get_aws_auth(connection)
+    roomy = resolve_connection(KubeSettings(kubeconfig=str(kubeconfig), max_response_bytes=8192))
+    assert len(get_aws_auth(roomy)["data"]["mapRoles"]) == 5000

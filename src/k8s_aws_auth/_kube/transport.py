@@ -31,6 +31,7 @@ import ssl
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import attrs
 import httpx
 
 from k8s_aws_auth._effects import HttpRequest
@@ -66,10 +67,11 @@ class WatchEnded(KubeStreamError):
     """A watch stream ended cleanly (the server's ``timeoutSeconds``, a proxy, a restart)."""
 
 
+@attrs.frozen
 class TransportSettings:
-    """The bounds of a ``KubeTransport`` (plain value).
+    """The bounds of a ``KubeTransport``.
 
-    Args:
+    Attributes:
         max_response_bytes: The most bytes of one response body (a list, an object).
         max_event_bytes: The most bytes of one watch event (one line).
         watch_read_timeout: Seconds a watch stream may stay silent before it is
@@ -78,20 +80,10 @@ class TransportSettings:
             (kubeconfig ``tls-server-name``), if not the URL's host.
     """
 
-    __slots__ = ("max_event_bytes", "max_response_bytes", "tls_server_name", "watch_read_timeout")
-
-    def __init__(
-        self,
-        *,
-        max_response_bytes: int = 32 * 1024 * 1024,
-        max_event_bytes: int = 4 * 1024 * 1024,
-        watch_read_timeout: float = 360.0,
-        tls_server_name: str | None = None,
-    ) -> None:
-        self.max_response_bytes = max_response_bytes
-        self.max_event_bytes = max_event_bytes
-        self.watch_read_timeout = watch_read_timeout
-        self.tls_server_name = tls_server_name
+    max_response_bytes: int = 32 * 1024 * 1024
+    max_event_bytes: int = 4 * 1024 * 1024
+    watch_read_timeout: float = 360.0
+    tls_server_name: str | None = None
 
 
 def _is_watch(request: httpx.Request) -> bool:

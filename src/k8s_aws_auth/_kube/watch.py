@@ -193,7 +193,7 @@ class ListWatch:
         self._counts[name] += 1
 
     def _progress(self) -> None:
-        self._attempt = 0
+        """The view is current: a list, an event or a bookmark arrived."""
         self._health = attrs.evolve(
             self._health,
             synced=True,
@@ -259,13 +259,7 @@ class ListWatch:
         version = listing.resourceVersion
         self._objects, self._version = objects, version
         self._count("lists")
-        self._health = attrs.evolve(
-            self._health,
-            synced=True,
-            last_success=self._clock(),
-            consecutive_failures=0,
-            resource_version=version,
-        )
+        self._progress()  # the backoff stays: only a watch that delivers proves the server well
         await self._deliver(WatchEvent("SYNCED", None, MappingProxyType(dict(objects)), version))
 
     def _timeout_seconds(self) -> int:
@@ -329,33 +323,34 @@ class ListWatch:
         # lightkube's watch never returns on its own (the transport raises WatchEnded).
         return False
 
+    def _invalid(self) -> _Relist:
+        self._count("invalid_events")
+        self._count("watch_failures")
+        return _Relist("invalid-event")
+
     async def _apply(self, kind: str, document: dict[str, Any]) -> None:
         if kind == "BOOKMARK":
             version = (document.get("metadata") or {}).get("resourceVersion")
             if not isinstance(version, str) or not version:
-                self._count("invalid_events")
-                self._count("watch_failures")
-                raise _Relist("invalid-event")
+                raise self._invalid()
             self._version = version
             self._count("bookmarks")
+            self._attempt = 0
             self._progress()
             return
         if kind not in ("ADDED", "MODIFIED", "DELETED"):
-            self._count("invalid_events")
-            self._count("watch_failures")
-            raise _Relist("invalid-event")
+            raise self._invalid()
         try:
             changed = object_from_document(document)
         except ValueError:
-            self._count("invalid_events")
-            self._count("watch_failures")
-            raise _Relist("invalid-event") from None
+            raise self._invalid() from None
         if kind == "DELETED":
             self._objects.pop(changed.key, None)
         else:
             self._objects[changed.key] = changed
         self._version = changed.resource_version
         self._count("events")
+        self._attempt = 0
         self._progress()
         event_type: EventType = kind  # type: ignore[assignment]
         await self._deliver(
