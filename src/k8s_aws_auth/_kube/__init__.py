@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from k8s_aws_auth._lazy import lazy_exports
+from k8s_aws_auth._core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .backoff import Backoff

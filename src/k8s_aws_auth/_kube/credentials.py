@@ -32,8 +32,8 @@ from typing import Protocol
 
 import attrs
 
-from k8s_aws_auth._exec_credential import EXEC_API_VERSIONS
-from k8s_aws_auth._redact import scrub, secret_forms
+from k8s_aws_auth._core.exec_credential import EXEC_API_VERSIONS
+from k8s_aws_auth._core.redact import scrub, secret_forms
 from k8s_aws_auth.errors import ConfigurationError
 
 __all__ = [

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from k8s_aws_auth._redact import detached
+from k8s_aws_auth._core.redact import detached
 
 from .backoff import Backoff
 from .connect import client_secrets

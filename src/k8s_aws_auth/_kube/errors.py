@@ -81,7 +81,7 @@ def api_error(exc: BaseException, what: str, secrets: tuple[str, ...] = ()) -> K
     """
     import httpx
 
-    from k8s_aws_auth._redact import scrub
+    from k8s_aws_auth._core.redact import scrub
 
     code, kube_reason, message = status_of(exc)
     if code is not None:

@@ -34,11 +34,10 @@ from typing import Any
 import attrs
 import httpx
 
-from k8s_aws_auth._effects import HttpRequest
-from k8s_aws_auth._log_guard import IN_FLIGHT, guard_logs
+from k8s_aws_auth._core.effects import HttpRequest
+from k8s_aws_auth._runtime.log_guard import IN_FLIGHT, guard_logs
 
 from .credentials import CredentialSource
-from .logs import guard_kube_logs
 
 __all__ = [
     "AsyncKubeTransport",
@@ -155,7 +154,6 @@ class _Common:
         self._credentials = credentials
         self._settings = settings or TransportSettings()
         guard_logs()
-        guard_kube_logs()
 
     @property
     def credentials(self) -> CredentialSource:

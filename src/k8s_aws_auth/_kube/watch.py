@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn, cast
 import attrs
 import httpx
 
-from k8s_aws_auth._redact import scrub
+from k8s_aws_auth._core.redact import scrub
 from k8s_aws_auth.errors import K8sAwsAuthError
 
 from .backoff import Backoff

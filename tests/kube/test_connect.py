@@ -40,7 +40,7 @@ from k8s_aws_auth._kube import (
 )
 from k8s_aws_auth._kube.connect import Connection
 from k8s_aws_auth.errors import ConfigurationError
-from support.kube_api import (
+from tests.support.kube_api import (
     KubeAPIStandIn,
     kube_api,
     write_exec_kubeconfig,

@@ -25,7 +25,7 @@ from k8s_aws_auth._kube import (
     write_status,
 )
 from k8s_aws_auth._kube.connect import Connection
-from support.kube_api import IAM_MAPPINGS, KubeAPIStandIn, kube_api, write_token_kubeconfig
+from tests.support.kube_api import IAM_MAPPINGS, KubeAPIStandIn, kube_api, write_token_kubeconfig
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
 import pathlib
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -30,7 +31,8 @@ from k8s_aws_auth._kube import (
     async_client,
     resolve_connection,
 )
-from support.kube_api import CONFIGMAPS, KubeAPIStandIn, kube_api, write_token_kubeconfig
+from k8s_aws_auth._runtime.log_guard import LogGuard
+from tests.support.kube_api import CONFIGMAPS, KubeAPIStandIn, kube_api, write_token_kubeconfig
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -474,3 +476,35 @@ def test_the_crd_collection_lists_in_chunks_and_follows_adds_and_deletes(
     assert added is not None
     assert added.body["spec"]["groups"] == ["g"]
     assert added.namespace is None
+
+
+def test_the_kube_logger_is_guarded_and_an_echoed_token_never_reaches_a_record(
+    api: KubeAPIStandIn, tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A hostile API server quotes a token in an ERROR Status: the records carry no trace of it."""
+    token = (
+        "k8s-aws-v1." + "aHR0cHM6Ly9zdHMuYW1hem9uYXdzLmNvbS8_QWN0aW9uPUdldENhbGxlcklkZW50aXR5" * 2
+    )
+    api.set_configmap("aws-auth", {"n": "0"})
+    status = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "status": "Failure",
+        "code": 500,
+        "reason": "InternalError",
+        "message": f"the request carried {token}",
+    }
+    line = json.dumps({"type": "ERROR", "object": status}).encode()
+
+    async def scenario(engine: Engine) -> None:
+        await open_watch(api, engine)
+        api.inject_line(line)
+        await until(lambda: api.watching(2))  # the failed watch was retried
+
+    with caplog.at_level("DEBUG", logger="k8s_aws_auth.kube"):
+        run_engine(api, tmp_path, scenario)
+    assert isinstance(logging.getLogger("k8s_aws_auth.kube").filters[0], LogGuard)
+    records = [r for r in caplog.records if r.name == "k8s_aws_auth.kube"]
+    assert records  # the failed watch was logged
+    for record in records:
+        assert "k8s-aws-v1." not in record.getMessage() + str(record.__dict__)
