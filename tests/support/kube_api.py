@@ -348,6 +348,11 @@ class KubeAPIStandIn(http.server.ThreadingHTTPServer):
         with self.lock:
             return len(self._sessions)
 
+    def open_streams(self, plural: str) -> set[int]:
+        """The request indexes of the watch streams of ``plural`` open now."""
+        with self.lock:
+            return {s.request_index for s in self._sessions if s.plural == plural}
+
     def watching(self, count: int) -> bool:
         """Whether the ``count``-th watch request (1-based) is the latest one and is open.
 

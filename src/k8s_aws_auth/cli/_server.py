@@ -63,8 +63,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--backend-mode",
         dest="backend_mode",
-        help="mapping backends in order, comma-separated (MountedFile, DynamicFile, EKSConfigMap)",
+        help="mapping backends in order, comma-separated (MountedFile, DynamicFile, EKSConfigMap, CRD)",
     )
+    kube = parser.add_argument_group("the Kubernetes API (EKSConfigMap and CRD backends)")
+    kube.add_argument(
+        "--kubeconfig",
+        help="kubeconfig of the API client (default: the in-cluster service account)",
+    )
+    kube.add_argument("--master", help="API server URL, overriding the kubeconfig's")
     parser.add_argument(
         "--sts-endpoint-url",
         dest="sts_endpoint_url",
@@ -166,6 +172,8 @@ def _run_serve(args: argparse.Namespace) -> int:
             (
                 *_COMMON_SETTINGS,
                 "backend_mode",
+                "kubeconfig",
+                "master",
                 "sts_endpoint_url",
                 "client_ca_file",
                 "cache_ttl",

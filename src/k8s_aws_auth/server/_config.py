@@ -18,7 +18,7 @@ loader, so an upstream file works unchanged::
       cacheTTL: 60s
 
 Precedence: command-line flag > file > default. Keys this server does not use
-but upstream does (``kubeconfig``, ``master``, ``generateKubeconfig``...) are
+but upstream does (``generateKubeconfig``, ``kubeconfigPregenerated``) are
 accepted and reported in [`ServerConfig.ignored_keys`][k8s_aws_auth.server.ServerConfig.ignored_keys]; any other key is an
 error naming it, so a typo never silently turns a setting off. The mapping keys
 (``mapRoles``, ``mapUsers``, ``mapAccounts``, ``dynamicfilepath``...) are kept in
@@ -53,6 +53,9 @@ _SERVER_KEYS = {
     "statedir": "state_dir",
     "backendmode": "backend_mode",
     "scrubbedaccounts": "scrubbed_accounts",
+    # the Kubernetes API of the EKSConfigMap and CRD backends
+    "kubeconfig": "kubeconfig",
+    "master": "master",
     # ours
     "stsendpointurl": "sts_endpoint_url",
     "extraregions": "extra_regions",
@@ -101,11 +104,9 @@ MAPPING_KEYS = frozenset(
         "awsauthconfigmapfile",
     }
 )
-# Upstream keys with no meaning here (the kubeconfig is written by `init`; there is
-# no Kubernetes client): accepted so an upstream file loads, and reported.
-_IGNORED_UPSTREAM_KEYS = frozenset(
-    {"generatekubeconfig", "kubeconfigpregenerated", "kubeconfig", "master"}
-)
+# Upstream keys with no meaning here (the kubeconfig is written by `init`):
+# accepted so an upstream file loads, and reported.
+_IGNORED_UPSTREAM_KEYS = frozenset({"generatekubeconfig", "kubeconfigpregenerated"})
 _DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)(d|h|ms|m|s))+", re.ASCII)
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(d|h|ms|m|s)", re.ASCII)
 _NUMBER = re.compile(r"\d+(?:\.\d+)?", re.ASCII)
@@ -240,6 +241,8 @@ _COERCE: dict[str, Callable[[Any], object]] = {
     "port": lambda v: _int(v, "port", 0, 65535),
     "state_dir": lambda v: Path(str(v)),
     "backend_mode": _backend_modes,
+    "kubeconfig": _optional_text,
+    "master": _optional_text,
     "scrubbed_accounts": _accounts,
     "sts_endpoint_url": lambda v: None if v in (None, "") else str(v),
     "extra_regions": lambda v: _strings(v, "extraRegions"),
@@ -339,6 +342,10 @@ class ServerConfig:
     ec2_negative_cache_ttl: float = 10.0
     """Seconds an unknown instance id stays unknown (0: not cached)."""
     ec2_cache_size: int = 10_000
+    kubeconfig: str | None = None
+    """The kubeconfig of the EKSConfigMap/CRD backends' API client (``None``: in-cluster)."""
+    master: str | None = None
+    """The API server URL, overriding the kubeconfig's (upstream's ``--master``)."""
     config_path: Path | None = None
     mapping_document: Mapping[str, Any] = attrs.field(factory=dict)
     """The mapping keys of ``server`` (``mapRoles``, ``mapUsers``...) as written."""
