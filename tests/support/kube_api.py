@@ -338,7 +338,7 @@ class KubeAPIStandIn(http.server.ThreadingHTTPServer):
         """Send a BOOKMARK at the current resourceVersion to every open watch that asked for them."""
         self._control("bookmark")
 
-    def before_next_put(self, action: Callable[[KubeAPIStandIn], None]) -> None:
+    def before_next_put(self, action: Callable[[KubeAPIStandIn], object]) -> None:
         """Run ``action(self)`` when the next PUT arrives, before it is checked (a concurrent writer)."""
         with self.lock:
             self._before_put.append(lambda: action(self))

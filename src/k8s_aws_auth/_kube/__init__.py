@@ -50,7 +50,15 @@ if TYPE_CHECKING:
         TokenFile,
         parse_exec_credential,
     )
-    from .edit import EditPolicy, EditResult, aedit_object, awrite_status, edit_object, write_status
+    from .edit import (
+        EditPolicy,
+        EditResult,
+        aedit_object,
+        awrite_status,
+        edit_object,
+        read_object,
+        write_status,
+    )
     from .errors import KubeAPIError
     from .health import WatchCounters, WatchHealth
     from .objects import KubeObject, object_from_document
@@ -103,6 +111,7 @@ __all__ = [
     "lightkube_resource",
     "object_from_document",
     "parse_exec_credential",
+    "read_object",
     "resolve_connection",
     "sync_client",
     "write_status",
@@ -129,6 +138,7 @@ _WHERE = {
     "aedit_object": ".edit",
     "awrite_status": ".edit",
     "edit_object": ".edit",
+    "read_object": ".edit",
     "write_status": ".edit",
     "KubeAPIError": ".errors",
     "WatchCounters": ".health",

@@ -42,6 +42,7 @@ __all__ = [
     "aedit_object",
     "awrite_status",
     "edit_object",
+    "read_object",
     "write_status",
 ]
 
@@ -186,6 +187,22 @@ def _conflict_or_raise(exc: Exception, what: str, secrets: tuple[str, ...]) -> _
     if code == 409:
         return _Conflict()
     raise api_error(exc, what, secrets) from detached(exc, secrets)
+
+
+def read_object(
+    client: Client, kind: ResourceKind, name: str, *, namespace: str | None = None
+) -> KubeObject:
+    """GET one object with lightkube's sync ``Client``.
+
+    Raises:
+        KubeAPIError: the object is missing (``kube-not-found``) or the request failed.
+    """
+    try:
+        found = client.get(lightkube_resource(kind), name, namespace=namespace)
+    except Exception as exc:
+        secrets = client_secrets(client)
+        raise api_error(exc, _what(kind, namespace, name), secrets) from detached(exc, secrets)
+    return object_from_document(found.to_dict())
 
 
 def edit_object(
