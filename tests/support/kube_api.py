@@ -195,7 +195,7 @@ class KubeAPIStandIn(http.server.ThreadingHTTPServer):
         self._compacted_through = 100  # watches from below this get 410
         self._sessions: list[_WatchSession] = []
         self._next_watch: tuple[int, bool] | None = None
-        self._before_put: list[Callable[[], None]] = []
+        self._before_put: list[Callable[[], object]] = []
         self._snapshots: dict[str, list[dict[str, Any]]] = {}
         self._closing = False
 
