@@ -255,3 +255,47 @@ def test_crd_prints_upstreams_definition(tmp_path: pathlib.Path) -> None:
         "canonicalARN": {"type": "string"},
         "userID": {"type": "string"},
     }
+
+
+def test_mapping_explain_across_the_live_backends(
+    api: KubeAPIStandIn, tmp_path: pathlib.Path
+) -> None:
+    api.set_mapping("alice", ALICE, "alice-from-crd", ["devs"])
+    args = (
+        "mapping",
+        "explain",
+        "--arn",
+        ALICE,
+        "--backend-mode",
+        "EKSConfigMap,CRD",
+        "-o",
+        "json",
+    )
+    result = cli(api, tmp_path, *args)
+    assert result.returncode == 0, result.stderr
+    explained = json.loads(result.stdout)
+    assert (explained["username"], explained["groups"]) == ("alice-from-crd", ["devs"])
+    assert [(s["backend"], s["outcome"]) for s in explained["steps"]] == [
+        ("EKSConfigMap", "not-mapped"),
+        ("CRD", "matched"),
+    ]
+    # A file goes first; the first match wins, as in the server.
+    file = tmp_path / "aws-auth.yaml"
+    file.write_text(
+        yaml.safe_dump({"server": {"mapUsers": [{"userARN": ALICE, "username": "from-file"}]}})
+    )
+    first = cli(api, tmp_path, "mapping", "explain", str(file), *args[2:])
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["username"] == "from-file"
+    unmapped = cli(
+        api,
+        tmp_path,
+        "mapping",
+        "explain",
+        "--arn",
+        DEV.replace("Dev", "Other"),
+        "--backend-mode",
+        "CRD",
+    )
+    assert unmapped.returncode == 1
+    assert "not mapped" in unmapped.stdout

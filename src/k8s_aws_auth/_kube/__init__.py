@@ -56,6 +56,7 @@ if TYPE_CHECKING:
         aedit_object,
         awrite_status,
         edit_object,
+        list_objects,
         read_object,
         write_status,
     )
@@ -110,6 +111,7 @@ __all__ = [
     "edit_object",
     "lightkube_resource",
     "object_from_document",
+    "list_objects",
     "parse_exec_credential",
     "read_object",
     "resolve_connection",
@@ -139,6 +141,7 @@ _WHERE = {
     "awrite_status": ".edit",
     "edit_object": ".edit",
     "read_object": ".edit",
+    "list_objects": ".edit",
     "write_status": ".edit",
     "KubeAPIError": ".errors",
     "WatchCounters": ".health",

@@ -42,6 +42,7 @@ __all__ = [
     "aedit_object",
     "awrite_status",
     "edit_object",
+    "list_objects",
     "read_object",
     "write_status",
 ]
@@ -203,6 +204,26 @@ def read_object(
         secrets = client_secrets(client)
         raise api_error(exc, _what(kind, namespace, name), secrets) from detached(exc, secrets)
     return object_from_document(found.to_dict())
+
+
+def list_objects(
+    client: Client, kind: ResourceKind, *, namespace: str | None = None
+) -> list[KubeObject]:
+    """LIST every object of ``kind`` (one consistent read, paged) with the sync ``Client``.
+
+    Raises:
+        KubeAPIError: the request failed.
+    """
+    what = kind.qualified_plural if namespace is None else f"{kind.qualified_plural} in {namespace}"
+    try:
+        found = [
+            object_from_document(item.to_dict())
+            for item in client.list(lightkube_resource(kind), namespace=namespace, chunk_size=500)
+        ]
+    except Exception as exc:
+        secrets = client_secrets(client)
+        raise api_error(exc, what, secrets) from detached(exc, secrets)
+    return found
 
 
 def edit_object(

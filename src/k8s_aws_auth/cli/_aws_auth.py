@@ -23,6 +23,7 @@ from k8s_aws_auth.errors import ConfigurationError
 if TYPE_CHECKING:
     from lightkube import Client
 
+    from k8s_aws_auth._kube import Connection
     from k8s_aws_auth.mapping import MappingSet
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "add_entry",
     "add_connection_flags",
     "connect",
+    "connection",
     "confirm",
     "data_diff",
     "parse_data",
@@ -46,7 +48,7 @@ def _usage(message: str) -> ConfigurationError:
     return ConfigurationError(message, reason="usage")
 
 
-def add_connection_flags(parser: argparse.ArgumentParser) -> None:
+def add_connection_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """``--kubeconfig``, ``--kubeconfig-context`` and ``--master-url`` (upstream's ``add`` flags)."""
     parser.add_argument(
         "--kubeconfig",
@@ -63,9 +65,9 @@ def add_connection_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def connect(args: argparse.Namespace) -> Client:
-    """A lightkube ``Client`` for the flags of ``add_connection_flags``."""
-    from k8s_aws_auth._kube import KubeSettings, resolve_connection, sync_client
+def connection(args: argparse.Namespace) -> Connection:
+    """The API the flags of ``add_connection_flags`` name (kubectl's fallbacks included)."""
+    from k8s_aws_auth._kube import KubeSettings, resolve_connection
 
     settings = KubeSettings(
         kubeconfig=args.kubeconfig,
@@ -73,7 +75,14 @@ def connect(args: argparse.Namespace) -> Client:
         context=args.kubeconfig_context,
         default_kubeconfig=True,
     )
-    return sync_client(resolve_connection(settings))
+    return resolve_connection(settings)
+
+
+def connect(args: argparse.Namespace) -> Client:
+    """A lightkube ``Client`` for the flags of ``add_connection_flags``."""
+    from k8s_aws_auth._kube import sync_client
+
+    return sync_client(connection(args))
 
 
 def confirm(action: str, *, prompt: bool, stdin: Any = None) -> bool:

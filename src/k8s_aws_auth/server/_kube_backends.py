@@ -39,9 +39,11 @@ from prometheus_client.registry import Collector
 from k8s_aws_auth._core.arn import parse_arn
 from k8s_aws_auth._kube import (
     AWS_AUTH,
+    CONFIG_MAP,
     IAM_IDENTITY_MAPPING,
     IAM_IDENTITY_MAPPINGS,
     Connection,
+    KubeAPIError,
     KubeObject,
     KubeSettings,
     ListWatch,
@@ -49,7 +51,10 @@ from k8s_aws_auth._kube import (
     WatchTarget,
     async_client,
     awrite_status,
+    list_objects,
+    read_object,
     resolve_connection,
+    sync_client,
 )
 from k8s_aws_auth.errors import K8sAwsAuthError
 from k8s_aws_auth.mapping import MappingFileError, MappingSet, parse_document
@@ -66,6 +71,7 @@ __all__ = [
     "canonical_status_arn",
     "crd_mapping_set",
     "kube_connection",
+    "read_mapping_once",
     "register_metrics",
 ]
 
@@ -317,6 +323,37 @@ class IdentityMappingCRDBackend(LiveBackend):
             )
             return
         self._count("status_writes")
+
+
+def read_mapping_once(connection: Connection, mode: str) -> MappingSet:
+    """What backend ``mode`` (``EKSConfigMap`` or ``CRD``) maps now: one read, no watch.
+
+    For ``mapping explain``. Invalid IAMIdentityMappings are left out, as the
+    server leaves them out.
+
+    Raises:
+        KubeAPIError: the API refused or failed.
+        MappingFileError: aws-auth is invalid.
+    """
+    client = sync_client(connection)
+    if mode == "EKSConfigMap":
+        namespace, name = AWS_AUTH.namespace, AWS_AUTH.name or ""
+        try:
+            found = read_object(client, CONFIG_MAP, name, namespace=namespace)
+        except KubeAPIError as exc:
+            if exc.status_code != 404:
+                raise
+            return MappingSet(format="eks-configmap", source="kube-system/aws-auth")
+        return parse_document(
+            {"kind": "ConfigMap", "data": found.body.get("data")},
+            source=f"kube-system/aws-auth (resourceVersion {found.resource_version})",
+            format="eks-configmap",
+        )
+    entries: dict[str, tuple[str, dict[str, Any]]] = {}
+    for obj in list_objects(client, IAM_IDENTITY_MAPPING):
+        with contextlib.suppress(ValueError):
+            entries[obj.name] = _crd_entry(obj)
+    return crd_mapping_set(entries)
 
 
 class _UpstreamWatchFailures(Collector):
