@@ -182,11 +182,12 @@ class ConfigMapBackend(LiveBackend):
         if found.resource_version == self._applied_version:
             return  # a relist of the same object: nothing to parse again
         source = f"kube-system/aws-auth (resourceVersion {found.resource_version})"
+        document = {"kind": "ConfigMap", "data": found.body.get("data")}
         try:
-            mapping_set = parse_document(
-                {"kind": "ConfigMap", "data": found.body.get("data")},
-                source=source,
-                format="eks-configmap",
+            # In a thread: a 5,000-entry aws-auth takes most of a second to validate,
+            # and reviews keep being answered (with the last good mapping) meanwhile.
+            mapping_set = await asyncio.to_thread(
+                parse_document, document, source=source, format="eks-configmap"
             )
         except MappingFileError as exc:
             self._count("rejected")
@@ -280,7 +281,7 @@ class IdentityMappingCRDBackend(LiveBackend):
             if entry is not None:
                 entries[name] = entry
         try:
-            self._current = crd_mapping_set(entries)
+            self._current = await asyncio.to_thread(crd_mapping_set, entries)
         except MappingFileError as exc:  # entries valid alone but not together
             self._count("rejected")
             _log.error(
