@@ -33,11 +33,9 @@ from tests.support.kube_api import (
 from tests.support.server import (
     CLUSTER_ID,
     ServerProcess,
-    free_port,
+    live_backends_webhook,
     review,
-    run_cli,
     webhook_client,
-    write_config,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
@@ -139,25 +137,6 @@ def ca() -> trustme.CA:
     return trustme.CA()
 
 
-def _start(
-    root: pathlib.Path, api: KubeAPIStandIn, sts_url: str
-) -> tuple[ServerProcess, pathlib.Path]:
-    kubeconfig = write_token_kubeconfig(root / "api-kubeconfig", api)
-    config = write_config(
-        root / "config.yaml", CLUSTER_ID, {"backendMode": ["EKSConfigMap", "CRD"]}
-    )
-    port, state = free_port(), root / "state"
-    init = run_cli("init", "-c", str(config), "--state-dir", str(state), "--port", str(port))
-    assert init.returncode == 0, init.stderr
-    server = ServerProcess(
-        [
-            "-c", str(config), "--state-dir", str(state), "--port", str(port),
-            "--sts-endpoint-url", sts_url, "--cache-ttl", "0", "--kubeconfig", str(kubeconfig),
-        ]
-    )  # fmt: skip
-    return server, state / "kubeconfig.yaml"
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, ca: trustme.CA) -> Iterator[World]:
     root = tmp_path_factory.mktemp("kube-backends")
@@ -167,7 +146,9 @@ def world(tmp_path_factory: pytest.TempPathFactory, ca: trustme.CA) -> Iterator[
     }
     with kube_api(ca) as api, sts.serve() as sts_url:
         api.set_configmap("aws-auth", aws_auth("alice-0"))
-        server, webhook_kubeconfig = _start(root, api, sts_url)
+        server, webhook_kubeconfig = live_backends_webhook(
+            root, write_token_kubeconfig(root / "api-kubeconfig", api), sts_url
+        )
         try:
             server.wait_serving()
             client, url = webhook_client(webhook_kubeconfig, timeout=10.0)
@@ -279,7 +260,9 @@ def test_the_upstream_watch_failure_metric_is_exported(world: World) -> None:
 def test_readiness_is_false_until_the_first_sync(tmp_path: pathlib.Path, ca: trustme.CA) -> None:
     sts = FakeSTS()
     with kube_api(ca, tokens=set()) as api, sts.serve() as sts_url:  # every request: 401
-        server, webhook_kubeconfig = _start(tmp_path, api, sts_url)
+        server, webhook_kubeconfig = live_backends_webhook(
+            tmp_path, write_token_kubeconfig(tmp_path / "api-kubeconfig", api), sts_url
+        )
         try:
             server.wait_serving()
             client, url = webhook_client(webhook_kubeconfig, timeout=10.0)

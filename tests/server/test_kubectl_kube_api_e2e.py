@@ -23,13 +23,10 @@ from k8s_aws_auth.testing._values import Principal
 from tests.support.kube_api import KubeAPIStandIn, kube_api, write_token_kubeconfig
 from tests.support.kubectl import KUBECTL, run_kubectl, unauthorized
 from tests.support.server import (
-    CLUSTER_ID,
     APIServerStandIn,
     ServerProcess,
-    free_port,
-    run_cli,
+    live_backends_webhook,
     stand_in,
-    write_config,
 )
 
 pytestmark = [
@@ -78,23 +75,12 @@ def chain(tmp_path_factory: pytest.TempPathFactory, ca: trustme.CA) -> Iterator[
     principals = {arn: sts.create_principal(arn, seed=f"chain-{arn}") for arn in (ALICE, CAROL)}
     with kube_api(ca) as kube, sts.serve() as sts_url:
         kube.set_configmap("aws-auth", aws_auth("alice"))
-        kubeconfig = write_token_kubeconfig(root / "api-kubeconfig", kube)
-        config = write_config(
-            root / "config.yaml", CLUSTER_ID, {"backendMode": ["EKSConfigMap", "CRD"]}
+        server, webhook_kubeconfig = live_backends_webhook(
+            root, write_token_kubeconfig(root / "api-kubeconfig", kube), sts_url
         )
-        port, state = free_port(), root / "state"
-        init = run_cli("init", "-c", str(config), "--state-dir", str(state), "--port", str(port))
-        assert init.returncode == 0, init.stderr
-        server = ServerProcess(
-            [
-                "-c", str(config), "--state-dir", str(state), "--port", str(port),
-                "--sts-endpoint-url", sts_url, "--cache-ttl", "0",
-                "--kubeconfig", str(kubeconfig),
-            ]
-        )  # fmt: skip
         try:
             server.wait_serving()
-            with stand_in(ca, state / "kubeconfig.yaml") as apiserver:
+            with stand_in(ca, webhook_kubeconfig) as apiserver:
                 yield Chain(kube, apiserver, principals, server)
         finally:
             server.close()

@@ -154,6 +154,31 @@ def start_webhook(
     return server
 
 
+def live_backends_webhook(
+    root: pathlib.Path, api_kubeconfig: pathlib.Path, sts_url: str, *flags: str
+) -> tuple[ServerProcess, pathlib.Path]:
+    """``init``, then ``serve --backend-mode EKSConfigMap,CRD`` reading the API of ``api_kubeconfig``.
+
+    The review cache is off, so every review sees the mapping in force. Returns
+    the process (not yet waited for: the caller calls ``wait_serving()`` and
+    closes it) and the webhook kubeconfig ``init`` wrote.
+    """
+    config = write_config(
+        root / "config.yaml", CLUSTER_ID, {"backendMode": ["EKSConfigMap", "CRD"]}
+    )
+    port, state = free_port(), root / "state"
+    init = run_cli("init", "-c", str(config), "--state-dir", str(state), "--port", str(port))
+    assert init.returncode == 0, init.stderr
+    server = ServerProcess(
+        [
+            "-c", str(config), "--state-dir", str(state), "--port", str(port),
+            "--sts-endpoint-url", sts_url, "--cache-ttl", "0",
+            "--kubeconfig", str(api_kubeconfig), *flags,
+        ]
+    )  # fmt: skip
+    return server, state / "kubeconfig.yaml"
+
+
 @contextlib.contextmanager
 def running_server(
     argv: Sequence[str], *, cwd: pathlib.Path | None = None
