@@ -28,13 +28,18 @@ if TYPE_CHECKING:
 
 __all__ = [
     "KEYS",
-    "add_entry",
+    "NAME",
+    "NAMESPACE",
     "add_connection_flags",
+    "add_edit_flags",
+    "add_entry",
+    "confirm",
     "connect",
     "connection",
-    "confirm",
     "data_diff",
+    "edit",
     "parse_data",
+    "prompt_flag",
     "remove_entries",
 ]
 

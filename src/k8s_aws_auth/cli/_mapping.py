@@ -106,7 +106,8 @@ def _load(args: argparse.Namespace) -> MappingSet | list[str]:
         return [f"{args.file}: error: {exc.strerror or type(exc).__name__}"]
 
 
-def _live(args: argparse.Namespace) -> list[Backend] | list[str]:
+def _live(args: argparse.Namespace) -> tuple[list[Backend], list[str]]:
+    """The live backends of ``--backend-mode``, read once; or the problems found."""
     from k8s_aws_auth.mapping import Backend, MappingFileError
     from k8s_aws_auth.server.internal import read_mapping_once
 
@@ -118,13 +119,13 @@ def _live(args: argparse.Namespace) -> list[Backend] | list[str]:
         try:
             backends.append(Backend(name=mode, source=read_mapping_once(where, mode)))
         except MappingFileError as exc:
-            return [f"{mode}: error: {problem}" for problem in exc.problems]
-    return backends
+            return [], [f"{mode}: error: {problem}" for problem in exc.problems]
+    return backends, []
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``mapping check`` or ``mapping explain``; return the exit code."""
-    from k8s_aws_auth.mapping import Backend, MappingSet
+    from k8s_aws_auth.mapping import MappingSet
 
     backends: list[Backend | MappingSet] = []
     if args.file is not None:
@@ -137,12 +138,12 @@ def run(args: argparse.Namespace) -> int:
             return _check(args, loaded)
         backends.append(loaded)  # named by its format, its reserved prefixes kept
     if getattr(args, "backend_mode", ()):
-        live = _live(args)
-        if live and not isinstance(live[0], Backend):
-            for line in live:
-                print(line, file=sys.stderr)
+        live, problems = _live(args)
+        for line in problems:
+            print(line, file=sys.stderr)
+        if problems:
             return 1
-        backends.extend(item for item in live if isinstance(item, Backend))
+        backends.extend(live)
     if not backends:
         print(
             "k8s-aws-auth mapping explain: error: give a FILE, --backend-mode, or both",
