@@ -63,6 +63,22 @@ def test_an_upstream_config_file_loads_unchanged(tmp_path: pathlib.Path) -> None
     assert config.ignored_keys == ("server.generateKubeconfig", "server.kubeconfigPregenerated")
 
 
+def test_the_live_backends_api_settings_come_from_the_file_and_the_flags(
+    tmp_path: pathlib.Path,
+) -> None:
+    path = _write(
+        tmp_path,
+        "clusterID: c\nserver:\n  backendMode: [EKSConfigMap, CRD]\n"
+        "  kubeconfig: /etc/kube/config\n  master: https://10.0.0.1:6443\n",
+    )
+    config = load_server_config(path)
+    assert (config.kubeconfig, config.master) == ("/etc/kube/config", "https://10.0.0.1:6443")
+    assert config.backend_mode == ("EKSConfigMap", "CRD")
+    assert config.ignored_keys == ()
+    flagged = load_server_config(path, {"kubeconfig": "/other", "master": None})
+    assert (flagged.kubeconfig, flagged.master) == ("/other", "https://10.0.0.1:6443")
+
+
 def test_keys_are_case_insensitive_and_ours_are_read(tmp_path: pathlib.Path) -> None:
     path = _write(
         tmp_path,

@@ -10,7 +10,10 @@ deadline: nothing here asserts on how long anything took.
 from __future__ import annotations
 
 import json
+import os
 import pathlib
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -22,6 +25,7 @@ import yaml
 
 from k8s_aws_auth.testing import FakeSTS
 from k8s_aws_auth.testing._values import Principal
+from tests.support.child_env import child_env
 from tests.support.kube_api import (
     CONFIGMAPS,
     IAM_MAPPINGS,
@@ -36,6 +40,7 @@ from tests.support.server import (
     live_backends_webhook,
     review,
     webhook_client,
+    write_config,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
@@ -277,3 +282,21 @@ def test_readiness_is_false_until_the_first_sync(tmp_path: pathlib.Path, ca: tru
             server.close()
     assert failures  # the refused list was logged
     assert all("stand-in-token" not in json.dumps(record) for record in failures)
+
+
+def test_no_api_to_reach_is_a_start_up_error_naming_the_fix(tmp_path: pathlib.Path) -> None:
+    config = write_config(tmp_path / "config.yaml", CLUSTER_ID, {"backendMode": ["EKSConfigMap"]})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KUBERNETES_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "k8s_aws_auth", "serve", "-c", str(config)],
+        cwd=tmp_path,
+        env=child_env(env),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "KUBERNETES_SERVICE_HOST" in result.stderr
+    assert "--kubeconfig" in result.stderr or "kubeconfig" in result.stderr

@@ -135,7 +135,7 @@ class LiveBackend:
     async def start(self) -> None:
         """Start following the API (in the running event loop)."""
         self._client = async_client(self.connection)
-        self._watch = ListWatch(self._client, self.target, self._on_event)
+        self._watch = ListWatch(self._client, self.target, self._apply)
         self._task = asyncio.get_running_loop().create_task(self._watch.run())
 
     async def stop(self) -> None:
@@ -147,10 +147,8 @@ class LiveBackend:
         if self._client is not None:
             await self._client.close()
 
-    async def _on_event(self, event: WatchEvent) -> None:
-        await self._apply(event)
-
     async def _apply(self, event: WatchEvent) -> None:
+        """Turn the objects after ``event`` into the mapping in force (the watch's consumer)."""
         raise NotImplementedError
 
 
