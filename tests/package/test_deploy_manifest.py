@@ -21,7 +21,8 @@ DEPLOY = pathlib.Path(__file__).resolve().parents[2] / "docs" / "deploy.md"
 
 def _documents() -> list[Any]:
     blocks = re.findall(r"```yaml\n(.*?)\n```", DEPLOY.read_text(encoding="utf-8"), re.DOTALL)
-    return [yaml.safe_load(block) for block in blocks]
+    # a block may hold several documents (the RBAC objects)
+    return [document for block in blocks for document in yaml.safe_load_all(block)]
 
 
 def _daemonset() -> dict[str, Any]:

@@ -37,6 +37,16 @@ PLANTED = {
         "pure-mapping",
     ),
     "mapping-imports-httpx": ("mapping/_model.py", "import httpx", "pure-mapping"),
+    "mapping-reads-the-kubernetes-api": (
+        "mapping/_loader.py",
+        "from k8s_aws_auth._kube import watch",
+        "pure-mapping",
+    ),
+    "kube-imports-the-server": (
+        "_kube/watch.py",
+        "from k8s_aws_auth import server",
+        "layers",
+    ),
     "server-imports-the-testing-toolkit": (
         "server/_app.py",
         "import k8s_aws_auth.testing",

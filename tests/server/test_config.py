@@ -94,6 +94,26 @@ def test_kubernetes_api_settings_are_validated(tmp_path: pathlib.Path) -> None:
         load_server_config(None, {"cluster_id": "c", "master": "ftp://x"})
 
 
+def test_the_live_backends_api_settings_come_from_the_file_and_the_flags(
+    tmp_path: pathlib.Path,
+) -> None:
+    in_file = tmp_path / "kube-config"
+    in_file.write_text("apiVersion: v1\nkind: Config\n")
+    other = tmp_path / "other-config"
+    other.write_text("apiVersion: v1\nkind: Config\n")
+    path = _write(
+        tmp_path,
+        "clusterID: c\nserver:\n  backendMode: [EKSConfigMap, CRD]\n"
+        f"  kubeconfig: {in_file}\n  master: https://10.0.0.1:6443\n",
+    )
+    config = load_server_config(path)
+    assert (config.kubeconfig, config.master) == (in_file, "https://10.0.0.1:6443")
+    assert config.backend_mode == ("EKSConfigMap", "CRD")
+    assert config.ignored_keys == ()
+    flagged = load_server_config(path, {"kubeconfig": str(other), "master": None})
+    assert (flagged.kubeconfig, flagged.master) == (other, "https://10.0.0.1:6443")
+
+
 def test_keys_are_case_insensitive_and_ours_are_read(tmp_path: pathlib.Path) -> None:
     path = _write(
         tmp_path,
@@ -443,8 +463,11 @@ def test_kubeconfig_pregenerated_writes_none(tmp_path: pathlib.Path) -> None:
     assert not (tmp_path / "state" / "kubeconfig.yaml").exists()
 
 
-def test_the_crd_backend_parses_but_is_refused_at_start_naming_what_is_missing(
-    tmp_path: pathlib.Path,
+def test_the_crd_backend_without_a_reachable_api_stops_the_start_naming_the_fix(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with pytest.raises(ConfigurationError, match=r"CRD \(IAMIdentityMapping objects read from"):
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    with pytest.raises(
+        ConfigurationError, match=r"not running in a cluster .*KUBERNETES_SERVICE_HOST"
+    ):
         _built(tmp_path, {"backendMode": ["CRD"]})

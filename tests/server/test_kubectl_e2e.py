@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import pathlib
-import shutil
-import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -20,29 +18,24 @@ import trustme
 
 from k8s_aws_auth.testing import FakeSTS
 from k8s_aws_auth.testing._values import Principal
+from tests.support.kubectl import KUBECTL, run_kubectl, unauthorized
 from tests.support.server import (
     CLUSTER_ID,
     APIServerStandIn,
     ServerProcess,
     free_port,
     run_cli,
-    run_kubectl,
     stand_in,
     write_config,
 )
 
 pytestmark = [pytest.mark.kubectl, pytest.mark.slow]
 
-KUBECTL = shutil.which("kubectl")
 ACCOUNT = "111122223333"
 ALICE = f"arn:aws:iam::{ACCOUNT}:user/alice"
 MALLORY = f"arn:aws:iam::{ACCOUNT}:user/mallory"
 CAROL = f"arn:aws:iam::{ACCOUNT}:user/carol"
 DEV_SESSION = f"arn:aws:sts::{ACCOUNT}:assumed-role/Dev/dana@example.com"
-KUBECTL_401_MESSAGES = (
-    "You must be logged in to the server (Unauthorized)",
-    "the server has asked for the client to provide credentials",
-)
 
 
 class Webhook:
@@ -118,21 +111,6 @@ def webhook(tmp_path_factory: pytest.TempPathFactory, ca: trustme.CA) -> Iterato
             server.close()
 
 
-def _kubectl(
-    tmp_path: pathlib.Path,
-    ca: trustme.CA,
-    webhook: Webhook,
-    principal: Principal,
-    *args: str,
-    cluster_id: str = CLUSTER_ID,
-) -> subprocess.CompletedProcess[str]:
-    return run_kubectl(tmp_path, ca, webhook.api.url, principal, *args, cluster_id=cluster_id)
-
-
-def _unauthorized(result: subprocess.CompletedProcess[str]) -> bool:
-    return result.returncode != 0 and any(m in result.stderr for m in KUBECTL_401_MESSAGES)
-
-
 needs_kubectl = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not on PATH")
 
 
@@ -140,7 +118,9 @@ needs_kubectl = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not on PA
 def test_mapped_user_and_groups_come_back_to_kubectl(
     tmp_path: pathlib.Path, ca: trustme.CA, webhook: Webhook
 ) -> None:
-    result = _kubectl(tmp_path, ca, webhook, webhook.principals[ALICE], "get", "--raw", "/whoami")
+    result = run_kubectl(
+        tmp_path, ca, webhook.api.url, webhook.principals[ALICE], "get", "--raw", "/whoami"
+    )
     assert result.returncode == 0, (result.stderr, webhook.server.log_text()[-2000:])
     assert json.loads(result.stdout) == {"username": "alice", "groups": ["devs", "viewers"]}
     status, body = webhook.api.reviews[-1]
@@ -158,8 +138,8 @@ def test_mapped_user_and_groups_come_back_to_kubectl(
 def test_role_session_maps_through_the_role_template(
     tmp_path: pathlib.Path, ca: trustme.CA, webhook: Webhook
 ) -> None:
-    result = _kubectl(
-        tmp_path, ca, webhook, webhook.principals[DEV_SESSION], "get", "--raw", "/whoami"
+    result = run_kubectl(
+        tmp_path, ca, webhook.api.url, webhook.principals[DEV_SESSION], "get", "--raw", "/whoami"
     )
     assert result.returncode == 0, (result.stderr, webhook.server.log_text()[-2000:])
     # {{SessionName}} replaces "@" with "-", like upstream.
@@ -174,8 +154,10 @@ def test_unmapped_identity_gets_401_at_kubectl(
     tmp_path: pathlib.Path, ca: trustme.CA, webhook: Webhook
 ) -> None:
     before = len(webhook.api.reviews)
-    result = _kubectl(tmp_path, ca, webhook, webhook.principals[MALLORY], "get", "--raw", "/whoami")
-    assert _unauthorized(result), result.stderr
+    result = run_kubectl(
+        tmp_path, ca, webhook.api.url, webhook.principals[MALLORY], "get", "--raw", "/whoami"
+    )
+    assert unauthorized(result), result.stderr
     answers = webhook.api.reviews[before:]
     assert answers
     for status, body in answers:
@@ -189,17 +171,17 @@ def test_token_for_another_cluster_gets_401_at_kubectl(
     tmp_path: pathlib.Path, ca: trustme.CA, webhook: Webhook
 ) -> None:
     before = len(webhook.api.reviews)
-    result = _kubectl(
+    result = run_kubectl(
         tmp_path,
         ca,
-        webhook,
+        webhook.api.url,
         webhook.principals[ALICE],
         "get",
         "--raw",
         "/whoami",
         cluster_id="some-other-cluster",
     )
-    assert _unauthorized(result), result.stderr
+    assert unauthorized(result), result.stderr
     answers = webhook.api.reviews[before:]
     assert answers
     for status, body in answers:
@@ -218,12 +200,12 @@ def test_sts_outage_is_a_retryable_answer_never_authenticated(
     webhook.sts.fail_next(100, status=503)
     try:
         before = len(webhook.api.reviews)
-        result = _kubectl(
-            tmp_path, ca, webhook, webhook.principals[CAROL], "get", "--raw", "/whoami"
+        result = run_kubectl(
+            tmp_path, ca, webhook.api.url, webhook.principals[CAROL], "get", "--raw", "/whoami"
         )
     finally:
         webhook.sts.reset()
-    assert _unauthorized(result), result.stderr
+    assert unauthorized(result), result.stderr
     answers = webhook.api.reviews[before:]
     assert answers
     for status, body in answers:
@@ -231,7 +213,9 @@ def test_sts_outage_is_a_retryable_answer_never_authenticated(
         assert body is not None
         assert body["status"]["authenticated"] is False
     # After the outage, the same user gets in.
-    result = _kubectl(tmp_path, ca, webhook, webhook.principals[CAROL], "get", "--raw", "/whoami")
+    result = run_kubectl(
+        tmp_path, ca, webhook.api.url, webhook.principals[CAROL], "get", "--raw", "/whoami"
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"username": "carol", "groups": ["ops"]}
 

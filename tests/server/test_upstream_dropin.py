@@ -29,12 +29,12 @@ import trustme
 import yaml
 
 from k8s_aws_auth.testing import FakeSTS
+from tests.support.kubectl import run_kubectl
 from tests.support.server import (
     CLUSTER_ID,
     ServerProcess,
     free_port,
     run_cli,
-    run_kubectl,
     stand_in,
 )
 

@@ -8,7 +8,6 @@ import http.server
 import json
 import os
 import pathlib
-import shutil
 import socket
 import ssl
 import subprocess
@@ -23,9 +22,6 @@ from urllib.parse import parse_qsl
 import httpx
 import trustme
 import yaml
-
-from k8s_aws_auth.testing._values import Principal
-from tests.support.child_env import child_env
 
 CLUSTER_ID = "e2e-webhook"
 TOKEN_REVIEW_V1 = "authentication.k8s.io/v1"
@@ -161,6 +157,31 @@ def start_webhook(
     return server
 
 
+def live_backends_webhook(
+    root: pathlib.Path, api_kubeconfig: pathlib.Path, sts_url: str, *flags: str
+) -> tuple[ServerProcess, pathlib.Path]:
+    """``init``, then ``serve --backend-mode EKSConfigMap,CRD`` reading the API of ``api_kubeconfig``.
+
+    The review cache is off, so every review sees the mapping in force. Returns
+    the process (not yet waited for: the caller calls ``wait_serving()`` and
+    closes it) and the webhook kubeconfig ``init`` wrote.
+    """
+    config = write_config(
+        root / "config.yaml", CLUSTER_ID, {"backendMode": ["EKSConfigMap", "CRD"]}
+    )
+    port, state = free_port(), root / "state"
+    init = run_cli("init", "-c", str(config), "--state-dir", str(state), "--port", str(port))
+    assert init.returncode == 0, init.stderr
+    server = ServerProcess(
+        [
+            "-c", str(config), "--state-dir", str(state), "--port", str(port),
+            "--sts-endpoint-url", sts_url, "--cache-ttl", "0",
+            "--kubeconfig", str(api_kubeconfig), *flags,
+        ]
+    )  # fmt: skip
+    return server, state / "kubeconfig.yaml"
+
+
 @contextlib.contextmanager
 def running_server(
     argv: Sequence[str], *, cwd: pathlib.Path | None = None
@@ -184,75 +205,6 @@ def webhook_client(kubeconfig: pathlib.Path, **kwargs: Any) -> tuple[httpx.Clien
     if "client-certificate" in user:
         context.load_cert_chain(user["client-certificate"], user["client-key"])
     return httpx.Client(verify=context, **kwargs), str(cluster["server"])
-
-
-# --- kubectl --------------------------------------------------------------------------------
-
-
-def run_kubectl(
-    tmp_path: pathlib.Path,
-    ca: trustme.CA,
-    api_url: str,
-    principal: Principal,
-    *args: str,
-    cluster_id: str = CLUSTER_ID,
-) -> subprocess.CompletedProcess[str]:
-    """The real kubectl against the apiserver stand-in at ``api_url``, as ``principal``.
-
-    Its kubeconfig runs our exec plugin (``python -m k8s_aws_auth token``) with
-    the principal's static keys in the exec environment.
-    """
-    kubectl = shutil.which("kubectl")
-    assert kubectl is not None
-    ca_file = tmp_path / "apiserver-ca.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
-    credentials = principal.credentials
-    env = [
-        {"name": "AWS_ACCESS_KEY_ID", "value": credentials.access_key_id},
-        {"name": "AWS_SECRET_ACCESS_KEY", "value": credentials.secret_access_key},
-        {"name": "AWS_REGION", "value": "us-west-2"},
-    ]
-    if credentials.session_token:
-        env.append({"name": "AWS_SESSION_TOKEN", "value": credentials.session_token})
-    kubeconfig = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [
-            {
-                "name": "e2e",
-                "cluster": {"server": api_url, "certificate-authority": str(ca_file)},
-            }
-        ],
-        "users": [
-            {
-                "name": "e2e",
-                "user": {
-                    "exec": {
-                        "apiVersion": "client.authentication.k8s.io/v1beta1",
-                        "command": sys.executable,
-                        "args": ["-m", "k8s_aws_auth", "token", "-i", cluster_id],
-                        "env": env,
-                        "interactiveMode": "Never",
-                    }
-                },
-            }
-        ],
-        "contexts": [{"name": "e2e", "context": {"cluster": "e2e", "user": "e2e"}}],
-        "current-context": "e2e",
-    }
-    path = tmp_path / "kubeconfig"
-    path.write_text(yaml.safe_dump(kubeconfig))
-    home = tmp_path / "home"
-    home.mkdir(exist_ok=True)
-    return subprocess.run(
-        [kubectl, "--kubeconfig", str(path), *args],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env=child_env({"HOME": str(home), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}),
-    )
 
 
 # --- a kube-apiserver stand-in ----------------------------------------------------------------

@@ -58,6 +58,7 @@ GUARDED_LOGGERS = (
     "uvicorn.asgi",  # ASGI messages (headers) at TRACE
     "k8s_aws_auth.server",
     "k8s_aws_auth.mapping",
+    "k8s_aws_auth.kube",  # watch and edit records of the Kubernetes API access
 )
 
 _WITHHELD = "[log record withheld: it could not be checked for secrets]"

@@ -70,6 +70,11 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "check a mapping file or explain how it maps a caller ARN",
     ),
     "version": ("k8s_aws_auth.cli._version", "print the version (-s bare, -o json|yaml)"),
+    # aws-auth and the IAMIdentityMapping CRD on the Kubernetes API (issue 13)
+    "add": ("k8s_aws_auth.cli._add", "add a user or role entry to kube-system/aws-auth"),
+    "remove": ("k8s_aws_auth.cli._remove", "remove a user or role entry from kube-system/aws-auth"),
+    "list": ("k8s_aws_auth.cli._list", "list the entries of kube-system/aws-auth"),
+    "crd": ("k8s_aws_auth.cli._crd", "print the IAMIdentityMapping CustomResourceDefinition"),
 }
 
 

@@ -3,6 +3,11 @@
 ``mapping check FILE`` validates a file of any supported format (detected)
 and prints one line per problem; ``mapping explain FILE --arn CALLER_ARN``
 shows which entry maps a caller (as STS returns it) and to what.
+
+``mapping explain [FILE] --arn CALLER_ARN --backend-mode EKSConfigMap,CRD``
+explains across the live backends too, read once from the Kubernetes API
+(``--kubeconfig``, ``--master-url``; as ``add``): the file first, then the
+live backends in the order given, first match wins as in the server.
 """
 
 from __future__ import annotations
@@ -16,16 +21,32 @@ from k8s_aws_auth._core.arn import parse_arn
 from k8s_aws_auth._core.models import Identity
 
 if TYPE_CHECKING:
-    from k8s_aws_auth.mapping import MappingSet
+    from k8s_aws_auth.mapping import Backend, MappingSet
 
 __all__ = ["configure", "run"]
 
 _FORMAT_CHOICES = ("auto", "mounted-file", "eks-configmap", "dynamic-file", "native")
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+_LIVE_MODES = ("EKSConfigMap", "CRD")
+
+
+def _live_modes(value: str) -> tuple[str, ...]:
+    modes = tuple(mode.strip() for mode in value.split(",") if mode.strip())
+    for mode in modes:
+        if mode not in _LIVE_MODES:
+            raise argparse.ArgumentTypeError(
+                f"{mode!r}: the live backends are EKSConfigMap and CRD"
+            )
+    return modes
+
+
+def _common(parser: argparse.ArgumentParser, *, optional_file: bool = False) -> None:
     parser.add_argument(
-        "file", metavar="FILE", help="mapping file, or a directory where aws-auth is mounted"
+        "file",
+        metavar="FILE",
+        nargs="?" if optional_file else None,
+        help="mapping file, or a directory where aws-auth is mounted",
     )
     parser.add_argument(
         "--format", choices=_FORMAT_CHOICES, default="auto", help="file format (default: detect)"
@@ -45,7 +66,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     _common(check)
     check.add_argument("--strict", action="store_true", help="treat warnings as problems")
     explain = actions.add_parser("explain", help="show how a caller ARN maps")
-    _common(explain)
+    _common(explain, optional_file=True)
     explain.add_argument(
         "--arn",
         required=True,
@@ -58,6 +79,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--ec2-dns", default=None, metavar="NAME", help="private DNS name for {{EC2PrivateDNSName}}"
     )
     explain.add_argument("-o", "--output", choices=("text", "json"), default="text")
+    live = explain.add_argument_group("live backends (read once from the Kubernetes API)")
+    live.add_argument(
+        "--backend-mode",
+        dest="backend_mode",
+        type=_live_modes,
+        default=(),
+        metavar="EKSConfigMap,CRD",
+        help="live backends tried after FILE, in order",
+    )
+    from ._aws_auth import add_connection_flags
+
+    add_connection_flags(live)
 
 
 def _load(args: argparse.Namespace) -> MappingSet | list[str]:
@@ -73,18 +106,51 @@ def _load(args: argparse.Namespace) -> MappingSet | list[str]:
         return [f"{args.file}: error: {exc.strerror or type(exc).__name__}"]
 
 
+def _live(args: argparse.Namespace) -> tuple[list[Backend], list[str]]:
+    """The live backends of ``--backend-mode``, read once; or the problems found."""
+    from k8s_aws_auth.mapping import Backend, MappingFileError
+    from k8s_aws_auth.server.internal import read_mapping_once
+
+    from ._aws_auth import connection
+
+    backends: list[Backend] = []
+    where = connection(args)
+    for mode in args.backend_mode:
+        try:
+            backends.append(Backend(name=mode, source=read_mapping_once(where, mode)))
+        except MappingFileError as exc:
+            return [], [f"{mode}: error: {problem}" for problem in exc.problems]
+    return backends, []
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``mapping check`` or ``mapping explain``; return the exit code."""
     from k8s_aws_auth.mapping import MappingSet
 
-    loaded = _load(args)
-    if not isinstance(loaded, MappingSet):
-        for line in loaded:
+    backends: list[Backend | MappingSet] = []
+    if args.file is not None:
+        loaded = _load(args)
+        if not isinstance(loaded, MappingSet):
+            for line in loaded:
+                print(line, file=sys.stderr)
+            return 1
+        if args.mapping_action == "check":
+            return _check(args, loaded)
+        backends.append(loaded)  # named by its format, its reserved prefixes kept
+    if getattr(args, "backend_mode", ()):
+        live, problems = _live(args)
+        for line in problems:
             print(line, file=sys.stderr)
-        return 1
-    if args.mapping_action == "check":
-        return _check(args, loaded)
-    return _explain(args, loaded)
+        if problems:
+            return 1
+        backends.extend(live)
+    if not backends:
+        print(
+            "k8s-aws-auth mapping explain: error: give a FILE, --backend-mode, or both",
+            file=sys.stderr,
+        )
+        return 64
+    return _explain(args, backends)
 
 
 def _check(args: argparse.Namespace, mapping_set: MappingSet) -> int:
@@ -116,7 +182,7 @@ def _identity(args: argparse.Namespace) -> Identity:
     )
 
 
-def _explain(args: argparse.Namespace, mapping_set: MappingSet) -> int:
+def _explain(args: argparse.Namespace, backends: list[Backend | MappingSet]) -> int:
     from k8s_aws_auth.mapping import IdentityMapper
 
     try:
@@ -124,7 +190,7 @@ def _explain(args: argparse.Namespace, mapping_set: MappingSet) -> int:
     except ValueError as exc:
         print(f"k8s-aws-auth mapping explain: error: --arn: {exc}", file=sys.stderr)
         return 64  # EX_USAGE, as the CLI uses for usage errors
-    explanation = IdentityMapper([mapping_set]).explain(identity, ec2_dns=args.ec2_dns)
+    explanation = IdentityMapper(backends).explain(identity, ec2_dns=args.ec2_dns)
     if args.output == "json":
         print(json.dumps(explanation.to_dict(), indent=2))
     else:

@@ -91,7 +91,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         dest="backend_mode",
         action="append",
         help="mapping backends in order, comma-separated or repeated "
-        "(MountedFile, DynamicFile, EKSConfigMap)",
+        "(MountedFile, DynamicFile, EKSConfigMap, CRD)",
     )
     parser.add_argument(
         "--kubeconfig-pregenerated",

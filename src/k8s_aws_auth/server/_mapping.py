@@ -8,7 +8,12 @@ Backends (``--backend-mode``, tried in order), each a
 * ``DynamicFile`` — the JSON file at ``server.dynamicfilepath``;
 * ``EKSConfigMap`` — an ``aws-auth`` ConfigMap mounted at
   ``server.awsAuthConfigMapFile`` (a directory of ``mapRoles``/``mapUsers``
-  keys, or a manifest); this server never talks to the Kubernetes API.
+  keys, or a manifest); without that key, ``kube-system/aws-auth`` watched on
+  the Kubernetes API (``_kube_backends``);
+* ``CRD`` — the ``IAMIdentityMapping`` objects, watched on the Kubernetes API.
+
+The API is reached with ``--kubeconfig``/``--master`` (``server.kubeconfig``,
+``server.master``), else in-cluster.
 
 Every file is polled every ``reloadInterval`` seconds (the loader's thread). A changed file is
 validated as a whole; a broken or vanished one keeps the last good mapping in
@@ -44,6 +49,8 @@ from ._metrics import ServerMetrics
 if TYPE_CHECKING:
     from k8s_aws_auth._ec2.lookup import EC2NameLookup
 
+    from ._kube_backends import LiveBackend
+
 __all__ = ["IdentityMapping", "load_identity_mapping"]
 
 # The keys of the config file's ``server`` section that MountedFile reads.
@@ -70,8 +77,11 @@ class IdentityMapping:
         reload_interval: float,
         outcomes: Counter[str] | None = None,
         ec2: EC2NameLookup | None = None,
+        live: list[LiveBackend] | None = None,
     ) -> None:
         self.mapper = mapper
+        #: the backends that follow the Kubernetes API (started by `start()`)
+        self.live = live or []
         #: resolves ``{{EC2PrivateDNSName}}``; ``None``: such an entry is a denial
         self.ec2 = ec2
         self.loaders = loaders
@@ -102,8 +112,10 @@ class IdentityMapping:
         return [backend.mapping_set() for backend in self.mapper.backends]
 
     def healthy(self) -> bool:
-        """Every file backend has a mapping in force."""
-        return all(loader.current is not None for loader in self.loaders)
+        """Every file backend has a mapping in force; every live one synced once."""
+        return all(loader.current is not None for loader in self.loaders) and all(
+            backend.ready() for backend in self.live
+        )
 
     def stats(self) -> dict[str, float]:
         """Counters for metrics: successful reloads and failed ones (broken or missing file)."""
@@ -116,11 +128,15 @@ class IdentityMapping:
         """Start polling the files (a daemon thread per file; the swap is atomic)."""
         for loader in self.loaders:
             loader.start_polling(self.reload_interval)
+        for backend in self.live:
+            await backend.start()
 
     async def stop(self) -> None:
-        """Stop polling."""
+        """Stop polling and watching."""
         for loader in self.loaders:
             await anyio.to_thread.run_sync(loader.stop_polling)
+        for backend in self.live:
+            await backend.stop()
 
 
 def _setting(document: dict[str, Any], name: str) -> Any:
@@ -139,20 +155,41 @@ def _loader(path: Path, fmt: str, strict: bool | None, outcomes: Counter[str]) -
     return loader
 
 
+def _live_backend(mode: str, config: ServerConfig, metrics: ServerMetrics | None) -> LiveBackend:
+    # Imported here: the Kubernetes client loads only for a server that needs it.
+    from ._kube_backends import (
+        ConfigMapBackend,
+        IdentityMappingCRDBackend,
+        kube_connection,
+        register_metrics,
+    )
+
+    connection = kube_connection(config.kubeconfig, config.master)
+    backend: LiveBackend
+    if mode == "EKSConfigMap":
+        backend = ConfigMapBackend(connection)
+    else:
+        backend = IdentityMappingCRDBackend(connection)
+    if metrics is not None:
+        register_metrics(backend, metrics)
+    return backend
+
+
 def load_identity_mapping(
     config: ServerConfig, *, metrics: ServerMetrics | None = None
 ) -> IdentityMapping:
     """Load every backend of ``config.backend_mode`` (a broken file stops the start).
 
     Raises:
-        ConfigurationError: a backend's file is missing or invalid, or a backend
-            cannot be served (``CRD``; ``EKSConfigMap`` without a mounted file).
+        ConfigurationError: a backend's file is missing or invalid, or the
+            Kubernetes API of a live backend cannot be configured.
     """
     document = dict(config.mapping_document)
     strict = _setting(document, "dynamicfileUserIDStrict")
     outcomes: Counter[str] = Counter()
     loaders: list[MappingLoader] = []
     backends: list[tuple[str, Any]] = []
+    live: list[LiveBackend] = []
     for mode in config.backend_mode:
         if mode == "MountedFile":
             if config.config_path is not None:
@@ -176,27 +213,26 @@ def load_identity_mapping(
             loader = _loader(Path(str(path)), "dynamic-file", strict, outcomes)
             loaders.append(loader)
             backends.append((mode, loader))
-        elif mode == "EKSConfigMap":
+        elif mode == "EKSConfigMap" and _setting(document, "awsAuthConfigMapFile"):
             path = _setting(document, "awsAuthConfigMapFile")
-            if not path:
-                raise ConfigurationError(
-                    "backend EKSConfigMap needs server.awsAuthConfigMapFile (a mounted aws-auth "
-                    "ConfigMap); this server does not watch the Kubernetes API",
-                    reason="backend",
-                )
             loader = _loader(Path(str(path)), "eks-configmap", None, outcomes)
             loaders.append(loader)
             backends.append((mode, loader))
+        elif mode in ("EKSConfigMap", "CRD"):
+            backend = _live_backend(mode, config, metrics)
+            live.append(backend)
+            backends.append((mode, backend))
         else:
             raise ConfigurationError(
-                f"backend {mode} (IAMIdentityMapping objects read from the Kubernetes API) is "
-                "not supported by this server yet; use MountedFile, DynamicFile or EKSConfigMap "
-                "(a mounted aws-auth ConfigMap)",
+                f"backend {mode} is not supported by this server (use MountedFile, DynamicFile, "
+                "EKSConfigMap or CRD)",
                 reason="backend",
             )
     # Reserved username prefixes are a server setting (upstream's reservedPrefixConfig).
     first = next((source for _, source in backends), None)
     current = first.current if isinstance(first, MappingLoader) else first
+    if not isinstance(current, MappingSet):
+        current = None  # a live backend: reserved prefixes are a file setting
     reserved = dict(current.reserved_prefixes) if current is not None else {}
     mapper = IdentityMapper(
         [
@@ -206,7 +242,11 @@ def load_identity_mapping(
         scrubbed_accounts=config.scrubbed_accounts,
     )
     mapping = IdentityMapping(
-        mapper, loaders, reload_interval=config.mapping_reload_interval, outcomes=outcomes
+        mapper,
+        loaders,
+        reload_interval=config.mapping_reload_interval,
+        outcomes=outcomes,
+        live=live,
     )
     if metrics is not None:
         metrics.add_source("mapping", mapping.stats, documentation="identity mapping file reloads")

@@ -50,6 +50,7 @@ class _StatsCollector(Collector):
         self.sources: list[tuple[str, str, str, StatsReader]] = []
         self.verifier: Callable[[], VerifierStats] | None = None
         self.ec2: StatsReader | None = None
+        self.configmap_watch_failures: Callable[[], float] | None = None
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         if self.verifier is not None:
@@ -59,6 +60,13 @@ class _StatsCollector(Collector):
             yield _describe_instances_calls(0)
         else:
             yield from _ec2_families(self.ec2())
+        watch_failures = CounterMetricFamily(
+            f"{UPSTREAM}_configmap_watch_failures",
+            "aws-auth ConfigMap list and watch failures (EKSConfigMap on the Kubernetes API)",
+        )
+        read_failures = self.configmap_watch_failures
+        watch_failures.add_metric([], float(read_failures()) if read_failures is not None else 0.0)
+        yield watch_failures
         for prefix, documentation, kind, read in self.sources:
             try:
                 values = dict(read())
@@ -129,10 +137,11 @@ class ServerMetrics:
 
     * ``aws_iam_authenticator_authenticate_latency_seconds{result}`` — review latency
       (``result`` as upstream spells it, ``uknown_user`` included);
-    * ``aws_iam_authenticator_configmap_watch_failures_total``,
-      ``…_dynamicfile_failures_total``, ``…_dynamic_e2e_latency_seconds{type}``,
+    * ``aws_iam_authenticator_configmap_watch_failures_total`` — list and watch
+      failures of the live EKSConfigMap backend (0 without one);
+    * ``…_dynamicfile_failures_total``, ``…_dynamic_e2e_latency_seconds{type}``,
       ``…_dynamic_file_enabled``, ``…_dynamic_file_only`` — upstream's families of
-      features not built here yet: exported, and 0;
+      the dynamic backend-mode file, not built here: exported, and 0;
     * ``aws_iam_authenticator_sts_responses_total{ResponseCode,StsRegion}`` — STS answers;
     * ``aws_iam_authenticator_sts_throttling_total{StsRegion}`` and
       ``aws_iam_authenticator_sts_connection_failures_total{StsRegion}``;
@@ -176,15 +185,10 @@ class ServerMetrics:
             namespace=UPSTREAM,
             registry=self.registry,
         )
-        # upstream's Kubernetes-backend and dynamic-file families: registered with its
-        # names so dashboards find them; the EKSConfigMap watch and the dynamic
-        # backend-mode file that move them are not built yet (they stay at 0).
-        self.configmap_watch_failures = Counter(
-            "configmap_watch_failures_total",
-            "Failures to start a watch of the aws-auth ConfigMap",
-            namespace=UPSTREAM,
-            registry=self.registry,
-        )
+        # upstream's dynamic-file families: registered with its names so dashboards
+        # find them; the dynamic backend-mode file that moves them is not built
+        # (they stay at 0). configmap_watch_failures_total is read at scrape time
+        # from the live EKSConfigMap backend (0 without one): see watch_configmap().
         self.dynamicfile_failures = Counter(
             "dynamicfile_failures_total",
             "Failures to watch the dynamic file",
@@ -245,6 +249,10 @@ class ServerMetrics:
     def watch_ec2(self, read: StatsReader) -> None:
         """Expose EC2 lookup counters (``describe_instances_calls``, ``cache_hits``, ``cache_misses``)."""
         self._stats.ec2 = read
+
+    def watch_configmap(self, read_failures: Callable[[], float]) -> None:
+        """Read upstream's ``configmap_watch_failures_total`` from a live EKSConfigMap backend."""
+        self._stats.configmap_watch_failures = read_failures
 
     def add_source(
         self, prefix: str, read: StatsReader, *, documentation: str, kind: str = "counter"

@@ -1,7 +1,8 @@
 """What the ``k8s-aws-auth serve`` and ``init`` commands use of the server package (not public API).
 
 Besides its public names, the CLI needs the kubeconfig's file name, the atomic
-file writer and the process entry point; this is the one module it imports
+file writer, the process entry point and a one-shot read of the live mapping
+backends (``mapping explain``); this is the one module it imports
 besides ``k8s_aws_auth.server``. Import it only after ``require_extra()``.
 Names here may change in any release.
 """
@@ -9,6 +10,13 @@ Names here may change in any release.
 from __future__ import annotations
 
 from ._certs import KUBECONFIG_FILE, renew_certificate, write_if_changed
+from ._kube_backends import read_mapping_once
 from ._serve import run_server
 
-__all__ = ["KUBECONFIG_FILE", "renew_certificate", "run_server", "write_if_changed"]
+__all__ = [
+    "KUBECONFIG_FILE",
+    "read_mapping_once",
+    "renew_certificate",
+    "run_server",
+    "write_if_changed",
+]
