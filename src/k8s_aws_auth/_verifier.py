@@ -54,9 +54,6 @@ __all__ = [
 Clock = Callable[[], datetime]
 
 
-# A C-level callable: the default clock costs no Python frame per verification.
-
-
 @attrs.frozen(kw_only=True)
 class VerifierStats:
     """A snapshot of a verifier's counters (monotonic since construction), for metrics.
@@ -164,6 +161,26 @@ def _owned_async_client(config: VerifierConfig) -> httpx.AsyncClient:
         follow_redirects=False,
         trust_env=False,
         timeout=httpx.Timeout(config.read_timeout, connect=config.connect_timeout),
+    )
+
+
+def _running_loop() -> object:
+    """The event loop running this coroutine: asyncio's loop, or trio's run (its root task)."""
+    import asyncio
+
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        import trio
+
+        return trio.lowlevel.current_root_task()
+
+
+def _wrong_loop() -> ConfigurationError:
+    return ConfigurationError(
+        "this AsyncTokenVerifier's HTTP client belongs to another event loop: "
+        "create one verifier per event loop (e.g. in the app's lifespan)",
+        reason="event-loop",
     )
 
 
@@ -396,6 +413,8 @@ class AsyncTokenVerifier(_VerifierBase):
         self._owns_client = client is None
         self._client = client if client is not None else _owned_async_client(config)
         self._flight: AsyncSingleFlight[Identity] = AsyncSingleFlight()
+        # The owned client's connections belong to the first loop that uses it.
+        self._loop: object | None = None
 
     async def verify(self, token: str) -> Identity:
         """Verify ``token`` and return the identity STS confirmed.
@@ -416,7 +435,18 @@ class AsyncTokenVerifier(_VerifierBase):
             error = _internal(exc, token)
         raise error
 
+    def _check_loop(self) -> None:
+        """A usage error, not an STS outage, for an owned client driven from a second loop."""
+        if not self._owns_client:
+            return  # a borrowed client's loop is its owner's business
+        loop = _running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif loop is not self._loop:
+            raise _wrong_loop()
+
     async def _ask(self, validated: ValidatedToken, key: Hashable, now: datetime) -> Identity:
+        self._check_loop()
         try:
             identity = await run_async(
                 sts_flow(validated, self._config, random=self._random),
