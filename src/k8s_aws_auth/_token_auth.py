@@ -92,8 +92,9 @@ class TokenAuth(httpx.Auth):
         held = source._held_at(source._now())
         token = source.token() if held is None else held.token
         request.headers["Authorization"] = "Bearer " + token.value if held is None else held.header
+        replayable = _replayable(request)  # before sending: a transport may buffer the stream
         response = yield request
-        if response.status_code != 401 or not _replayable(request):
+        if response.status_code != 401 or not replayable:
             return
         source.invalidate(token)
         request.headers["Authorization"] = "Bearer " + source.token().value
@@ -114,8 +115,9 @@ class TokenAuth(httpx.Auth):
         held = source._held_at(source._now())
         token = await _token(source) if held is None else held.token
         request.headers["Authorization"] = "Bearer " + token.value if held is None else held.header
+        replayable = _replayable(request)  # before sending: a transport may buffer the stream
         response = yield request
-        if response.status_code != 401 or not _replayable(request):
+        if response.status_code != 401 or not replayable:
             return
         source.invalidate(token)
         request.headers["Authorization"] = "Bearer " + (await _token(source)).value
