@@ -54,6 +54,4 @@ def starlette_app(verifier: AsyncTokenVerifier, *, retry_after: int = 1) -> Star
 
     backend = IAMAuthBackend(verifier, retry_after=retry_after)
     middleware = [Middleware(AuthenticationMiddleware, backend=backend, on_error=on_auth_error)]
-    return Starlette(
-        routes=[Route("/whoami", whoami)], middleware=middleware, lifespan=lifespan
-    )
+    return Starlette(routes=[Route("/whoami", whoami)], middleware=middleware, lifespan=lifespan)

@@ -40,9 +40,7 @@ def test_denials_carry_the_reason_code_and_sts_s_retry_hint() -> None:
     hinted = STSThrottledError("throttled")
     hinted.retry_after = 12
     assert denial_for(hinted, retry_after=3).headers == {"Retry-After": "12"}
-    assert denial_for(STSThrottledError("throttled"), retry_after=3).headers == {
-        "Retry-After": "3"
-    }
+    assert denial_for(STSThrottledError("throttled"), retry_after=3).headers == {"Retry-After": "3"}
     assert denial_for(ConfigurationError("wrong loop"), retry_after=3).status == 500
 
 

@@ -79,7 +79,8 @@ def test_denied_tokens_get_401_with_an_rfc6750_challenge(
         assert answer.headers["WWW-Authenticate"] == (
             f'Bearer error="invalid_token", error_description="{reason}"'
         )
-        assert wrong_cluster not in answer.text and expired not in answer.text
+        assert wrong_cluster not in answer.text
+        assert expired not in answer.text
 
 
 def test_fastapi_answers_a_request_without_a_token_with_the_bare_challenge(

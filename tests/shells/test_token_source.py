@@ -20,7 +20,7 @@ from k8s_aws_auth import (
     generate_token,
 )
 from k8s_aws_auth.credentials import AsyncCredentialResolver, CredentialResolver, StaticProvider
-from k8s_aws_auth.errors import ConfigurationError
+from k8s_aws_auth.errors import ConfigurationError, CredentialsError
 from k8s_aws_auth.testing import FakeSTS, FixedClock, Principal
 
 CLUSTER = "source-cluster"
@@ -220,7 +220,7 @@ def test_a_failed_refresh_keeps_the_token_until_it_expires(
     fake.fail_next(10)
     assert source.token() is first  # still valid for 30 seconds
     clock.advance(seconds=30)
-    with pytest.raises(Exception, match="AssumeRole|STS|503|Service"):
+    with pytest.raises(CredentialsError):
         source.token()
 
 
@@ -261,7 +261,8 @@ def test_an_async_source_refreshes_once_for_sixteen_tasks(
                 group.start_soon(one)
 
     anyio.run(main, backend=backend)
-    assert len(set(seen)) == 1 and len(seen) == 16
+    assert len(seen) == 16
+    assert len(set(seen)) == 1
     assert fake.count("AssumeRole") == 1
 
 
@@ -282,7 +283,8 @@ def test_token_auth_retries_a_401_once_with_a_new_token(
     with httpx.Client(transport=httpx.MockTransport(server), auth=TokenAuth(source)) as client:
         answer = client.post("http://service/items", json={"a": 1})
     assert answer.status_code == 200
-    assert len(seen) == 2 and seen[0] != seen[1]
+    assert len(seen) == 2
+    assert seen[0] != seen[1]
     assert all(header.startswith("Bearer k8s-aws-v1.") for header in seen)
 
 
@@ -310,8 +312,11 @@ def test_token_auth_refuses_an_async_source_on_a_sync_client(
 ) -> None:
     source = AsyncTokenSource(CLUSTER, credentials=alice.credentials, clock=clock)
     auth = TokenAuth(source)
-    with httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200))) as client:
-        with pytest.raises(ConfigurationError, match="serves only httpx.AsyncClient"):
-            client.get("http://service/", auth=auth)
+    transport = httpx.MockTransport(lambda r: httpx.Response(200))
+    with (
+        httpx.Client(transport=transport) as client,
+        pytest.raises(ConfigurationError, match=r"serves only httpx\.AsyncClient"),
+    ):
+        client.get("http://service/", auth=auth)
     with pytest.raises(ConfigurationError, match="with a cluster id only"):
         TokenAuth(source, region="us-west-2")

@@ -7,13 +7,13 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 
 
 @contextlib.contextmanager
-def uvicorn_serving(app: Any, *, lifespan: str = "on") -> Iterator[str]:
+def uvicorn_serving(app: Any, *, lifespan: Literal["auto", "on", "off"] = "on") -> Iterator[str]:
     """Serve ``app`` with uvicorn (h11) in a thread; yield ``http://127.0.0.1:PORT``."""
     sock = socket.create_server(("127.0.0.1", 0))
     config = uvicorn.Config(app, log_config=None, lifespan=lifespan, http="h11", log_level="error")
