@@ -148,6 +148,14 @@ class RoleOptions:
             raise ConfigurationError(
                 "give role_session_name or forward_session_name, not both", reason="role-arn"
             )
+        if self.role_session_name is not None:
+            from .credentials.internal import valid_session_name
+
+            if not valid_session_name(self.role_session_name):
+                raise ConfigurationError(
+                    "role_session_name must be 2-64 characters of letters, digits and +=,.@_-",
+                    reason="role-session-name",
+                )
 
     def provider(self, source: Credentials, region: str | None) -> Any:
         """The AssumeRole provider for ``source``'s credentials (the ARN checked first)."""

@@ -41,6 +41,7 @@ from ._runtime.clock import utc_now
 from ._runtime.drivers import run_async, run_sync
 from ._runtime.log_guard import guard_logs
 from ._runtime.singleflight import AsyncSingleFlight, SingleFlight
+from ._runtime.transport_override import async_transport, sync_transport
 from .errors import ConfigurationError, K8sAwsAuthError, STSError
 
 __all__ = [
@@ -148,6 +149,7 @@ def _client_limits(config: VerifierConfig) -> httpx.Limits:
 
 def _owned_sync_client(config: VerifierConfig) -> httpx.Client:
     return httpx.Client(
+        transport=sync_transport(),  # None but inside FakeSTS.intercept()
         limits=_client_limits(config),
         follow_redirects=False,
         trust_env=False,
@@ -157,6 +159,7 @@ def _owned_sync_client(config: VerifierConfig) -> httpx.Client:
 
 def _owned_async_client(config: VerifierConfig) -> httpx.AsyncClient:
     return httpx.AsyncClient(
+        transport=async_transport(),  # None but inside FakeSTS.intercept()
         limits=_client_limits(config),
         follow_redirects=False,
         trust_env=False,

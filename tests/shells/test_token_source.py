@@ -118,6 +118,7 @@ def test_agenerate_token_takes_the_same_role_options(
             {"role_arn": ROLE, "forward_session_name": True, "role_session_name": "s"},
             "not both",
         ),
+        ({"role_arn": ROLE, "role_session_name": "x"}, "2-64 characters"),
     ],
 )
 def test_role_options_are_checked_before_any_call(

@@ -364,7 +364,9 @@ class CredentialResolver(_ResolverBase):
                         if owned is None:
                             import httpx
 
-                            owned = httpx.Client()
+                            from k8s_aws_auth._runtime.transport_override import sync_transport
+
+                            owned = httpx.Client(transport=sync_transport())
                         client = owned
                     outcome = run_sync(_single(effect), client)
         except StopIteration as stop:
@@ -484,7 +486,9 @@ class AsyncCredentialResolver(_ResolverBase):
                         if owned is None:
                             import httpx
 
-                            owned = httpx.AsyncClient()
+                            from k8s_aws_auth._runtime.transport_override import async_transport
+
+                            owned = httpx.AsyncClient(transport=async_transport())
                         client = owned
                     outcome = await run_async(_single(effect), client)
         except StopIteration as stop:
