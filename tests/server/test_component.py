@@ -57,9 +57,11 @@ def test_bad_numbers_are_refused_at_construction(
 
 
 def test_a_sync_verifier_or_a_bad_mapper_is_refused_at_construction(fake: FakeSTS) -> None:
-    with TokenVerifier(VerifierConfig(CLUSTER)) as sync_verifier:
-        with pytest.raises(ConfigurationError, match="must be an AsyncTokenVerifier") as caught:
-            TokenReviewApp(sync_verifier, _mapper)  # type: ignore[arg-type]
+    with (
+        TokenVerifier(VerifierConfig(CLUSTER)) as sync_verifier,
+        pytest.raises(ConfigurationError, match="must be an AsyncTokenVerifier") as caught,
+    ):
+        TokenReviewApp(sync_verifier, _mapper)  # type: ignore[arg-type]
     assert "TokenVerifier.verify is not a coroutine function" in str(caught.value)
     with pytest.raises(ConfigurationError, match="map_identity must be callable"):
         TokenReviewApp(_verifier(fake), {"a": "b"})  # type: ignore[arg-type]
@@ -70,9 +72,11 @@ def test_a_mapper_returning_a_string_is_a_500_with_a_logged_reason(
 ) -> None:
     app = TokenReviewApp(_verifier(fake), lambda identity: identity.arn)  # type: ignore[arg-type,return-value]
     token = fake.make_token(alice, cluster_id=CLUSTER)
-    with caplog.at_level(logging.INFO, logger="k8s_aws_auth.server"):
-        with uvicorn_serving(app, lifespan="off") as url:
-            answer = httpx.post(f"{url}/authenticate", json=review(token))
+    with (
+        caplog.at_level(logging.INFO, logger="k8s_aws_auth.server"),
+        uvicorn_serving(app, lifespan="off") as url,
+    ):
+        answer = httpx.post(f"{url}/authenticate", json=review(token))
     assert answer.status_code == 500
     assert answer.headers["Retry-After"] == "1"
     fields = [getattr(record, "fields", {}) for record in caplog.records]
