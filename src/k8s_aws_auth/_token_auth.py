@@ -50,6 +50,11 @@ class TokenAuth(httpx.Auth):
     """
 
     def __init__(self, source: str | TokenSource | AsyncTokenSource, **options: Any) -> None:
+        from ._runtime.log_guard import guard_logs
+
+        # httpcore's DEBUG traces quote response headers, which a server may fill with
+        # our Authorization header: the guard scrubs token shapes out of those records.
+        guard_logs()
         self._sync: TokenSource | None = None
         self._async: AsyncTokenSource | None = None
         self._options: Mapping[str, Any] = options
