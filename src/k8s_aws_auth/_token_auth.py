@@ -58,20 +58,28 @@ class TokenAuth(httpx.Auth):
         self._sync: TokenSource | None = None
         self._async: AsyncTokenSource | None = None
         self._options: Mapping[str, Any] = options
+        self._cluster_id: str | None = None
+        # Whether an async client may get an AsyncTokenSource built from the options
+        # (with a sync resolver, or a ready TokenSource, it uses the sync source instead).
+        self._build_async = False
         if isinstance(source, str):
-            # Fail on bad options now, not at the first request.
-            self._sync = TokenSource(source, **options) if "resolver" not in options else None
-            self._async = AsyncTokenSource(source, **options) if self._sync is None else None
-            self._cluster_id: str | None = source
+            from .credentials import AsyncCredentialResolver
+
+            self._cluster_id = source
+            if isinstance(options.get("resolver"), AsyncCredentialResolver):
+                self._async = AsyncTokenSource(source, **options)
+            else:
+                self._sync = TokenSource(source, **options)  # bad options fail now
+                self._build_async = "resolver" not in options
         elif options:
             raise ConfigurationError(
                 "options go to the token source: give them with a cluster id only",
                 reason="token-auth",
             )
         elif isinstance(source, TokenSource):
-            self._sync, self._cluster_id = source, None
+            self._sync = source
         elif isinstance(source, AsyncTokenSource):
-            self._async, self._cluster_id = source, None
+            self._async = source
         else:
             raise ConfigurationError(
                 "source must be a cluster id, a TokenSource or an AsyncTokenSource",
@@ -80,14 +88,21 @@ class TokenAuth(httpx.Auth):
 
     def _sync_source(self) -> TokenSource:
         if self._sync is None:
-            if self._cluster_id is None:
-                raise ConfigurationError(
-                    "an AsyncTokenSource serves only httpx.AsyncClient: "
-                    "give a TokenSource or a cluster id for a sync client",
-                    reason="token-auth",
-                )
-            self._sync = TokenSource(self._cluster_id, **self._options)
+            raise ConfigurationError(
+                "an AsyncTokenSource (or an AsyncCredentialResolver) serves only "
+                "httpx.AsyncClient: give a TokenSource or a cluster id for a sync client",
+                reason="token-auth",
+            )
         return self._sync
+
+    def _async_source(self) -> TokenSource | AsyncTokenSource:
+        if self._async is None and self._build_async:
+            assert self._cluster_id is not None
+            self._async = AsyncTokenSource(self._cluster_id, **self._options)
+        if self._async is not None:
+            return self._async
+        assert self._sync is not None
+        return self._sync  # refreshed in a worker thread
 
     def sync_auth_flow(
         self, request: httpx.Request
@@ -109,14 +124,7 @@ class TokenAuth(httpx.Auth):
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         """The async twin of [`sync_auth_flow()`][k8s_aws_auth.TokenAuth.sync_auth_flow]."""
-        source: TokenSource | AsyncTokenSource
-        if self._async is None and self._sync is not None and self._cluster_id is None:
-            source = self._sync  # a ready sync source: refreshed in a worker thread
-        else:
-            if self._async is None:
-                assert self._cluster_id is not None
-                self._async = AsyncTokenSource(self._cluster_id, **self._options)
-            source = self._async
+        source = self._async_source()
         held = source._held_at(source._now())
         token = await _token(source) if held is None else held.token
         request.headers["Authorization"] = "Bearer " + token.value if held is None else held.header

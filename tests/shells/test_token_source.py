@@ -321,3 +321,35 @@ def test_token_auth_refuses_an_async_source_on_a_sync_client(
         client.get("http://service/", auth=auth)
     with pytest.raises(ConfigurationError, match="with a cluster id only"):
         TokenAuth(source, region="us-west-2")
+
+
+def test_token_auth_picks_the_source_its_resolver_fits(
+    fake: FakeSTS, alice: Principal, clock: FixedClock
+) -> None:
+    seen: list[str] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["Authorization"])
+        return httpx.Response(204)
+
+    sync_resolver = CredentialResolver(StaticProvider(alice.credentials), environ={})
+    auth = TokenAuth(CLUSTER, resolver=sync_resolver, region="us-west-2", clock=clock)
+
+    async def call(auth: TokenAuth) -> int:
+        transport = httpx.MockTransport(server)
+        async with httpx.AsyncClient(transport=transport, auth=auth) as client:
+            return (await client.get("http://service/")).status_code
+
+    # A sync resolver serves async clients too (its source refreshes in a worker thread).
+    assert anyio.run(call, auth) == 204
+    with httpx.Client(transport=httpx.MockTransport(server), auth=auth) as client:
+        assert client.get("http://service/").status_code == 204
+    assert seen[0] == seen[1]  # one source, one token
+    async_resolver = AsyncCredentialResolver(StaticProvider(alice.credentials), environ={})
+    async_auth = TokenAuth(CLUSTER, resolver=async_resolver, region="us-west-2", clock=clock)
+    assert anyio.run(call, async_auth) == 204
+    with (
+        httpx.Client(transport=httpx.MockTransport(server), auth=async_auth) as client,
+        pytest.raises(ConfigurationError, match="serves only"),
+    ):
+        client.get("http://service/")
