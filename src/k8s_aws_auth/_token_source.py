@@ -184,21 +184,21 @@ class _SourceBase:
 class TokenSource(_SourceBase):
     """A current token for ``cluster_id``: signed on first use, refreshed before it expires.
 
-    Takes the options of [`generate_token()`][k8s_aws_auth.generate_token] (but
-    ``now``), resolved once: the region and endpoint settings at the first token,
-    the credentials by their resolver's own refresh rules, an assumed role's
-    session until it nears its expiry.
+    Takes the options of [`generate_token()`][k8s_aws_auth.generate_token] but
+    ``now`` — ``credentials``, ``resolver`` (a
+    [`CredentialResolver`][k8s_aws_auth.CredentialResolver]), ``region``,
+    ``sts_regional_endpoints``, ``profile``, ``environ``, ``use_fips``,
+    ``use_dualstack``, ``imds_region``, ``role_arn``, ``external_id``,
+    ``role_session_name``, ``forward_session_name`` — resolved once: the region
+    and endpoint settings at the first token, the credentials by their
+    resolver's own refresh rules, an assumed role's session until it nears its
+    expiry.
 
     Args:
         cluster_id: the EKS cluster name or id.
         refresh_before: sign a new token this long before the held one's
             ``expiration`` (0 to 10 minutes; default 1 minute).
         clock: returns the current aware UTC time (default: the wall clock).
-        **options: ``credentials``, ``resolver`` (a
-            [`CredentialResolver`][k8s_aws_auth.CredentialResolver]), ``region``,
-            ``sts_regional_endpoints``, ``profile``, ``environ``, ``use_fips``,
-            ``use_dualstack``, ``imds_region``, ``role_arn``, ``external_id``,
-            ``role_session_name``, ``forward_session_name``, as ``generate_token``.
 
     Thread-safe: one refresh at a time; callers that find the token current never
     wait. If a refresh fails while the held token has not yet expired, the held

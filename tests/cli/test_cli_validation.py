@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 import pytest
 import yaml
 
+from tests.support.child_env import child_env
+
 KEYS = {"AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY": "x" * 40}
 
 
@@ -26,7 +28,7 @@ def _cli(
         text=True,
         timeout=60,
         check=False,
-        env=environ,
+        env=child_env(environ),
         stdin=subprocess.DEVNULL,
     )
 
