@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from ._core.token import decode_token, encode_token, presign_token
     from ._core.validate import validate_token
     from ._generate import agenerate_token, generate_token
+    from ._token_auth import TokenAuth
+    from ._token_source import AsyncTokenSource, TokenSource
     from ._verifier import (
         AsyncTokenVerifier,
         TokenVerifier,
@@ -43,6 +45,9 @@ _LAZY = {
     "parse_exec_info": "._core.exec_credential",
     "agenerate_token": "._generate",
     "generate_token": "._generate",
+    "TokenAuth": "._token_auth",
+    "AsyncTokenSource": "._token_source",
+    "TokenSource": "._token_source",
     "Credentials": "._core.models",
     "Identity": "._core.models",
     "Token": "._core.models",
@@ -64,12 +69,15 @@ _LAZY = {
 
 __all__ = [
     "AsyncCredentialResolver",
+    "AsyncTokenSource",
     "AsyncTokenVerifier",
     "CredentialResolver",
     "Credentials",
     "Identity",
     "K8sAwsAuthError",
     "Token",
+    "TokenAuth",
+    "TokenSource",
     "TokenVerifier",
     "ValidatedToken",
     "VerifierConfig",

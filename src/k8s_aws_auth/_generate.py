@@ -2,10 +2,12 @@
 
 With ``credentials`` omitted, credentials *and* the STS host settings (region,
 ``AWS_STS_REGIONAL_ENDPOINTS``, FIPS, dual-stack) are resolved the way the AWS
-CLI resolves them ([`k8s_aws_auth.credentials`][k8s_aws_auth.credentials]); anything passed
-explicitly wins. With explicit credentials nothing is read from the
-environment: ``region=None`` then means the global host, as before (unless
-``imds_region=True`` asks for the configured settings and the instance's region).
+CLI resolves them ([`k8s_aws_auth.credentials`][k8s_aws_auth.credentials]), by a
+``resolver`` when one is given; anything passed explicitly wins. With explicit
+credentials nothing is read from the environment: ``region=None`` then means the
+global host, as before (unless ``imds_region=True`` asks for the configured
+settings and the instance's region). ``role_arn`` assumes a role with those
+credentials before signing (the CLI's ``--role``).
 """
 
 from __future__ import annotations
@@ -14,14 +16,17 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from ._core.models import Credentials, Token
 from ._core.token import presign_token
 from ._runtime.clock import utc_now
+from .errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from .credentials import ClientSettings
+    from .credentials import AsyncCredentialResolver, ClientSettings, CredentialResolver
 
-__all__ = ["agenerate_token", "generate_token"]
+__all__ = ["RoleOptions", "agenerate_token", "generate_token", "sign_with_settings"]
 
 
 def _fixed_clock(now: datetime | None) -> Callable[[], datetime] | None:
@@ -30,7 +35,7 @@ def _fixed_clock(now: datetime | None) -> Callable[[], datetime] | None:
     return lambda: now
 
 
-def _sign(
+def sign_with_settings(
     settings: ClientSettings | None,
     credentials: Credentials,
     cluster_id: str,
@@ -41,6 +46,10 @@ def _sign(
     use_dualstack: bool | None,
     now: datetime | None,
 ) -> Token:
+    """Sign with ``credentials``; unset host settings come from ``settings`` (``None``: none configured).
+
+    Shared by ``generate_token`` and the token sources, which resolve the settings once.
+    """
     if settings is not None:
         region = region if region is not None else settings.region
         if sts_regional_endpoints is None:
@@ -117,10 +126,86 @@ def _plan(
     return options
 
 
+@attrs.frozen(kw_only=True)
+class RoleOptions:
+    """The role to assume before signing, as ``generate_token`` takes it (``role_arn=None``: none)."""
+
+    role_arn: str | None = None
+    external_id: str | None = attrs.field(default=None, repr=False)
+    role_session_name: str | None = None
+    forward_session_name: bool = False
+
+    def check(self) -> None:
+        """Refuse role options without a role, and a session name given twice."""
+        if self.role_arn is None:
+            if self.external_id is not None or self.role_session_name is not None:
+                raise ConfigurationError(
+                    "external_id and role_session_name need a role_arn", reason="role-arn"
+                )
+            if self.forward_session_name:
+                raise ConfigurationError("forward_session_name needs a role_arn", reason="role-arn")
+        elif self.forward_session_name and self.role_session_name is not None:
+            raise ConfigurationError(
+                "give role_session_name or forward_session_name, not both", reason="role-arn"
+            )
+        if self.role_session_name is not None:
+            from .credentials.internal import valid_session_name
+
+            if not valid_session_name(self.role_session_name):
+                raise ConfigurationError(
+                    "role_session_name must be 2-64 characters of letters, digits and +=,.@_-",
+                    reason="role-session-name",
+                )
+
+    def provider(self, source: Credentials, region: str | None) -> Any:
+        """The AssumeRole provider for ``source``'s credentials (the ARN checked first)."""
+        from .credentials.internal import ExplicitRoleProvider, check_role_arn
+
+        assert self.role_arn is not None
+        check_role_arn(self.role_arn, region)
+        return ExplicitRoleProvider(
+            source=source,
+            role_arn=self.role_arn,
+            external_id=self.external_id,
+            session_name=self.role_session_name,
+            forward_session_name=self.forward_session_name,
+            region=region,
+        )
+
+
+def _check_resolver(
+    resolver: object,
+    kind: type,
+    credentials: Credentials | None,
+    *,
+    profile: str | None,
+    environ: Mapping[str, str] | None,
+    imds_region: bool,
+) -> None:
+    if not isinstance(resolver, kind):
+        raise ConfigurationError(f"resolver must be a {kind.__name__}", reason="resolver")
+    if credentials is not None:
+        raise ConfigurationError("give credentials or a resolver, not both", reason="resolver")
+    if profile is not None or environ is not None or imds_region:
+        raise ConfigurationError(
+            "profile, environ and imds_region are the resolver's own settings: "
+            "give them to the resolver",
+            reason="resolver",
+        )
+
+
+def _role_environ(
+    settings: ClientSettings | None, environ: Mapping[str, str] | None
+) -> Mapping[str, str] | None:
+    # Explicit credentials read nothing from the environment; neither does their AssumeRole.
+    return {} if settings is None and environ is None else environ
+
+
 def generate_token(
     cluster_id: str,
     *,
     credentials: Credentials | None = None,
+    resolver: CredentialResolver | None = None,
     region: str | None = None,
     sts_regional_endpoints: str | None = None,
     now: datetime | None = None,
@@ -129,6 +214,10 @@ def generate_token(
     use_fips: bool | None = None,
     use_dualstack: bool | None = None,
     imds_region: bool = False,
+    role_arn: str | None = None,
+    external_id: str | None = None,
+    role_session_name: str | None = None,
+    forward_session_name: bool = False,
 ) -> Token:
     """Generate a token for ``cluster_id``, byte-identical to ``aws eks get-token``.
 
@@ -138,6 +227,9 @@ def generate_token(
             chain (environment, profile, web identity, SSO, process, container,
             IMDS) and also takes region and endpoint settings from the
             environment and profile.
+        resolver: a [`CredentialResolver`][k8s_aws_auth.CredentialResolver] to take the
+            credentials *and* its region and endpoint settings from (instead of
+            ``credentials``, ``profile``, ``environ`` and ``imds_region``).
         region: the STS region; ``None`` means "configured, else none" (no
             region signs for the global host with the us-east-1 scope).
         sts_regional_endpoints: ``"regional"`` (default) or ``"legacy"``;
@@ -152,29 +244,71 @@ def generate_token(
             timeouts; unreachable or disabled IMDS means no region, the global
             host). With explicit ``credentials`` this also reads the region and
             endpoint settings from the environment and profile, like the default.
+        role_arn: assume this IAM role (``AssumeRole`` at the configured STS
+            endpoint, with the credentials found above) and sign with its
+            session's credentials, like ``token --role``. The ARN is checked
+            first: an IAM role of the signing region's partition.
+        external_id: the ``ExternalId`` for AssumeRole (with ``role_arn``).
+        role_session_name: the ``RoleSessionName`` (default ``k8s-aws-auth-<unix time>``).
+        forward_session_name: use the caller's own session name as the
+            ``RoleSessionName`` (a GetCallerIdentity call first), as
+            aws-iam-authenticator's ``--forward-session-name``.
 
     Raises:
-        CredentialsError: no credentials were found or a configured source failed,
-            or their session token is not standard base64 (``reason="session-token"``).
-        ConfigurationError: an invalid region or endpoint mode; ``now`` naive, off
-            the calendar in UTC, or after 9999-12-31T23:44:59Z, when the token's
-            15-minute lifetime would end past the calendar (``reason="clock"``).
+        CredentialsError: no credentials were found or a configured source failed
+            (AssumeRole refused included), or their session token is not standard
+            base64 (``reason="session-token"``).
+        ConfigurationError: an invalid region, endpoint mode, role ARN
+            (``reason="role-arn"``) or combination of arguments; ``now`` naive,
+            off the calendar in UTC, or after 9999-12-31T23:44:59Z, when the
+            token's 15-minute lifetime would end past the calendar (``reason="clock"``).
     """
-    plan = _plan(
-        credentials,
-        region=region,
-        profile=profile,
-        environ=environ,
-        now=now,
-        imds_region=imds_region,
+    role = RoleOptions(
+        role_arn=role_arn,
+        external_id=external_id,
+        role_session_name=role_session_name,
+        forward_session_name=forward_session_name,
     )
-    if isinstance(plan, dict):
+    role.check()
+    settings: ClientSettings | None
+    if resolver is not None:
         from .credentials import CredentialResolver
 
-        resolver = CredentialResolver(**plan)
-        plan = resolver.resolve(), resolver.settings(region=region)
-    credentials, settings = plan
-    return _sign(
+        _check_resolver(
+            resolver,
+            CredentialResolver,
+            credentials,
+            profile=profile,
+            environ=environ,
+            imds_region=imds_region,
+        )
+        credentials, settings = resolver.resolve(), resolver.settings(region=region)
+    else:
+        plan = _plan(
+            credentials,
+            region=region,
+            profile=profile,
+            environ=environ,
+            now=now,
+            imds_region=imds_region,
+        )
+        if isinstance(plan, dict):
+            from .credentials import CredentialResolver
+
+            resolver = CredentialResolver(**plan)
+            plan = resolver.resolve(), resolver.settings(region=region)
+        credentials, settings = plan
+    if role.role_arn is not None:
+        from .credentials import CredentialResolver
+
+        signing_region = settings.region if settings is not None and region is None else region
+        provider = role.provider(credentials, signing_region)
+        if resolver is None:
+            resolver = CredentialResolver(
+                profile=profile, environ=_role_environ(settings, environ), clock=_fixed_clock(now)
+            )
+        credentials = resolver.with_chain(provider).resolve()
+    return sign_with_settings(
         settings,
         credentials,
         cluster_id,
@@ -190,6 +324,7 @@ async def agenerate_token(
     cluster_id: str,
     *,
     credentials: Credentials | None = None,
+    resolver: AsyncCredentialResolver | None = None,
     region: str | None = None,
     sts_regional_endpoints: str | None = None,
     now: datetime | None = None,
@@ -198,23 +333,61 @@ async def agenerate_token(
     use_fips: bool | None = None,
     use_dualstack: bool | None = None,
     imds_region: bool = False,
+    role_arn: str | None = None,
+    external_id: str | None = None,
+    role_session_name: str | None = None,
+    forward_session_name: bool = False,
 ) -> Token:
-    """Async twin of [`generate_token()`][k8s_aws_auth.generate_token] (network providers run on the event loop)."""
-    plan = _plan(
-        credentials,
-        region=region,
-        profile=profile,
-        environ=environ,
-        now=now,
-        imds_region=imds_region,
+    """Async twin of [`generate_token()`][k8s_aws_auth.generate_token] (network providers run on the event loop).
+
+    ``resolver`` is an [`AsyncCredentialResolver`][k8s_aws_auth.AsyncCredentialResolver].
+    """
+    role = RoleOptions(
+        role_arn=role_arn,
+        external_id=external_id,
+        role_session_name=role_session_name,
+        forward_session_name=forward_session_name,
     )
-    if isinstance(plan, dict):
+    role.check()
+    settings: ClientSettings | None
+    if resolver is not None:
         from .credentials import AsyncCredentialResolver
 
-        resolver = AsyncCredentialResolver(**plan)
-        plan = await resolver.resolve(), await resolver.asettings(region=region)
-    credentials, settings = plan
-    return _sign(
+        _check_resolver(
+            resolver,
+            AsyncCredentialResolver,
+            credentials,
+            profile=profile,
+            environ=environ,
+            imds_region=imds_region,
+        )
+        credentials, settings = await resolver.resolve(), await resolver.asettings(region=region)
+    else:
+        plan = _plan(
+            credentials,
+            region=region,
+            profile=profile,
+            environ=environ,
+            now=now,
+            imds_region=imds_region,
+        )
+        if isinstance(plan, dict):
+            from .credentials import AsyncCredentialResolver
+
+            resolver = AsyncCredentialResolver(**plan)
+            plan = await resolver.resolve(), await resolver.asettings(region=region)
+        credentials, settings = plan
+    if role.role_arn is not None:
+        from .credentials import AsyncCredentialResolver
+
+        signing_region = settings.region if settings is not None and region is None else region
+        provider = role.provider(credentials, signing_region)
+        if resolver is None:
+            resolver = AsyncCredentialResolver(
+                profile=profile, environ=_role_environ(settings, environ), clock=_fixed_clock(now)
+            )
+        credentials = await resolver.with_chain(provider).resolve()
+    return sign_with_settings(
         settings,
         credentials,
         cluster_id,

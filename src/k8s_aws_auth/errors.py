@@ -135,9 +135,15 @@ class AccessDeniedError(TokenError):
 
 
 class STSError(K8sAwsAuthError):
-    """No decision could be reached (network, throttling, server error): retry later."""
+    """No decision could be reached (network, throttling, server error): retry later.
+
+    ``retry_after`` is STS's own hint in seconds (its answer's ``Retry-After``), or
+    ``None`` when it gave none (as it usually does): a service then answers with its
+    configured default.
+    """
 
     reason = "sts-error"
+    retry_after: int | None = None
 
 
 class STSUnavailableError(STSError):

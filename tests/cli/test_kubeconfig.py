@@ -28,7 +28,7 @@ def test_kubeconfig_wires_the_exec_plugin(tmp_path: pathlib.Path) -> None:
     result = _run(
         [
             "-i", "prod cluster", "--server", "https://10.0.0.1:6443", "--ca", str(ca),
-            "--name", "prod", "--region", "eu-west-1", "--role", "arn:aws:iam::1:role/r",
+            "--name", "prod", "--region", "eu-west-1", "--role", "arn:aws:iam::111122223333:role/r",
             "--profile", "work", "--cache", "--env", "FOO=bar=baz",
         ]
     )  # fmt: skip
@@ -50,7 +50,7 @@ def test_kubeconfig_wires_the_exec_plugin(tmp_path: pathlib.Path) -> None:
         "command": "k8s-aws-auth",
         "args": [
             "token", "-i", "prod cluster", "--region", "eu-west-1",
-            "--role", "arn:aws:iam::1:role/r", "--cache",
+            "--role", "arn:aws:iam::111122223333:role/r", "--cache",
         ],
         "env": [{"name": "FOO", "value": "bar=baz"}, {"name": "AWS_PROFILE", "value": "work"}],
         "interactiveMode": "IfAvailable",

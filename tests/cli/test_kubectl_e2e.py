@@ -10,22 +10,19 @@ an explicit ``--kubeconfig`` and stdin from /dev/null, as in a script or CI job.
 
 from __future__ import annotations
 
-import http.server
 import json
 import pathlib
 import shutil
-import ssl
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 
 import pytest
 import trustme
 
 from k8s_aws_auth import TokenVerifier, VerifierConfig
-from k8s_aws_auth.errors import K8sAwsAuthError
 from k8s_aws_auth.testing import FakeSTS
+from tests.support.api_server import API_VERSIONS, APIServer, https_api_server
 from tests.support.child_env import child_env
 
 pytestmark = pytest.mark.kubectl
@@ -33,80 +30,10 @@ pytestmark = pytest.mark.kubectl
 CLUSTER_ID = "e2e-cluster"
 USER_ARN = "arn:aws:iam::111122223333:user/alice"
 KUBECTL = shutil.which("kubectl")
-
-VERSION = {
-    "major": "1",
-    "minor": "32",
-    "gitVersion": "v1.32.0-k8s-aws-auth-e2e",
-    "platform": "linux/amd64",
-}
-API_VERSIONS = {
-    "kind": "APIVersions",
-    "versions": ["v1"],
-    "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}],
-}
 KUBECTL_401_MESSAGES = (
     "You must be logged in to the server (Unauthorized)",
     "the server has asked for the client to provide credentials",
 )
-UNAUTHORIZED = {
-    "kind": "Status",
-    "apiVersion": "v1",
-    "metadata": {},
-    "status": "Failure",
-    "message": "Unauthorized",
-    "reason": "Unauthorized",
-    "code": 401,
-}
-
-
-class APIServer(http.server.ThreadingHTTPServer):
-    """Just enough of kube-apiserver: bearer-token authentication and two read-only paths."""
-
-    daemon_threads = True
-
-    def __init__(self, verifier: TokenVerifier) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.verifier = verifier
-        self.identities: list[str] = []
-        self.denials: list[str] = []
-        self.reasons: list[str] = []
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    server: APIServer
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Keep test output quiet."""
-
-    def _send(self, status: int, document: object) -> None:
-        body = json.dumps(document).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self) -> None:
-        authorization = self.headers.get("Authorization", "")
-        scheme, _, token = authorization.partition(" ")
-        try:
-            if scheme != "Bearer":
-                raise PermissionError("no bearer token")
-            identity = self.server.verifier.verify(token)
-        except (K8sAwsAuthError, PermissionError) as exc:
-            self.server.denials.append(type(exc).__name__)
-            self.server.reasons.append(str(exc))
-            self._send(401, UNAUTHORIZED)
-            return
-        self.server.identities.append(identity.arn)
-        path = self.path.split("?", 1)[0]
-        if path == "/version":
-            self._send(200, VERSION)
-        elif path == "/api":
-            self._send(200, API_VERSIONS)
-        else:
-            self._send(404, {"kind": "Status", "code": 404, "status": "Failure"})
 
 
 @pytest.fixture(scope="module")
@@ -134,22 +61,12 @@ def api_server(
 ) -> Iterator[APIServer]:
     """The HTTPS API server on 127.0.0.1, verifying tokens for CLUSTER_ID against FakeSTS."""
     fake, _ = fake_sts_with_alice
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ca.issue_cert("127.0.0.1").configure_cert(context)
     with (
         fake.serve() as sts_url,
         TokenVerifier(VerifierConfig(CLUSTER_ID, sts_endpoint_url=sts_url)) as verifier,
+        https_api_server(ca, verifier) as server,
     ):
-        server = APIServer(verifier)
-        server.socket = context.wrap_socket(server.socket, server_side=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield server
-        finally:
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=10)
+        yield server
 
 
 def _kubeconfig(

@@ -62,6 +62,11 @@ PLANTED = {
         "from k8s_aws_auth import cli",
         "layers",
     ),
+    "verifier-imports-an-integration": (
+        "_verifier.py",
+        "from k8s_aws_auth.integrations import _http",
+        "layers",
+    ),
     "a-cycle-in-mapping": (
         "mapping/_templates.py",
         "from . import _mapper",

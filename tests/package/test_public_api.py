@@ -21,12 +21,15 @@ import k8s_aws_auth.errors
 # INTEGRATOR: update at the end of the integration (see the module docstring).
 EXPECTED_ALL = [
     "AsyncCredentialResolver",
+    "AsyncTokenSource",
     "AsyncTokenVerifier",
     "CredentialResolver",
     "Credentials",
     "Identity",
     "K8sAwsAuthError",
     "Token",
+    "TokenAuth",
+    "TokenSource",
     "TokenVerifier",
     "ValidatedToken",
     "VerifierConfig",
@@ -146,9 +149,11 @@ EXPECTED_SUBPACKAGE_ALL = {
         "FixedClock",
         "Principal",
         "RecordedRequest",
+        "TokenFactory",
         "make_token",
         "new_credentials",
     ],
+    "k8s_aws_auth.integrations": ["MissingDependencyError"],
     "k8s_aws_auth.credentials": [
         "AssumeRoleProvider",
         "AsyncCredentialResolver",

@@ -17,6 +17,7 @@ from k8s_aws_auth.errors import ConfigurationError
 from .frozen import Frozen
 
 __all__ = [
+    "is_known_region",
     "GLOBAL_HOST",
     "LEGACY_GLOBAL_REGIONS",
     "PARTITIONS",
@@ -235,6 +236,16 @@ def _region_patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
     return tuple(
         (name, re.compile(PARTITIONS[name].region_regex, re.ASCII)) for name in _REGEX_ORDER
     )
+
+
+def is_known_region(region: str) -> bool:
+    """Whether ``region`` is in the embedded region table (or is ``aws-global``).
+
+    The table the verifier's STS hosts come from: a token signed for a region
+    outside it is refused by every verifier of this version (unless configured
+    with ``extra_regions``).
+    """
+    return region == "aws-global" or region in _PARTITION_OF_REGION
 
 
 def partition_for_region(region: str) -> Partition:

@@ -107,8 +107,31 @@ def _failure_error(failure: TransportFailure, attempts: int) -> STSUnavailableEr
     return error
 
 
+def _retry_after(value: str | None) -> int | None:
+    """A ``Retry-After`` in delta-seconds (0..3600), else ``None`` (HTTP dates are not trusted)."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not (value.isascii() and value.isdigit()) or len(value) > 4:
+        return None
+    return min(int(value), 3600)
+
+
 def _judge(response: HttpResponse, validated: ValidatedToken, config: VerifierConfig) -> Identity:
-    """Identity for a usable 200; otherwise raise the deny or could-not-decide error."""
+    """Identity for a usable 200; otherwise raise the deny or could-not-decide error.
+
+    A could-not-decide error carries the answer's ``Retry-After`` hint, when it has one.
+    """
+    try:
+        return _judge_answer(response, validated, config)
+    except STSError as error:
+        error.retry_after = _retry_after(response.header("Retry-After"))
+        raise
+
+
+def _judge_answer(
+    response: HttpResponse, validated: ValidatedToken, config: VerifierConfig
+) -> Identity:
     status = response.status
     if 300 <= status < 400:
         raise_for_error_response(status, b"")  # never followed, whatever the body says

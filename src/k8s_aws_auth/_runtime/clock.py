@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timezone
-from functools import partial
 
 __all__ = ["utc_now"]
 
-#: The current time, aware UTC: the default ``clock`` of every shell. A ``partial``
-#: rather than a ``def``: the verifier reads it on every call, cache hits included.
-utc_now: Callable[[], datetime] = partial(datetime.now, timezone.utc)
+
+def utc_now() -> datetime:
+    """The current time, aware UTC: the default ``clock`` of every shell.
+
+    A function that looks ``datetime`` up in this module's globals on every call,
+    not a captured ``partial(datetime.now, timezone.utc)``: freezegun swaps module
+    attributes that hold the real ``datetime`` class but cannot see one held
+    inside a ``partial``, so a captured clock kept real time in frozen tests
+    while the code around it moved. time-machine patches the C functions and
+    moves both forms.
+    """
+    return datetime.now(timezone.utc)

@@ -202,6 +202,7 @@ def parse_command_line(args_list: Sequence[str]) -> argparse.Namespace:
     # A known command gets only its own parser (each costs the plugin's start-up
     # an ArgumentParser); the top-level help and an unknown command list them all.
     names = [chosen] if chosen in SUBCOMMANDS else list(SUBCOMMANDS)
+    chosen_parser: argparse.ArgumentParser = parser
     for name in names:
         module_name, help_text = SUBCOMMANDS[name]
         command_parser = sub.add_parser(name, help=help_text, description=help_text)
@@ -215,7 +216,12 @@ def parse_command_line(args_list: Sequence[str]) -> argparse.Namespace:
             importlib.import_module(module_name).configure(command_parser)
             if name in UPSTREAM_COMMANDS:
                 add_global_flags(command_parser)
-    args = parser.parse_args(args_list)
+            chosen_parser = command_parser
+    args, unknown = parser.parse_known_args(args_list)
+    if unknown:
+        # The subcommand's own usage, not the top-level one: that is where the flag was wrong.
+        target = chosen_parser if args.command == chosen else parser
+        target.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command is None:
         parser.print_help(sys.stderr)
     else:

@@ -1,4 +1,10 @@
-"""``kubeconfig``: print a kubeconfig whose user runs this plugin.
+"""``kubeconfig``: print a kubeconfig whose user runs this plugin, or merge it into a file.
+
+What it writes is checked first: the cluster id, the region (against the
+partition table), the role ARN (an IAM role of the region's partition) and the
+plugin command (found on ``PATH``, or an executable path), so a mistake fails
+here rather than at the first ``kubectl`` call. ``--kubeconfig`` merges into a
+kubeconfig file like ``aws eks update-kubeconfig`` (``_kubeconfig_file.py``).
 
 The user uses the v1 exec API with ``interactiveMode: IfAvailable`` (MFA prompts
 reach a terminal when there is one, and kubectl never hangs without one) and
@@ -19,6 +25,7 @@ from k8s_aws_auth.errors import ConfigurationError
 
 __all__ = ["configure", "kubeconfig_yaml", "run"]
 
+_DEFAULT_COMMAND = "k8s-aws-auth"
 _EXEC_API = {
     "v1": "client.authentication.k8s.io/v1",
     "v1beta1": "client.authentication.k8s.io/v1beta1",
@@ -57,8 +64,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--command",
         dest="exec_command",
-        default="k8s-aws-auth",
+        default=_DEFAULT_COMMAND,
         help="the plugin executable (default: k8s-aws-auth on PATH)",
+    )
+    parser.add_argument(
+        "--kubeconfig",
+        nargs="?",
+        const="",
+        metavar="PATH",
+        help="merge into this kubeconfig file instead of printing (no PATH: the first "
+        "path of KUBECONFIG, else ~/.kube/config); entries of the same name are replaced",
     )
     parser.add_argument(
         "--this-python",
@@ -162,17 +177,53 @@ def run(args: argparse.Namespace) -> int:
         command = sys.executable
         plugin_args = ["-m", "k8s_aws_auth", *plugin_args]
     env = _env_entries(args.env)
+    _check_plugin(args)
     if args.profile:
         env.append(("AWS_PROFILE", args.profile))
-    sys.stdout.write(
-        kubeconfig_yaml(
-            name=args.name or args.cluster_id,
-            server=args.server,
-            ca_pem=ca_pem,
-            command=command,
-            args=plugin_args,
-            env=env,
-            exec_api_version=_EXEC_API[args.exec_api_version],
-        )
+    text = kubeconfig_yaml(
+        name=args.name or args.cluster_id,
+        server=args.server,
+        ca_pem=ca_pem,
+        command=command,
+        args=plugin_args,
+        env=env,
+        exec_api_version=_EXEC_API[args.exec_api_version],
     )
+    if args.kubeconfig is None:
+        sys.stdout.write(text)
+        return 0
+    import os
+
+    from ._kubeconfig_file import default_kubeconfig_path, merge_kubeconfig
+
+    path = os.path.expanduser(args.kubeconfig) or default_kubeconfig_path(os.environ)
+    context = merge_kubeconfig(path, text)
+    sys.stdout.write(f"wrote context {context!r} to {path}\n")
     return 0
+
+
+def _check_plugin(args: argparse.Namespace) -> None:
+    """Refuse a region, role or command the plugin could only fail with under kubectl."""
+    from ._token_request import check_region, check_role_flag
+
+    if args.region:
+        check_region(args.region, "--region")
+    if args.role:
+        check_role_flag(args.role, args.region or None, "--role")
+    if args.this_python:
+        return
+    import shutil
+
+    if shutil.which(args.exec_command) is not None:
+        return
+    if args.exec_command != _DEFAULT_COMMAND:
+        raise ConfigurationError(
+            f"--command {args.exec_command!r} is not an executable (on PATH or as a path), "
+            "so kubectl could not run it",
+            reason="usage",
+        )
+    # The default may be meant for another machine (a kubeconfig made for a CI runner).
+    sys.stderr.write(
+        f"k8s-aws-auth kubeconfig: warning: {_DEFAULT_COMMAND} is not on PATH here; "
+        "kubectl on this machine could not run it (pass --this-python or --command PATH)\n"
+    )

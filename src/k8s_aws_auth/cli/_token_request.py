@@ -206,6 +206,10 @@ def request_from_args(
         from ._credentials import instance_region
 
         region = instance_region(profile=profile, environ=environ)
+    elif region is not None:
+        check_region(region, _region_source(args, environ, region_env, files))
+    if role_arn is not None:
+        _check_role(role_arn, region, "--role-arn" if get_token else "-r/--role", environ)
     return TokenRequest(
         cluster_id=cluster_id,
         region=region,
@@ -220,6 +224,48 @@ def request_from_args(
         cache=bool(args.cache),
         output=output,
     )
+
+
+def _region_source(
+    args: argparse.Namespace,
+    environ: Mapping[str, str],
+    region_env: tuple[str, ...],
+    files: SharedFiles,
+) -> str:
+    """Where the region came from, for the error message: the flag, a variable or the profile."""
+    if args.region:
+        return "--region"
+    for name in region_env:
+        if environ.get(name, "").strip():
+            return name
+    return f"the region of profile {files.settings_profile!r}"
+
+
+def check_region(region: str, source: str) -> None:
+    """Refuse a region outside the partition table: every verifier would refuse its tokens."""
+    from k8s_aws_auth._core.partitions import is_known_region
+
+    if not is_known_region(region):
+        raise usage_error(
+            f"unknown AWS region {region!r} (from {source}): not in this version's "
+            "partition table, so no verifier would accept the token; check the spelling"
+        )
+
+
+def _check_role(role_arn: str, region: str | None, flag: str, environ: Mapping[str, str]) -> None:
+    """A role ARN STS could only refuse is refused here, naming where it came from."""
+    check_role_flag(role_arn, region, flag if environ.get(ROLE_ENV) != role_arn else ROLE_ENV)
+
+
+def check_role_flag(role_arn: str, region: str | None, source: str) -> None:
+    """``check_role_arn`` as a usage error naming the flag or variable the ARN came from."""
+    from k8s_aws_auth.credentials.internal import check_role_arn
+    from k8s_aws_auth.errors import ConfigurationError
+
+    try:
+        check_role_arn(role_arn, region)
+    except ConfigurationError as exc:
+        raise usage_error(f"{exc.message} (from {source})") from None
 
 
 def shared_files(args: argparse.Namespace, environ: Mapping[str, str]) -> SharedFiles:

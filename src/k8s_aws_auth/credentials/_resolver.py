@@ -109,6 +109,21 @@ class _ResolverBase:
             self._chain = default_chain()
         return self._chain
 
+    def _options(self) -> dict[str, Any]:
+        """The constructor arguments (but the chain and the client) this resolver was built with."""
+        return {
+            "profile": self._profile,
+            "environ": self._environ,
+            "read_file": self._read_file,
+            "clock": self._clock,
+            "mfa_input": self._mfa_input,
+            "process_runner": self._run_process,
+            "advisory_refresh": self._windows.advisory,
+            "mandatory_refresh": self._windows.mandatory,
+            "imds_region": self._imds_region,
+            "write_file": self._write_file,
+        }
+
     @property
     def profile(self) -> str | None:
         """The explicitly chosen profile, or ``None`` (``AWS_PROFILE``/``default``)."""
@@ -288,6 +303,14 @@ class CredentialResolver(_ResolverBase):
         self._client = client
         self._lock = threading.Lock()
 
+    def with_chain(self, chain: CredentialProvider) -> CredentialResolver:
+        """A new resolver trying ``chain``, with this one's client, environment, profile, files and clock.
+
+        Its credentials are cached and refreshed on their own (an assumed role's
+        session next to the source credentials it was obtained with).
+        """
+        return CredentialResolver(chain, client=self._client, **self._options())
+
     def resolve(self) -> Credentials:
         """Current credentials: cached, refreshed in the advisory window, fetched when needed."""
         need = self._need()
@@ -341,7 +364,9 @@ class CredentialResolver(_ResolverBase):
                         if owned is None:
                             import httpx
 
-                            owned = httpx.Client()
+                            from k8s_aws_auth._runtime.transport_override import sync_transport
+
+                            owned = httpx.Client(transport=sync_transport())
                         client = owned
                     outcome = run_sync(_single(effect), client)
         except StopIteration as stop:
@@ -402,6 +427,10 @@ class AsyncCredentialResolver(_ResolverBase):
             self._alock = anyio.Lock()
         return self._alock
 
+    def with_chain(self, chain: CredentialProvider) -> AsyncCredentialResolver:
+        """A new resolver trying ``chain`` (see [`CredentialResolver.with_chain()`][k8s_aws_auth.CredentialResolver.with_chain])."""
+        return AsyncCredentialResolver(chain, client=self._client, **self._options())
+
     async def resolve(self) -> Credentials:
         """Current credentials (see [`CredentialResolver.resolve()`][k8s_aws_auth.CredentialResolver.resolve])."""
         need = self._need()
@@ -457,7 +486,9 @@ class AsyncCredentialResolver(_ResolverBase):
                         if owned is None:
                             import httpx
 
-                            owned = httpx.AsyncClient()
+                            from k8s_aws_auth._runtime.transport_override import async_transport
+
+                            owned = httpx.AsyncClient(transport=async_transport())
                         client = owned
                     outcome = await run_async(_single(effect), client)
         except StopIteration as stop:

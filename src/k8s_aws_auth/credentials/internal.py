@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         sts_endpoint,
     )
     from ._env_keys import EXPIRATION_ENV, environment_keys
+    from ._explicit_role import ExplicitRoleProvider, check_role_arn
     from ._region import resolve_settings
     from ._shared_files import (
         SharedFiles,
@@ -50,6 +51,8 @@ _LAZY = {
     "configured_endpoint_url": _PACKAGE + "_endpoints",
     "parse_endpoint_url": _PACKAGE + "_endpoints",
     "sts_endpoint": _PACKAGE + "_endpoints",
+    "ExplicitRoleProvider": _PACKAGE + "_explicit_role",
+    "check_role_arn": _PACKAGE + "_explicit_role",
     "EXPIRATION_ENV": _PACKAGE + "_env_keys",
     "environment_keys": _PACKAGE + "_env_keys",
     "resolve_settings": _PACKAGE + "_region",
@@ -67,9 +70,11 @@ __all__ = [
     "EXPIRATION_ENV",
     "AssumeRoleParams",
     "CredentialFlow",
+    "ExplicitRoleProvider",
     "ServiceEndpoint",
     "SharedFiles",
     "assume_role_request",
+    "check_role_arn",
     "configured_endpoint_url",
     "environment_keys",
     "http",

@@ -21,10 +21,11 @@ No answer ever carries a traceback or a token.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, MutableMapping, Sequence
 from typing import Any, Protocol
 
 import anyio
@@ -32,7 +33,13 @@ import attrs
 
 from k8s_aws_auth._core.models import Identity
 from k8s_aws_auth._core.review_user import MappedUser, user_uid_and_extra
-from k8s_aws_auth.errors import K8sAwsAuthError, STSError, STSThrottledError, TokenError
+from k8s_aws_auth.errors import (
+    ConfigurationError,
+    K8sAwsAuthError,
+    STSError,
+    STSThrottledError,
+    TokenError,
+)
 
 from ._tokenreview import (
     ReviewedUser,
@@ -146,6 +153,48 @@ class _Reject(Exception):
         self.result = result
 
 
+def _check_arguments(
+    verifier: object,
+    map_identity: object,
+    *,
+    max_token_size: object,
+    max_body_bytes: object,
+    body_timeout: object,
+    retry_after: object,
+) -> None:
+    """``ConfigurationError`` for arguments that would fail every review."""
+    verify = getattr(verifier, "verify", None)
+    if not callable(verify):
+        raise ConfigurationError(
+            "verifier must have an async verify(token) (an AsyncTokenVerifier)", reason="verifier"
+        )
+    if not inspect.iscoroutinefunction(verify):
+        raise ConfigurationError(
+            f"verifier must be an AsyncTokenVerifier: {type(verifier).__name__}.verify "
+            "is not a coroutine function",
+            reason="verifier",
+        )
+    if not callable(map_identity):
+        raise ConfigurationError("map_identity must be callable", reason="map_identity")
+    for name, value in (("max_token_size", max_token_size), ("max_body_bytes", max_body_bytes)):
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ConfigurationError(f"{name} must be a positive int", reason=name)
+    if (
+        isinstance(body_timeout, bool)
+        or not isinstance(body_timeout, (int, float))
+        or not body_timeout > 0
+    ):
+        raise ConfigurationError("body_timeout must be a positive number", reason="body_timeout")
+    if (
+        isinstance(retry_after, bool)
+        or not isinstance(retry_after, int)
+        or not 0 <= retry_after <= 3600
+    ):
+        raise ConfigurationError(
+            "retry_after must be an int of seconds from 0 to 3600", reason="retry_after"
+        )
+
+
 class TokenReviewApp:
     """The TokenReview webhook as an ASGI 3 application.
 
@@ -173,6 +222,18 @@ class TokenReviewApp:
         timer: monotonic seconds (injectable for tests).
         on_startup: coroutines awaited at ASGI lifespan startup, in order.
         on_shutdown: coroutines awaited at ASGI lifespan shutdown, in order.
+
+    The arguments are checked here (a clear ``ConfigurationError``), not at the
+    first review: a sync ``TokenVerifier`` (its ``verify`` cannot be awaited), a
+    ``map_identity`` that is not callable, sizes and timeouts that are not
+    positive numbers. A mapper that returns something other than a user or
+    ``None`` can only show at a review: that review is answered ``500`` (kube-apiserver
+    retries it and caches nothing) and logged with reason ``mapper-returned-<type>``.
+
+    Mounted in a Starlette or FastAPI app (``app.mount("/tokenreview", review_app)``),
+    the hooks never run: Starlette gives the lifespan to the host app only. Enter
+    [`lifespan()`][k8s_aws_auth.server.TokenReviewApp.lifespan] from the host's
+    own lifespan instead (see docs/server.md).
     """
 
     def __init__(
@@ -194,6 +255,14 @@ class TokenReviewApp:
         on_startup: Sequence[Hook] = (),
         on_shutdown: Sequence[Hook] = (),
     ) -> None:
+        _check_arguments(
+            verifier,
+            map_identity,
+            max_token_size=max_token_size,
+            max_body_bytes=max_body_bytes,
+            body_timeout=body_timeout,
+            retry_after=retry_after,
+        )
         self.verifier = verifier
         self.map_identity = map_identity
         self.max_token_size = max_token_size
@@ -224,6 +293,37 @@ class TokenReviewApp:
             self.logger.exception("unhandled error while answering %s", scope.get("path", "?"))
             await _respond(send, 500, b"internal error\n", _TEXT)
 
+    @contextlib.asynccontextmanager
+    async def lifespan(self) -> AsyncIterator[TokenReviewApp]:
+        """Run the ``on_startup`` hooks, then (when the block exits) the ``on_shutdown`` hooks.
+
+        For a host app that mounts this one, in its own lifespan::
+
+            @asynccontextmanager
+            async def lifespan(app):
+                async with review_app.lifespan():
+                    yield
+
+            app = FastAPI(lifespan=lifespan)
+            app.mount("/tokenreview", review_app)
+
+        A failing startup hook propagates (the host does not start); shutdown
+        hooks all run, their failures logged.
+        """
+        for hook in self.on_startup:
+            await hook()
+        try:
+            yield self
+        finally:
+            await self._shutdown()
+
+    async def _shutdown(self) -> None:
+        for hook in self.on_shutdown:
+            try:
+                await hook()
+            except Exception:
+                self.logger.exception("shutdown hook failed")
+
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
             message = await receive()
@@ -237,11 +337,7 @@ class TokenReviewApp:
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                for hook in self.on_shutdown:
-                    try:
-                        await hook()
-                    except Exception:
-                        self.logger.exception("shutdown hook failed")
+                await self._shutdown()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -376,6 +472,10 @@ class TokenReviewApp:
             return deny("unknown_user", f"identity not mapped: {exc.reason}", identity=identity)
         if mapped is None:
             return deny("unknown_user", "identity is not mapped", identity=identity)
+        returned: object = mapped  # the annotation is the mapper's promise, not a check
+        if not isinstance(returned, (MappedUser, ReviewedUser)):
+            # A bug of the mapper, not of the token: retried, never a cached denial.
+            return retry("mapping_error", 500, f"mapper-returned-{type(returned).__name__}")
         user, scrubbed = _reviewed_user(identity, mapped, self.scrubbed_accounts)
         body = encode_token_review(review.api_version, user=user, audiences=granted_audiences)
         return (

@@ -242,9 +242,25 @@ class ServerMetrics:
         if throttled:
             self.sts_throttling.labels(region).inc()
 
-    def watch_verifier(self, read: Callable[[], VerifierStats]) -> None:
-        """Expose a verifier's counters (``verifier.stats``) as ``k8s_aws_auth_verifier_*``."""
-        self._stats.verifier = read
+    def watch_verifier(self, verifier: object) -> None:
+        """Expose a verifier's counters as ``k8s_aws_auth_verifier_*``.
+
+        ``verifier`` is the verifier itself (a ``TokenVerifier`` or
+        ``AsyncTokenVerifier``: its ``stats`` are read at each scrape), or a
+        zero-argument callable returning [`VerifierStats`][k8s_aws_auth.VerifierStats]
+        (``lambda: verifier.stats``, the older form).
+        """
+        if callable(verifier):
+            self._stats.verifier = verifier
+        elif hasattr(type(verifier), "stats"):
+            self._stats.verifier = lambda: verifier.stats  # type: ignore[attr-defined]
+        else:
+            from k8s_aws_auth.errors import ConfigurationError
+
+            raise ConfigurationError(
+                "watch_verifier takes a verifier or a callable returning its stats",
+                reason="metrics",
+            )
 
     def watch_ec2(self, read: StatsReader) -> None:
         """Expose EC2 lookup counters (``describe_instances_calls``, ``cache_hits``, ``cache_misses``)."""

@@ -276,6 +276,30 @@ class FakeSTS(httpx.BaseTransport, httpx.AsyncBaseTransport):
         with serve_http(self._respond, host, port) as url:
             yield url
 
+    @contextlib.contextmanager
+    def intercept(self) -> Iterator[FakeSTS]:
+        """Route the HTTP clients the library creates itself to this emulator, for the block.
+
+        Inside it, a [`TokenVerifier`][k8s_aws_auth.TokenVerifier] or
+        [`AsyncTokenVerifier`][k8s_aws_auth.AsyncTokenVerifier] built without a
+        ``client``, and the credential resolvers' own clients (AssumeRole with
+        ``role_arn``), send their requests here without any ``client=`` or
+        endpoint argument. Clients passed in by the caller are left alone; so are
+        clients created before the block. Every request of such a client comes
+        here, whatever its host (this emulator answers STS only). Blocks nest; the
+        innermost wins. Test-only: nothing but this method turns the routing on.
+
+        Example::
+
+            with fake.intercept():
+                verifier = TokenVerifier(VerifierConfig("my-cluster"))
+                identity = verifier.verify(token)
+        """
+        from k8s_aws_auth._runtime.transport_override import override_transports
+
+        with override_transports(self):
+            yield self
+
     # --- the transport ------------------------------------------------------------------
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:

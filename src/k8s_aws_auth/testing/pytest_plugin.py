@@ -9,6 +9,12 @@ Fixtures:
     fake_sts: a [`FakeSTS`][k8s_aws_auth.testing.FakeSTS] on that clock.
     fake_sts_url: ``fake_sts`` served on loopback HTTP; the base URL.
     fake_sts_principal: an IAM user registered with ``fake_sts``.
+    fake_sts_cluster_id: the cluster id the verifier fixtures check (override it).
+    token_verifier: a [`TokenVerifier`][k8s_aws_auth.TokenVerifier] for that cluster,
+        wired to ``fake_sts`` (in memory) and its clock.
+    async_token_verifier: the same as an [`AsyncTokenVerifier`][k8s_aws_auth.AsyncTokenVerifier].
+    token_factory: a [`TokenFactory`][k8s_aws_auth.testing.TokenFactory] signing as
+        ``fake_sts_principal`` for that cluster.
 """
 
 from __future__ import annotations
@@ -19,9 +25,22 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from k8s_aws_auth.testing import FakeSTS, FixedClock, Principal
+    from k8s_aws_auth import AsyncTokenVerifier, TokenVerifier
+    from k8s_aws_auth.testing import FakeSTS, FixedClock, Principal, TokenFactory
 
-__all__ = ["fake_sts", "fake_sts_clock", "fake_sts_principal", "fake_sts_url"]
+__all__ = [
+    "async_token_verifier",
+    "fake_sts",
+    "fake_sts_clock",
+    "fake_sts_cluster_id",
+    "fake_sts_principal",
+    "fake_sts_url",
+    "token_factory",
+    "token_verifier",
+]
+
+#: The cluster id of the ``fake_sts_cluster_id`` fixture.
+FIXTURE_CLUSTER_ID = "fake-sts-cluster"
 
 #: The ARN of the principal the ``fake_sts_principal`` fixture registers.
 FIXTURE_PRINCIPAL_ARN = "arn:aws:iam::111122223333:user/fake-sts-user"
@@ -54,3 +73,53 @@ def fake_sts_url(fake_sts: FakeSTS) -> Iterator[str]:
 def fake_sts_principal(fake_sts: FakeSTS) -> Principal:
     """An IAM user (``arn:aws:iam::111122223333:user/fake-sts-user``) registered with ``fake_sts``."""
     return fake_sts.create_principal(FIXTURE_PRINCIPAL_ARN)
+
+
+@pytest.fixture
+def fake_sts_cluster_id() -> str:
+    """The cluster id the verifier fixtures check and ``token_factory`` signs for."""
+    return FIXTURE_CLUSTER_ID
+
+
+@pytest.fixture
+def token_verifier(
+    fake_sts: FakeSTS, fake_sts_clock: FixedClock, fake_sts_cluster_id: str
+) -> Iterator[TokenVerifier]:
+    """A ``TokenVerifier`` for ``fake_sts_cluster_id`` asking ``fake_sts`` in memory, on its clock."""
+    import httpx
+
+    from k8s_aws_auth import TokenVerifier, VerifierConfig
+
+    with (
+        httpx.Client(transport=fake_sts) as client,
+        TokenVerifier(
+            VerifierConfig(fake_sts_cluster_id), client=client, clock=fake_sts_clock
+        ) as verifier,
+    ):
+        yield verifier
+
+
+@pytest.fixture
+def async_token_verifier(
+    fake_sts: FakeSTS, fake_sts_clock: FixedClock, fake_sts_cluster_id: str
+) -> AsyncTokenVerifier:
+    """An ``AsyncTokenVerifier`` like ``token_verifier`` (its in-memory client needs no closing)."""
+    import httpx
+
+    from k8s_aws_auth import AsyncTokenVerifier, VerifierConfig
+
+    return AsyncTokenVerifier(
+        VerifierConfig(fake_sts_cluster_id),
+        client=httpx.AsyncClient(transport=fake_sts),
+        clock=fake_sts_clock,
+    )
+
+
+@pytest.fixture
+def token_factory(
+    fake_sts: FakeSTS, fake_sts_principal: Principal, fake_sts_cluster_id: str
+) -> TokenFactory:
+    """Valid and invalid tokens for ``fake_sts_cluster_id``, signed as ``fake_sts_principal``."""
+    from k8s_aws_auth.testing._factory import TokenFactory
+
+    return TokenFactory(fake_sts, cluster_id=fake_sts_cluster_id, principal=fake_sts_principal)
