@@ -87,6 +87,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="client connections served at once (default 1024, or half the open-file limit)",
     )
     parser.add_argument(
+        "--http",
+        choices=("auto", "h11", "httptools"),
+        help="HTTP parser (default auto: httptools when installed, else h11)",
+    )
+    parser.add_argument(
+        "--loop",
+        choices=("auto", "asyncio", "uvloop"),
+        help="event loop (default auto: uvloop when installed, else asyncio)",
+    )
+    parser.add_argument(
         "--log-level", dest="log_level", choices=("debug", "info", "warning", "error")
     )
     ec2 = parser.add_argument_group("{{EC2PrivateDNSName}} lookups (ec2:DescribeInstances)")
@@ -171,6 +181,8 @@ def _run_serve(args: argparse.Namespace) -> int:
                 "cache_ttl",
                 "cache_size",
                 "max_connections",
+                "http",
+                "loop",
                 "log_level",
                 "region",
                 "ec2_qps",

@@ -77,6 +77,8 @@ _SERVER_KEYS = {
     "loglevel": "log_level",
     "reloadinterval": "mapping_reload_interval",
     "shutdowntimeout": "shutdown_timeout",
+    "http": "http",
+    "loop": "loop",
     # {{EC2PrivateDNSName}}: upstream's four keys, then ours
     "ec2describeinstancesrolearn": "ec2_role_arn",
     "sourcearn": "source_arn",
@@ -222,6 +224,16 @@ def _region(value: object) -> str | None:
     return region
 
 
+def _choice(name: str, choices: tuple[str, ...]) -> Callable[[Any], object]:
+    def coerce(value: object) -> str:
+        text = str(value).lower()
+        if text not in choices:
+            raise ConfigurationError(f"{name} must be one of {', '.join(choices)}", reason=name)
+        return text
+
+    return coerce
+
+
 def _log_level(value: object) -> str:
     level = str(value).lower()
     if level not in ("debug", "info", "warning", "error"):
@@ -264,6 +276,8 @@ _COERCE: dict[str, Callable[[Any], object]] = {
     "log_level": _log_level,
     "mapping_reload_interval": lambda v: _seconds(v, "reloadInterval"),
     "shutdown_timeout": lambda v: _seconds(v, "shutdownTimeout"),
+    "http": _choice("http", ("auto", "h11", "httptools")),
+    "loop": _choice("loop", ("auto", "asyncio", "uvloop")),
     "ec2_role_arn": _optional_text,
     "source_arn": _optional_text,
     "ec2_qps": lambda v: _int(v, "ec2DescribeInstancesQps", 1, 10_000),
@@ -325,6 +339,10 @@ class ServerConfig:
     log_level: str = "info"
     mapping_reload_interval: float = 5.0
     shutdown_timeout: float = 10.0
+    http: str = "auto"
+    """HTTP/1.1 parser: ``h11``, ``httptools``, or ``auto`` (httptools when installed)."""
+    loop: str = "auto"
+    """Event loop: ``asyncio``, ``uvloop``, or ``auto`` (uvloop when installed)."""
     region: str | None = None
     """The server's AWS region (EC2 lookups); ``None``: ``AWS_REGION``/the profile's."""
     ec2_role_arn: str | None = None

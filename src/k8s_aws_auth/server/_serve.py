@@ -1,6 +1,6 @@
 """``k8s-aws-auth serve``: the webhook under uvicorn, over TLS.
 
-One process: uvicorn (h11) on a socket bound here (so ``--port 0`` works and the
+One process: uvicorn (httptools or h11, uvloop or asyncio: see `resolve_stack`) on a socket bound here (so ``--port 0`` works and the
 real port is logged), TLS from the state directory, optional client-certificate
 authentication of kube-apiserver, structured JSON logs, Prometheus metrics and
 graceful shutdown on SIGTERM/SIGINT (in-flight reviews finish, then the verifier
@@ -31,7 +31,6 @@ import attrs
 import httpx
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from k8s_aws_auth import AsyncTokenVerifier
 from k8s_aws_auth._ec2.lookup import EC2NameLookup, build_ec2_lookup, uses_ec2_dns_name
@@ -58,6 +57,7 @@ from ._logging import configure_logging
 from ._mapping import IdentityMapping, load_identity_mapping
 from ._metrics import ServerMetrics
 from ._observe import ObservingTransport
+from ._stack import Stack, resolve_stack, run_on
 
 __all__ = ["ServerParts", "build_server", "run_server", "serve"]
 
@@ -258,14 +258,18 @@ def uvicorn_config(
     *,
     limits: ConnectionLimits | None = None,
     stats: ConnectionStats | None = None,
+    stack: Stack | None = None,
 ) -> uvicorn.Config:
     """The uvicorn settings the server uses (shared with the benchmark's trivial app)."""
     limits = limits or connection_limits(config, open_file_limit())
+    stack = stack or resolve_stack(config.http, config.loop)
     return uvicorn.Config(
         close_after_errors(app),
         host=config.address,
         port=config.port,
-        http=guarded_protocol(H11Protocol, limits, stats or ConnectionStats()),
+        http=guarded_protocol(stack.protocol_class, limits, stats or ConnectionStats()),
+        # Used by uvicorn's own run() (the benchmark's trivial app); serve() brings its loop.
+        loop=stack.loop,
         ws="none",
         lifespan="on",
         ssl_certfile=str(certificates.cert_path),
@@ -298,12 +302,19 @@ class WebhookServer(uvicorn.Server):
         certificates: CertificateFiles,
         *,
         stats: ConnectionStats | None = None,
+        stack: Stack | None = None,
     ) -> None:
         self.limits = connection_limits(config, open_file_limit())
         self.connection_stats = stats or ConnectionStats()
+        self.stack = stack or resolve_stack(config.http, config.loop)
         super().__init__(
             uvicorn_config(
-                config, app, certificates, limits=self.limits, stats=self.connection_stats
+                config,
+                app,
+                certificates,
+                limits=self.limits,
+                stats=self.connection_stats,
+                stack=self.stack,
             )
         )
 
@@ -349,15 +360,24 @@ async def serve(
     config: ServerConfig,
     *,
     on_listening: Callable[[str, int], Awaitable[None] | None] | None = None,
+    stack: Stack | None = None,
 ) -> None:
-    """Build everything for ``config`` and serve until SIGTERM/SIGINT."""
+    """Build everything for ``config`` and serve until SIGTERM/SIGINT.
+
+    ``stack`` (default: resolved from ``config.http``) picks the HTTP parser; the
+    event loop is the running one (``k8s-aws-auth serve`` starts the one
+    ``config.loop`` names).
+    """
+    stack = stack or resolve_stack(config.http, "asyncio")
     parts = build_server(config)
     if parts.ec2 is not None:
         # Before listening: missing credentials are a start-up error naming the fix.
         await parts.ec2.start()
     sock = _bind(config.address, config.port)
     host, port = sock.getsockname()[:2]
-    server = WebhookServer(config, parts.app, parts.certificates, stats=parts.connections)
+    server = WebhookServer(
+        config, parts.app, parts.certificates, stats=parts.connections, stack=stack
+    )
     _warn_about_descriptors(server.limits, config)
     loop = asyncio.get_running_loop()
     previous_handler = loop.get_exception_handler()
@@ -380,6 +400,10 @@ async def serve(
                         "client_certificates": config.client_ca_file is not None,
                         "cache_size": config.cache_size if config.cache_ttl > 0 else 0,
                         "max_connections": server.limits.max_connections,
+                        "http": stack.http,
+                        "loop": "uvloop"
+                        if type(loop).__module__.startswith("uvloop")
+                        else "asyncio",
                         "ignored_config_keys": list(config.ignored_keys),
                     }
                 },
@@ -461,9 +485,10 @@ def run_server(config: ServerConfig) -> int:
     installed here turns that re-raise into a clean exit.
     """
     configure_logging(config.log_level)
+    stack = resolve_stack(config.http, config.loop)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        asyncio.run(serve(config))
+        run_on(stack.loop_factory, serve(config, stack=stack))
     except _Terminated:
         pass
     finally:
