@@ -166,11 +166,22 @@ class ServerMetrics:
         )
         self._stats = _StatsCollector()
         self.registry.register(self._stats)
+        # The labelled children of each (result, status): labels() takes a lock and
+        # checks its arguments on every call; a review needs only the two children.
+        self._review_children: dict[tuple[str, int], tuple[Histogram, Counter]] = {}
 
     def record(self, outcome: AuthenticationResult) -> None:
         """Count one ``/authenticate`` answer."""
-        self.latency.labels(outcome.result).observe(outcome.seconds)
-        self.reviews.labels(outcome.result, str(outcome.status_code)).inc()
+        key = (outcome.result, outcome.status_code)
+        children = self._review_children.get(key)
+        if children is None:
+            children = (
+                self.latency.labels(outcome.result),
+                self.reviews.labels(outcome.result, str(outcome.status_code)),
+            )
+            self._review_children[key] = children
+        children[0].observe(outcome.seconds)
+        children[1].inc()
 
     def record_sts(self, status: int | None, region: str, *, throttled: bool = False) -> None:
         """Count one STS exchange: ``status`` ``None`` means no answer arrived."""
