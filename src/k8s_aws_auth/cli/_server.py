@@ -97,6 +97,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="event loop (default auto: uvloop when installed, else asyncio)",
     )
     parser.add_argument(
+        "--workers",
+        type=int,
+        help="worker processes sharing the port, each with its own cache (default 1)",
+    )
+    parser.add_argument(
         "--log-level", dest="log_level", choices=("debug", "info", "warning", "error")
     )
     ec2 = parser.add_argument_group("{{EC2PrivateDNSName}} lookups (ec2:DescribeInstances)")
@@ -183,6 +188,7 @@ def _run_serve(args: argparse.Namespace) -> int:
                 "max_connections",
                 "http",
                 "loop",
+                "workers",
                 "log_level",
                 "region",
                 "ec2_qps",

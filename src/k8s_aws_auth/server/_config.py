@@ -79,6 +79,7 @@ _SERVER_KEYS = {
     "shutdowntimeout": "shutdown_timeout",
     "http": "http",
     "loop": "loop",
+    "workers": "workers",
     # {{EC2PrivateDNSName}}: upstream's four keys, then ours
     "ec2describeinstancesrolearn": "ec2_role_arn",
     "sourcearn": "source_arn",
@@ -278,6 +279,7 @@ _COERCE: dict[str, Callable[[Any], object]] = {
     "shutdown_timeout": lambda v: _seconds(v, "shutdownTimeout"),
     "http": _choice("http", ("auto", "h11", "httptools")),
     "loop": _choice("loop", ("auto", "asyncio", "uvloop")),
+    "workers": lambda v: _int(v, "workers", 1, 256),
     "ec2_role_arn": _optional_text,
     "source_arn": _optional_text,
     "ec2_qps": lambda v: _int(v, "ec2DescribeInstancesQps", 1, 10_000),
@@ -343,6 +345,8 @@ class ServerConfig:
     """HTTP/1.1 parser: ``h11``, ``httptools``, or ``auto`` (httptools when installed)."""
     loop: str = "auto"
     """Event loop: ``asyncio``, ``uvloop``, or ``auto`` (uvloop when installed)."""
+    workers: int = 1
+    """Worker processes sharing the listening socket (each with its own cache); see docs/server.md."""
     region: str | None = None
     """The server's AWS region (EC2 lookups); ``None``: ``AWS_REGION``/the profile's."""
     ec2_role_arn: str | None = None

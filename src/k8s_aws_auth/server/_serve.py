@@ -23,8 +23,9 @@ import signal
 import socket
 import ssl
 import sys
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, cast
 
 import attrs
@@ -58,6 +59,7 @@ from ._mapping import IdentityMapping, load_identity_mapping
 from ._metrics import ServerMetrics
 from ._observe import ObservingTransport
 from ._stack import Stack, resolve_stack, run_on
+from ._worker_metrics import SNAPSHOT_INTERVAL, merged_render, write_snapshot
 
 __all__ = ["ServerParts", "build_server", "run_server", "serve"]
 
@@ -368,13 +370,32 @@ async def serve(
     event loop is the running one (``k8s-aws-auth serve`` starts the one
     ``config.loop`` names).
     """
+    await _serve(config, on_listening=on_listening, stack=stack)
+
+
+async def _serve(
+    config: ServerConfig,
+    *,
+    on_listening: Callable[[str, int], Awaitable[None] | None] | None = None,
+    stack: Stack | None = None,
+    sock: socket.socket | None = None,
+    worker: int | None = None,
+    metrics_dir: Path | None = None,
+) -> None:
+    """`serve`, also as one worker of ``serve --workers N`` (``sock`` is the shared socket)."""
     stack = stack or resolve_stack(config.http, "asyncio")
     parts = build_server(config)
     if parts.ec2 is not None:
         # Before listening: missing credentials are a start-up error naming the fix.
         await parts.ec2.start()
-    sock = _bind(config.address, config.port)
+    sock = sock or _bind(config.address, config.port)
     host, port = sock.getsockname()[:2]
+    snapshots: asyncio.Task[None] | None = None
+    if metrics_dir is not None:
+        parts.app.metrics_endpoint = merged_render(parts.metrics.registry, metrics_dir)
+        snapshots = asyncio.get_running_loop().create_task(
+            _write_snapshots(parts.metrics, metrics_dir)
+        )
     server = WebhookServer(
         config, parts.app, parts.certificates, stats=parts.connections, stack=stack
     )
@@ -405,6 +426,7 @@ async def serve(
                         if type(loop).__module__.startswith("uvloop")
                         else "asyncio",
                         "ignored_config_keys": list(config.ignored_keys),
+                        **({} if worker is None else {"worker": worker, "pid": os.getpid()}),
                     }
                 },
             )
@@ -416,8 +438,20 @@ async def serve(
     finally:
         sock.close()
         loop.set_exception_handler(previous_handler)
+        if snapshots is not None and metrics_dir is not None:
+            snapshots.cancel()
+            write_snapshot(parts.metrics.registry, metrics_dir)  # the drained reviews too
     if not server.started:
         raise RuntimeError("the server did not start (see the log above)")
+
+
+async def _write_snapshots(metrics: ServerMetrics, directory: Path) -> None:
+    while True:
+        try:
+            write_snapshot(metrics.registry, directory)
+        except OSError as exc:  # a full disk must not stop the worker
+            _log.warning("cannot write a metrics snapshot", extra={"fields": {"error": str(exc)}})
+        await asyncio.sleep(SNAPSHOT_INTERVAL)
 
 
 class LoopErrorReporter:
@@ -484,14 +518,47 @@ def run_server(config: ServerConfig) -> int:
     handles the signal itself, then re-raises it once shut down; the handler
     installed here turns that re-raise into a clean exit.
     """
+    if config.workers > 1:
+        from ._workers import run_workers
+
+        return run_workers(config, config.workers)
     configure_logging(config.log_level)
     stack = resolve_stack(config.http, config.loop)
+    _run_until_terminated(stack, serve(config, stack=stack))
+    _log.info("stopped")
+    return 0
+
+
+def run_worker(
+    config: ServerConfig,
+    sock: socket.socket,
+    *,
+    slot: int,
+    metrics_dir: Path,
+    ready: Callable[[], None],
+) -> None:
+    """One worker of ``serve --workers N`` (in its own process): serve on ``sock``."""
+    stack = resolve_stack(config.http, config.loop)
+
+    def listening(host: str, port: int) -> None:
+        ready()
+
+    main = _serve(
+        config,
+        on_listening=listening,
+        stack=stack,
+        sock=sock,
+        worker=slot,
+        metrics_dir=metrics_dir,
+    )
+    _run_until_terminated(stack, main)
+
+
+def _run_until_terminated(stack: Stack, main: Coroutine[Any, Any, None]) -> None:
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        run_on(stack.loop_factory, serve(config, stack=stack))
+        run_on(stack.loop_factory, main)
     except _Terminated:
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
-    _log.info("stopped")
-    return 0
