@@ -172,7 +172,7 @@ def _run_serve(args: argparse.Namespace) -> int:
 
     require_extra()
     from k8s_aws_auth.server import load_server_config
-    from k8s_aws_auth.server.internal import run_server
+    from k8s_aws_auth.server.internal import run_command
 
     config = load_server_config(
         args.config,
@@ -197,7 +197,7 @@ def _run_serve(args: argparse.Namespace) -> int:
             ),
         ),
     )
-    return run_server(config)
+    return run_command(config)
 
 
 def run(args: argparse.Namespace) -> int:

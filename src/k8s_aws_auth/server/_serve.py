@@ -518,10 +518,6 @@ def run_server(config: ServerConfig) -> int:
     handles the signal itself, then re-raises it once shut down; the handler
     installed here turns that re-raise into a clean exit.
     """
-    if config.workers > 1:
-        from ._workers import run_workers
-
-        return run_workers(config, config.workers)
     configure_logging(config.log_level)
     stack = resolve_stack(config.http, config.loop)
     _run_until_terminated(stack, serve(config, stack=stack))

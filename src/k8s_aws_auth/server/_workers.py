@@ -35,6 +35,7 @@ from typing import Any
 
 from ._config import ServerConfig
 from ._logging import configure_logging
+from ._serve import _bind, build_server, run_worker
 from ._stack import resolve_stack
 from ._worker_metrics import retire_snapshot
 
@@ -52,8 +53,6 @@ def _worker_main(
     config: ServerConfig, sock: socket.socket, slot: int, metrics_dir: str, ready: Any
 ) -> None:
     """One worker (a child process): ``serve`` on the inherited socket."""
-    from ._serve import run_worker
-
     configure_logging(config.log_level)
     run_worker(config, sock, slot=slot, metrics_dir=Path(metrics_dir), ready=ready.set)
 
@@ -68,8 +67,6 @@ class _Slot:
 
 def run_workers(config: ServerConfig, workers: int) -> int:
     """Supervise ``workers`` worker processes until SIGTERM/SIGINT; the exit code."""
-    from ._serve import _bind, build_server
-
     configure_logging(config.log_level)
     resolve_stack(config.http, config.loop)  # a missing extension fails here, once
     build_server(config)  # settings, mapping and certificates checked and written once

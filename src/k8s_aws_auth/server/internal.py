@@ -9,6 +9,7 @@ Names here may change in any release.
 from __future__ import annotations
 
 from ._certs import KUBECONFIG_FILE, write_file
+from ._main import run_command
 from ._serve import run_server
 
-__all__ = ["KUBECONFIG_FILE", "run_server", "write_file"]
+__all__ = ["KUBECONFIG_FILE", "run_command", "run_server", "write_file"]
