@@ -113,3 +113,7 @@ def test_the_config_file_keys_and_their_values(tmp_path: pathlib.Path) -> None:
         load_server_config(None, {"cluster_id": "c", "http": "h2"})
     with pytest.raises(ConfigurationError, match="loop must be one of auto, asyncio, uvloop"):
         load_server_config(None, {"cluster_id": "c", "loop": "trio"})
+    assert default.workers == 1
+    assert load_server_config(None, {"cluster_id": "c", "workers": "4"}).workers == 4
+    with pytest.raises(ConfigurationError, match=r"workers must be an integer in 1\.\.256"):
+        load_server_config(None, {"cluster_id": "c", "workers": 0})

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 
 import pytest
 
+from k8s_aws_auth.server import AuthenticationResult, ServerMetrics
 from k8s_aws_auth.testing import FakeSTS
 from tests.server.test_connections import (
     ALICE,
@@ -197,3 +198,59 @@ def test_sigterm_drains_in_flight_reviews_on_every_worker(tmp_path: pathlib.Path
             for sock in in_flight:
                 sock.close()
         assert "Traceback" not in running.server.log_text()
+
+
+# --- the merge of the workers' metrics, on real registries --------------------------------
+
+
+def _worker(reviews: int, open_connections: int, expiry: float) -> ServerMetrics:
+    metrics = ServerMetrics()
+    for _ in range(reviews):
+        metrics.record(AuthenticationResult(result="success", status_code=200, seconds=0.002))
+    metrics.add_source(
+        "connections", lambda: {"open": open_connections}, documentation="c", kind="gauge"
+    )
+    metrics.add_source(
+        "serving_certificate",
+        lambda: {"expiry_timestamp_seconds": expiry},
+        documentation="e",
+        kind="gauge",
+    )
+    return metrics
+
+
+def _value(text: str, name: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"no {name} in\n{text}")
+
+
+def test_counters_sum_over_every_worker_gauges_over_the_running_ones(
+    tmp_path: pathlib.Path,
+) -> None:
+    from k8s_aws_auth.server._worker_metrics import (
+        _LIVE,
+        merged_render,
+        retire_snapshot,
+        write_snapshot,
+    )
+
+    # Two other workers wrote snapshots (as files named by their pids); one of them ended.
+    for pid, metrics in ((101, _worker(3, 4, 2000.0)), (102, _worker(2, 7, 1000.0))):
+        write_snapshot(metrics.registry, tmp_path)
+        (tmp_path / f"{_LIVE}{os.getpid()}.json").rename(tmp_path / f"{_LIVE}{pid}.json")
+    retire_snapshot(tmp_path, 102)
+    own = _worker(1, 1, 1500.0)
+    body, content_type = merged_render(own.registry, tmp_path)()
+    text = body.decode()
+    assert content_type.startswith("text/plain")
+    # Reviews: 1 (own, live) + 3 (running worker) + 2 (ended worker, kept).
+    assert _value(text, 'k8s_aws_auth_token_reviews_total{code="200",result="success"}') == 6
+    assert (
+        _value(text, 'aws_iam_authenticator_authenticate_latency_seconds_count{result="success"}')
+        == 6
+    )
+    # Open connections: the running workers only (1 + 4); the certificate: the latest expiry.
+    assert _value(text, "k8s_aws_auth_connections_open") == 5
+    assert _value(text, "k8s_aws_auth_serving_certificate_expiry_timestamp_seconds") == 2000.0

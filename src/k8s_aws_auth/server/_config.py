@@ -346,7 +346,8 @@ class ServerConfig:
     loop: str = "auto"
     """Event loop: ``asyncio``, ``uvloop``, or ``auto`` (uvloop when installed)."""
     workers: int = 1
-    """Worker processes sharing the listening socket (each with its own cache); see docs/server.md."""
+    """Worker processes of the ``serve`` command sharing its socket, each with its own cache
+    (the [`serve()`][k8s_aws_auth.server.serve] coroutine is always one process)."""
     region: str | None = None
     """The server's AWS region (EC2 lookups); ``None``: ``AWS_REGION``/the profile's."""
     ec2_role_arn: str | None = None
