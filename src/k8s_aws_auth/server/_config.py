@@ -39,6 +39,8 @@ import yaml
 from k8s_aws_auth._core.config import DEFAULT_MAX_TOKEN_SIZE, VerifierConfig
 from k8s_aws_auth.errors import ConfigurationError
 
+from ._stack import HTTP_CHOICES, LOOP_CHOICES
+
 __all__ = ["DEFAULT_PORT", "ServerConfig", "load_server_config", "parse_duration"]
 
 DEFAULT_PORT = 21362
@@ -277,8 +279,8 @@ _COERCE: dict[str, Callable[[Any], object]] = {
     "log_level": _log_level,
     "mapping_reload_interval": lambda v: _seconds(v, "reloadInterval"),
     "shutdown_timeout": lambda v: _seconds(v, "shutdownTimeout"),
-    "http": _choice("http", ("auto", "h11", "httptools")),
-    "loop": _choice("loop", ("auto", "asyncio", "uvloop")),
+    "http": _choice("http", HTTP_CHOICES),
+    "loop": _choice("loop", LOOP_CHOICES),
     "workers": lambda v: _int(v, "workers", 1, 256),
     "ec2_role_arn": _optional_text,
     "source_arn": _optional_text,

@@ -1,10 +1,12 @@
 """``k8s-aws-auth serve``: the webhook under uvicorn, over TLS.
 
-One process: uvicorn (httptools or h11, uvloop or asyncio: see `resolve_stack`) on a socket bound here (so ``--port 0`` works and the
-real port is logged), TLS from the state directory, optional client-certificate
-authentication of kube-apiserver, structured JSON logs, Prometheus metrics and
-graceful shutdown on SIGTERM/SIGINT (in-flight reviews finish, then the verifier
-and the mapping reloader close).
+One process: uvicorn (httptools or h11, on uvloop or asyncio: see `resolve_stack`)
+on a socket bound here (so ``--port 0`` works and the real port is logged), TLS
+from the state directory, optional client-certificate authentication of
+kube-apiserver, structured JSON logs, Prometheus metrics and graceful shutdown on
+SIGTERM/SIGINT (in-flight reviews finish, then the verifier and the mapping
+reloader close). ``serve --workers N`` runs N of these on one socket
+(``_workers.py``).
 
 uvicorn runs the app, the lifespan and the shutdown; connections are accepted by
 our own `Listener` (connection limit, TLS handshake timeout, calm at the
