@@ -368,26 +368,21 @@ class TokenReviewApp:
         if status in (429, 500):
             headers.append((b"retry-after", str(self.retry_after).encode()))
         await _respond(send, status, body, _JSON, headers)
-        self._finish(attrs.evolve(outcome, status_code=status, seconds=self.timer() - started))
+        # Built once, here: the outcome's fields, its status and the time it took.
+        self._finish(
+            AuthenticationResult(status_code=status, seconds=self.timer() - started, **outcome)
+        )
 
-    async def _review(self, review: TokenReviewRequest) -> tuple[int, bytes, AuthenticationResult]:
-        def deny(result: str, error: str, **kw: Any) -> tuple[int, bytes, AuthenticationResult]:
+    async def _review(self, review: TokenReviewRequest) -> tuple[int, bytes, dict[str, Any]]:
+        """The status, the body and the `AuthenticationResult` fields of a parsed review."""
+
+        def deny(result: str, error: str, **kw: Any) -> tuple[int, bytes, dict[str, Any]]:
             body = encode_token_review(review.api_version, error=error)
-            return (
-                200,
-                body,
-                AuthenticationResult(
-                    result=result, status_code=200, seconds=0.0, reason=error, **kw
-                ),
-            )
+            return 200, body, {"result": result, "reason": error, **kw}
 
-        def retry(result: str, status: int, reason: str) -> tuple[int, bytes, AuthenticationResult]:
+        def retry(result: str, status: int, reason: str) -> tuple[int, bytes, dict[str, Any]]:
             body = encode_token_review(review.api_version, error=f"temporary failure: {reason}")
-            return (
-                status,
-                body,
-                AuthenticationResult(result=result, status_code=status, seconds=0.0, reason=reason),
-            )
+            return status, body, {"result": result, "reason": reason}
 
         try:
             identity = await self.verifier.verify(review.token)
@@ -417,18 +412,8 @@ class TokenReviewApp:
             return deny("unknown_user", "identity is not mapped", identity=identity)
         user, scrubbed = _reviewed_user(identity, mapped, self.scrubbed_accounts)
         body = encode_token_review(review.api_version, user=user, audiences=granted_audiences)
-        return (
-            200,
-            body,
-            AuthenticationResult(
-                result="success",
-                status_code=200,
-                seconds=0.0,
-                identity=identity,
-                user=user,
-                scrubbed=scrubbed,
-            ),
-        )
+        outcome = {"result": "success", "identity": identity, "user": user, "scrubbed": scrubbed}
+        return 200, body, outcome
 
     def _finish(self, outcome: AuthenticationResult) -> None:
         if self.on_result is not None:
