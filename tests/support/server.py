@@ -58,7 +58,7 @@ def run_cli(
         check=False,
         cwd=cwd,
         stdin=subprocess.DEVNULL,
-        env=None if env is None else {**os.environ, **env},
+        env={**os.environ, **(env or {})},
     )
 
 
