@@ -42,12 +42,25 @@ def worker_pids(server: ServerProcess) -> list[int]:
     return [int(r["pid"]) for r in server.logs() if r.get("message") == "serving"]
 
 
+def _running(pid: int) -> bool:
+    try:  # the state after the command's closing parenthesis; Z: exited, not yet reaped
+        return pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def live_workers(server: ServerProcess) -> set[int]:
-    """The supervisor's children that are workers (not multiprocessing's resource tracker)."""
+    """The supervisor's running children that are workers (not the resource tracker)."""
     children: set[int] = set()
     for pid in pathlib.Path(f"/proc/{server.process.pid}/task").glob("*/children"):
         children.update(int(child) for child in pid.read_text().split())
-    return {pid for pid in children if pid in worker_pids(server)}
+    return {pid for pid in children if pid in worker_pids(server) and _running(pid)}
+
+
+def replaced(server: ServerProcess, killed: int) -> bool:
+    """Whether two workers run again, the ``killed`` one not among them."""
+    workers = live_workers(server)
+    return len(workers) == 2 and killed not in workers
 
 
 @contextlib.contextmanager
@@ -141,7 +154,7 @@ def test_metrics_sum_every_worker(tmp_path: pathlib.Path) -> None:
         )
         # A worker killed (and replaced) does not take its counts with it.
         os.kill(workers[0], signal.SIGKILL)
-        wait_for(lambda: len(live_workers(running.server)) == 2, "the worker was not replaced")
+        wait_for(lambda: replaced(running.server, workers[0]), "the worker was not replaced")
         with only(worker_pids(running.server)[-1], live_workers(running.server)):
             fresh_review(running)
         wait_for(lambda: running.counter(name) == 6, "a dead worker's counts were lost")
@@ -152,9 +165,7 @@ def test_a_killed_worker_is_replaced(tmp_path: pathlib.Path) -> None:
         first, second = worker_pids(running.server)
         os.kill(first, signal.SIGKILL)
         wait_for(
-            lambda: (
-                len(live_workers(running.server)) == 2 and first not in live_workers(running.server)
-            ),
+            lambda: replaced(running.server, first),
             "no worker replaced the killed one",
             running.server,
         )
