@@ -33,6 +33,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from ._config import ServerConfig
 from ._logging import configure_logging
 from ._serve import _bind, build_server, run_worker
@@ -57,12 +59,14 @@ def _worker_main(
     run_worker(config, sock, slot=slot, metrics_dir=Path(metrics_dir), ready=ready.set)
 
 
+@attrs.define
 class _Slot:
-    def __init__(self, index: int) -> None:
-        self.index = index
-        self.process: Any = None
-        self.ready: Any = None
-        self.started = 0.0
+    """One worker's place: its current process, its "serving" event, when it started."""
+
+    index: int
+    process: Any = None
+    ready: Any = None
+    started: float = 0.0
 
 
 def run_workers(config: ServerConfig, workers: int) -> int:
@@ -108,8 +112,11 @@ def run_workers(config: ServerConfig, workers: int) -> int:
                     continue
                 slot.process.join()
                 retire_snapshot(metrics_dir, slot.process.pid)
-                fields = {"worker": slot.index, "pid": slot.process.pid}
-                fields["exit_code"] = slot.process.exitcode
+                fields = {
+                    "worker": slot.index,
+                    "pid": slot.process.pid,
+                    "exit_code": slot.process.exitcode,
+                }
                 if not slot.ready.is_set():
                     _log.error("a worker failed to start: stopping", extra={"fields": fields})
                     stopping, exit_code = True, 1
