@@ -272,6 +272,40 @@ async def test_a_body_that_never_finishes_is_408(world: World) -> None:
     assert sent[0]["status"] == 408
 
 
+async def test_a_cancellation_while_reading_the_body_is_not_a_408(world: World) -> None:
+    # Shutdown cancels a review waiting for its body: that must stay a cancellation
+    # (on asyncio the body timeout is a timer cancelling the task; it must not swallow it).
+    app = world.app(body_timeout=3600)
+    sent: list[MutableMapping[str, Any]] = []
+    waiting = anyio.Event()
+
+    async def receive() -> dict[str, Any]:
+        waiting.set()
+        await anyio.sleep(3600)
+        return {"type": "http.disconnect"}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/authenticate", "headers": []}
+    cancelled = False
+    async with anyio.create_task_group() as group:
+
+        async def review() -> None:
+            nonlocal cancelled
+            try:
+                await app(scope, receive, send)
+            except anyio.get_cancelled_exc_class():
+                cancelled = True
+                raise
+
+        group.start_soon(review)
+        await waiting.wait()
+        group.cancel_scope.cancel()
+    assert cancelled
+    assert sent == []
+
+
 @pytest.mark.parametrize(
     ("method", "path", "status", "allow"),
     [

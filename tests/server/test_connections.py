@@ -3,6 +3,10 @@
 Each scenario waits for the server to end a connection it must not keep; a server
 that keeps it makes the wait run out (``CUT_OFF`` seconds) and the test fail. The
 bounds are liveness bounds far above the configured timeouts, not measurements.
+
+Every scenario runs on both stacks ``serve`` can use: h11 on asyncio (the
+fallback without the C extensions) and httptools on uvloop (``auto`` when they
+are installed), so no bound depends on the parser or the loop.
 """
 
 from __future__ import annotations
@@ -48,6 +52,18 @@ SHORT_TIMEOUTS = {
     "idleTimeout": "2s",
 }
 REVIEW_PATH = "/authenticate"
+#: (``--http``, ``--loop``) of each stack under test.
+STACKS = [
+    pytest.param(("h11", "asyncio"), id="h11-asyncio"),
+    pytest.param(("httptools", "uvloop"), id="httptools-uvloop"),
+]
+
+
+@pytest.fixture(scope="module", params=STACKS)
+def stack(request: pytest.FixtureRequest) -> tuple[str, str]:
+    """The HTTP parser and event loop the module's servers run on."""
+    http, loop = request.param
+    return http, loop
 
 
 def wait_for(
@@ -66,6 +82,7 @@ class Webhook:
     """A running ``serve`` with its FakeSTS, an httpx client and raw-socket helpers."""
 
     def __init__(self, root: pathlib.Path, sts: FakeSTS, server: ServerProcess) -> None:
+        self.server_http = serving_field(server, "http")
         self.root = root
         self.sts = sts
         self.server = server
@@ -185,15 +202,19 @@ def answer_while_trickling(sock: socket.socket, data: bytes, every: float = 0.2)
 def webhook(
     root: pathlib.Path,
     settings: dict[str, Any],
+    stack: tuple[str, str],
     preexec_fn: Callable[[], None] | None = None,
     flags: tuple[str, ...] = (),
 ) -> Iterator[Webhook]:
     sts = FakeSTS()
     mapping = {"mapUsers": [{"userARN": ALICE, "username": "alice"}]}
+    http, loop = stack
+    flags = ("--http", http, "--loop", loop, *flags)
     with sts.serve() as sts_url:
         server = start_webhook(
             root, {**mapping, **settings}, sts_url, flags=flags, preexec_fn=preexec_fn
         )
+        assert (serving_field(server, "http"), serving_field(server, "loop")) == stack
         running = Webhook(root, sts, server)
         try:
             yield running
@@ -203,9 +224,9 @@ def webhook(
 
 
 @pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Webhook]:
-    """One ``serve`` with short connection timeouts for the module."""
-    with webhook(tmp_path_factory.mktemp("connections"), SHORT_TIMEOUTS) as server:
+def running(tmp_path_factory: pytest.TempPathFactory, stack: tuple[str, str]) -> Iterator[Webhook]:
+    """One ``serve`` with short connection timeouts per stack."""
+    with webhook(tmp_path_factory.mktemp("connections"), SHORT_TIMEOUTS, stack) as server:
         yield server
 
 
@@ -289,6 +310,32 @@ def test_a_trickled_later_head_is_cut_off(running: Webhook) -> None:
         # ... then the next head trickles in, a byte at a time, each well within idleTimeout.
         assert closed_by_server(sock, trickle=running.review_request()[:60])
     assert running.metric("k8s_aws_auth_connections_header_timeouts_total") >= before + 1
+
+
+PAD_HEADER = b"X-Pad: " + b"a" * 4000 + b"\r\n"
+
+
+@pytest.mark.parametrize("after_a_request", [False, True], ids=["first-head", "later-head"])
+def test_an_oversized_head_is_refused_and_the_connection_closed(
+    running: Webhook, after_a_request: bool
+) -> None:
+    # 20 KB of headers at once: no timeout stops a fast client within headerTimeout, only
+    # a size cap does (16 KiB).
+    before = running.counter("k8s_aws_auth_connections_oversized_heads_total")
+    with running.tls() as sock:
+        if after_a_request:
+            sock.sendall(running.review_request())
+            assert read_response(sock)[0] == 200
+        sock.sendall(b"POST /authenticate HTTP/1.1\r\nHost: localhost\r\n" + PAD_HEADER * 5)
+        sock.settimeout(CUT_OFF)
+        status, headers, _ = read_response(sock)
+        # h11 answers 400 at its own cap, the guard 431 (httptools has none).
+        assert status in (400, 431)
+        assert headers.get("connection") == "close"
+        assert closed_by_server(sock)
+    if running.server_http == "httptools":
+        assert running.metric("k8s_aws_auth_connections_oversized_heads_total") >= before + 1
+    assert running.username() == "alice"
 
 
 def test_one_byte_then_silence_after_a_request_is_cut_off(running: Webhook) -> None:
@@ -432,8 +479,12 @@ def established(server_port: int, client_port: int) -> bool:
     )
 
 
-def test_at_max_connections_new_clients_wait_for_a_free_slot(tmp_path: pathlib.Path) -> None:
-    with webhook(tmp_path, {"idleTimeout": "60s"}, flags=("--max-connections", "3")) as running:
+def test_at_max_connections_new_clients_wait_for_a_free_slot(
+    tmp_path: pathlib.Path, stack: tuple[str, str]
+) -> None:
+    with webhook(
+        tmp_path, {"idleTimeout": "60s"}, stack, flags=("--max-connections", "3")
+    ) as running:
         assert serving_field(running.server, "max_connections") == 3
         held = [running.tls() for _ in range(2)]  # and running.client's connection: 3
         try:
@@ -479,12 +530,12 @@ def _low_open_file_limit() -> None:
     ],
 )
 def test_a_flood_at_the_open_file_limit_does_not_stop_the_webhook(
-    tmp_path: pathlib.Path, max_connections: int | None
+    tmp_path: pathlib.Path, max_connections: int | None, stack: tuple[str, str]
 ) -> None:
     settings: dict[str, Any] = {**SHORT_TIMEOUTS, "idleTimeout": "60s"}
     if max_connections is not None:
         settings["maxConnections"] = max_connections
-    with webhook(tmp_path, settings, preexec_fn=_low_open_file_limit) as running:
+    with webhook(tmp_path, settings, stack, preexec_fn=_low_open_file_limit) as running:
         cap = serving_field(running.server, "max_connections")
         assert cap == (OPEN_FILES // 2 if max_connections is None else max_connections)
         # An established kube-apiserver connection, with the token already verified.

@@ -46,8 +46,10 @@ def write_config(path: pathlib.Path, cluster_id: str, server: dict[str, Any]) ->
     return path
 
 
-def run_cli(*args: str, cwd: pathlib.Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m k8s_aws_auth ARGS`` and return the finished process."""
+def run_cli(
+    *args: str, cwd: pathlib.Path | None = None, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m k8s_aws_auth ARGS`` (``env`` added to ours); the finished process."""
     return subprocess.run(
         [sys.executable, "-m", "k8s_aws_auth", *args],
         capture_output=True,
@@ -56,6 +58,7 @@ def run_cli(*args: str, cwd: pathlib.Path | None = None) -> subprocess.Completed
         check=False,
         cwd=cwd,
         stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -137,6 +140,7 @@ def start_webhook(
     *,
     flags: Sequence[str] = (),
     preexec_fn: Callable[[], None] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> ServerProcess:
     """``init`` then ``serve`` with ``root/config.yaml`` and ``root/state``, STS at ``sts_url``.
 
@@ -148,7 +152,9 @@ def start_webhook(
     init = run_cli("init", "-c", str(config), "--state-dir", state, "--port", str(port))
     assert init.returncode == 0, init.stderr
     argv = ["-c", str(config), "--state-dir", state, "--port", str(port)]
-    server = ServerProcess([*argv, "--sts-endpoint-url", sts_url, *flags], preexec_fn=preexec_fn)
+    server = ServerProcess(
+        [*argv, "--sts-endpoint-url", sts_url, *flags], preexec_fn=preexec_fn, env=env
+    )
     try:
         server.wait_serving()
     except BaseException:

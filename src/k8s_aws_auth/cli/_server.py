@@ -141,6 +141,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="client connections served at once (default 1024, or half the open-file limit)",
     )
     parser.add_argument(
+        "--http",
+        choices=("auto", "h11", "httptools"),
+        help="HTTP parser (default auto: httptools when installed, else h11)",
+    )
+    parser.add_argument(
+        "--loop",
+        choices=("auto", "asyncio", "uvloop"),
+        help="event loop (default auto: uvloop when installed, else asyncio)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="worker processes sharing the port, each with its own cache (default 1)",
+    )
+    parser.add_argument(
         "--log-level",
         dest="log_level",
         choices=("debug", "info", "warning", "error"),
@@ -245,7 +260,7 @@ def _run_serve(args: argparse.Namespace) -> int:
 
     require_extra()
     from k8s_aws_auth.server import load_server_config
-    from k8s_aws_auth.server.internal import run_server
+    from k8s_aws_auth.server.internal import run_command
 
     config = load_server_config(
         _config_path(args),
@@ -265,6 +280,9 @@ def _run_serve(args: argparse.Namespace) -> int:
                 "cache_ttl",
                 "cache_size",
                 "max_connections",
+                "http",
+                "loop",
+                "workers",
                 "log_level",
                 "region",
                 "ec2_qps",
@@ -273,7 +291,7 @@ def _run_serve(args: argparse.Namespace) -> int:
             ),
         ),
     )
-    return run_server(config)
+    return run_command(config)
 
 
 def run(args: argparse.Namespace) -> int:

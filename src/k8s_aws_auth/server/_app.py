@@ -21,9 +21,11 @@ No answer ever carries a traceback or a token.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import inspect
 import logging
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, MutableMapping, Sequence
 from typing import Any, Protocol
@@ -64,6 +66,15 @@ Send = Callable[[Message], Awaitable[None]]
 
 _JSON = b"application/json; charset=utf-8"
 _TEXT = b"text/plain; charset=utf-8"
+_NO_STORE = (b"cache-control", b"no-store")
+#: The log level of a review's line by result: denials the client caused are INFO,
+#: failures of ours or of STS (any other result) WARNING.
+_LOG_LEVELS = {
+    "success": logging.INFO,
+    "invalid_token": logging.INFO,
+    "unknown_user": logging.INFO,
+    "audience_mismatch": logging.INFO,
+}
 
 
 class Verifier(Protocol):
@@ -383,23 +394,51 @@ class TokenReviewApp:
                     raise _Reject(400, "invalid Content-Length") from None
                 if declared > self.max_body_bytes:
                     raise _Reject(413, f"request body larger than {self.max_body_bytes} bytes")
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not asyncio (trio): anyio's cancel scope
+            with anyio.move_on_after(self.body_timeout) as scope_timeout:
+                body = await self._read_chunks(receive)
+            if scope_timeout.cancelled_caught:
+                raise _Reject(408, "request body not received in time") from None
+            return body
+        # On asyncio a bare timer that cancels this task: an anyio cancel scope costs
+        # about 10 µs a review, several times this (tests/server/test_app.py times
+        # the body out on both libraries).
+        task = asyncio.current_task()
+        assert task is not None
+        expired = False
+
+        def expire() -> None:
+            nonlocal expired
+            expired = True
+            task.cancel()
+
+        timer = loop.call_later(self.body_timeout, expire)
+        try:
+            return await self._read_chunks(receive)
+        except asyncio.CancelledError:
+            # Someone else's cancellation (shutdown) goes on; ours becomes the 408.
+            if not expired or (sys.version_info >= (3, 11) and task.uncancel() > 0):
+                raise
+            raise _Reject(408, "request body not received in time") from None
+        finally:
+            timer.cancel()
+
+    async def _read_chunks(self, receive: Receive) -> bytes:
         chunks: list[bytes] = []
         size = 0
-        with anyio.move_on_after(self.body_timeout) as scope_timeout:
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    raise _Reject(400, "client disconnected")
-                chunk = message.get("body", b"")
-                size += len(chunk)
-                if size > self.max_body_bytes:
-                    raise _Reject(413, f"request body larger than {self.max_body_bytes} bytes")
-                chunks.append(chunk)
-                if not message.get("more_body", False):
-                    break
-        if scope_timeout.cancelled_caught:
-            raise _Reject(408, "request body not received in time")
-        return b"".join(chunks)
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise _Reject(400, "client disconnected")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise _Reject(413, f"request body larger than {self.max_body_bytes} bytes")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
 
     async def _authenticate(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = self.timer()
@@ -425,26 +464,21 @@ class TokenReviewApp:
         if status in (429, 500):
             headers.append((b"retry-after", str(self.retry_after).encode()))
         await _respond(send, status, body, _JSON, headers)
-        self._finish(attrs.evolve(outcome, status_code=status, seconds=self.timer() - started))
+        # Built once, here: the outcome's fields, its status and the time it took.
+        self._finish(
+            AuthenticationResult(status_code=status, seconds=self.timer() - started, **outcome)
+        )
 
-    async def _review(self, review: TokenReviewRequest) -> tuple[int, bytes, AuthenticationResult]:
-        def deny(result: str, error: str, **kw: Any) -> tuple[int, bytes, AuthenticationResult]:
+    async def _review(self, review: TokenReviewRequest) -> tuple[int, bytes, dict[str, Any]]:
+        """The status, the body and the `AuthenticationResult` fields of a parsed review."""
+
+        def deny(result: str, error: str, **kw: Any) -> tuple[int, bytes, dict[str, Any]]:
             body = encode_token_review(review.api_version, error=error)
-            return (
-                200,
-                body,
-                AuthenticationResult(
-                    result=result, status_code=200, seconds=0.0, reason=error, **kw
-                ),
-            )
+            return 200, body, {"result": result, "reason": error, **kw}
 
-        def retry(result: str, status: int, reason: str) -> tuple[int, bytes, AuthenticationResult]:
+        def retry(result: str, status: int, reason: str) -> tuple[int, bytes, dict[str, Any]]:
             body = encode_token_review(review.api_version, error=f"temporary failure: {reason}")
-            return (
-                status,
-                body,
-                AuthenticationResult(result=result, status_code=status, seconds=0.0, reason=reason),
-            )
+            return status, body, {"result": result, "reason": reason}
 
         try:
             identity = await self.verifier.verify(review.token)
@@ -478,22 +512,15 @@ class TokenReviewApp:
             return retry("mapping_error", 500, f"mapper-returned-{type(returned).__name__}")
         user, scrubbed = _reviewed_user(identity, mapped, self.scrubbed_accounts)
         body = encode_token_review(review.api_version, user=user, audiences=granted_audiences)
-        return (
-            200,
-            body,
-            AuthenticationResult(
-                result="success",
-                status_code=200,
-                seconds=0.0,
-                identity=identity,
-                user=user,
-                scrubbed=scrubbed,
-            ),
-        )
+        outcome = {"result": "success", "identity": identity, "user": user, "scrubbed": scrubbed}
+        return 200, body, outcome
 
     def _finish(self, outcome: AuthenticationResult) -> None:
         if self.on_result is not None:
             self.on_result(outcome)
+        level = _LOG_LEVELS.get(outcome.result, logging.WARNING)
+        if not self.logger.isEnabledFor(level):
+            return  # the line's fields are not even built (thousands of reviews a second)
         fields: dict[str, Any] = {
             "event": "token_review",
             "result": outcome.result,
@@ -510,12 +537,8 @@ class TokenReviewApp:
             fields["username"] = outcome.user.username
             fields["uid"] = outcome.user.uid
             fields["groups"] = list(outcome.user.groups)
-        level = logging.INFO if outcome.result == "success" else logging.WARNING
-        if outcome.result in ("invalid_token", "unknown_user", "audience_mismatch"):
-            level = logging.INFO
-        if self.logger.isEnabledFor(level):
-            message = "access granted" if outcome.result == "success" else "access not granted"
-            self.logger.log(level, message, extra={"fields": fields})
+        message = "access granted" if outcome.result == "success" else "access not granted"
+        self.logger.log(level, message, extra={"fields": fields})
 
 
 async def _respond(
@@ -533,8 +556,8 @@ async def _respond(
             "status": status,
             "headers": [
                 (b"content-type", content_type),
-                (b"content-length", str(len(body)).encode()),
-                (b"cache-control", b"no-store"),
+                (b"content-length", b"%d" % len(body)),
+                _NO_STORE,
                 *headers,
             ],
         }

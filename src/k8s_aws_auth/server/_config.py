@@ -40,6 +40,8 @@ import yaml
 from k8s_aws_auth._core.config import DEFAULT_MAX_TOKEN_SIZE, VerifierConfig
 from k8s_aws_auth.errors import ConfigurationError
 
+from ._stack import HTTP_CHOICES, LOOP_CHOICES
+
 __all__ = [
     "DEFAULT_HEALTH_PORT",
     "DEFAULT_PORT",
@@ -95,6 +97,9 @@ _SERVER_KEYS = {
     "loglevel": "log_level",
     "reloadinterval": "mapping_reload_interval",
     "shutdowntimeout": "shutdown_timeout",
+    "http": "http",
+    "loop": "loop",
+    "workers": "workers",
     # {{EC2PrivateDNSName}}: upstream's four keys, then ours
     "ec2describeinstancesrolearn": "ec2_role_arn",
     "sourcearn": "source_arn",
@@ -261,6 +266,16 @@ def _region(value: object) -> str | None:
     return region
 
 
+def _choice(name: str, choices: tuple[str, ...]) -> Callable[[Any], object]:
+    def coerce(value: object) -> str:
+        text = str(value).lower()
+        if text not in choices:
+            raise ConfigurationError(f"{name} must be one of {', '.join(choices)}", reason=name)
+        return text
+
+    return coerce
+
+
 def _log_level(value: object) -> str:
     level = str(value).lower()
     if level not in LOG_LEVELS:
@@ -350,6 +365,9 @@ _COERCE: dict[str, Callable[[Any], object]] = {
     "cert_expiry_warning": lambda v: parse_duration(v, "certExpiryWarning"),
     "mapping_reload_interval": lambda v: _seconds(v, "reloadInterval"),
     "shutdown_timeout": lambda v: _seconds(v, "shutdownTimeout"),
+    "http": _choice("http", HTTP_CHOICES),
+    "loop": _choice("loop", LOOP_CHOICES),
+    "workers": lambda v: _int(v, "workers", 1, 256),
     "ec2_role_arn": _optional_text,
     "source_arn": _optional_text,
     "ec2_qps": lambda v: _int(v, "ec2DescribeInstancesQps", 1, 10_000),
@@ -436,6 +454,13 @@ class ServerConfig:
     """Warn (log, ``/readyz`` stays ready) this long before the serving certificate expires."""
     mapping_reload_interval: float = 5.0
     shutdown_timeout: float = 10.0
+    http: str = "auto"
+    """HTTP/1.1 parser: ``h11``, ``httptools``, or ``auto`` (httptools when installed)."""
+    loop: str = "auto"
+    """Event loop: ``asyncio``, ``uvloop``, or ``auto`` (uvloop when installed)."""
+    workers: int = 1
+    """Worker processes of the ``serve`` command sharing its socket, each with its own cache
+    (the [`serve()`][k8s_aws_auth.server.serve] coroutine is always one process)."""
     region: str | None = None
     """The server's AWS region (EC2 lookups); ``None``: ``AWS_REGION``/the profile's."""
     ec2_role_arn: str | None = None

@@ -8,7 +8,8 @@ timer per connection and re-arms it at every phase:
 
 * **head** — from the connection's start (after TLS) or from the first byte after
   an idle keep-alive, the complete request head within `header_timeout`, else
-  the connection is aborted;
+  the connection is aborted; and within `max_head_bytes`, else it is answered
+  431 and closed (h11 has a cap of its own, httptools none);
 * **body** — once the head arrived, the body within `body_timeout` (the app
   answers 408 itself; the connection is aborted shortly after if it did not);
 * **handling** — not timed here: the app's own deadline bounds it;
@@ -73,6 +74,8 @@ class ConnectionLimits:
     body_timeout: float = 10.0
     idle_timeout: float = 30.0
     max_connections: int = 1024
+    max_head_bytes: int = 16 * 1024
+    """Largest request head (request line and headers) read; h11's own cap is the same."""
 
 
 @attrs.define
@@ -86,6 +89,8 @@ class ConnectionStats:
     tls_handshake_failures: int = 0
     """Handshakes that failed or did not finish within `tls_handshake_timeout`."""
     header_timeouts: int = 0
+    oversized_heads: int = 0
+    """Request heads larger than `max_head_bytes` (answered 431)."""
     body_timeouts: int = 0
     write_timeouts: int = 0
     idle_closes: int = 0
@@ -124,6 +129,7 @@ class ConnectionGuard(_ProtocolBase):
     _timer: asyncio.TimerHandle | None = None
     _write_timer: asyncio.TimerHandle | None = None
     _request: Any = None
+    _head_bytes = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Set `TCP_NODELAY`, then time the first request's head."""
@@ -133,14 +139,23 @@ class ConnectionGuard(_ProtocolBase):
 
     def data_received(self, data: bytes) -> None:
         """Start the head's clock at a next request's first byte; follow the parser."""
-        idle = self._phase == _IDLE
+        phase = self._phase
         super().data_received(data)
-        if idle and self.cycle is self._request and not self.transport.is_closing():
-            # The start of a next request but not yet its whole head: the clock starts
-            # now, and later bytes of the same head never extend it.
-            self._arm(_HEAD, self.limits.header_timeout, self._head_too_slow)
-        else:
+        if (
+            phase not in (_IDLE, _HEAD)
+            or self.cycle is not self._request
+            or self.transport.is_closing()
+        ):
             self._follow()
+            return
+        # Still no complete head.
+        if phase == _IDLE:
+            # The start of a next request: the clock starts now, and later bytes of
+            # the same head never extend it.
+            self._arm(_HEAD, self.limits.header_timeout, self._head_too_slow)
+        self._head_bytes += len(data)
+        if self._head_bytes > self.limits.max_head_bytes:
+            self._head_too_large()
 
     def on_response_complete(self) -> None:
         """After an answer: close if the request was not read completely, else wait idle."""
@@ -209,6 +224,8 @@ class ConnectionGuard(_ProtocolBase):
     def _arm(self, phase: str, seconds: float, callback: Callable[[], None]) -> None:
         if self._timer is not None:
             self._timer.cancel()
+        if phase == _HEAD:
+            self._head_bytes = 0
         self._phase = phase
         self._timer = self.loop.call_later(seconds, callback)
 
@@ -237,6 +254,12 @@ class ConnectionGuard(_ProtocolBase):
         self.stats.header_timeouts += 1
         self._abort("request head not received in time")
 
+    def _head_too_large(self) -> None:
+        # Written here, not by the app: there is no request (and no cycle) to answer yet.
+        self.stats.oversized_heads += 1
+        self.transport.write(_HEAD_TOO_LARGE)
+        self._close()
+
     def _body_too_slow(self) -> None:
         self.stats.body_timeouts += 1
         self._abort("request body not received in time")
@@ -253,6 +276,13 @@ class ConnectionGuard(_ProtocolBase):
     def _close_too_slow(self) -> None:
         self.stats.close_timeouts += 1
         self._abort("the connection did not close in time")
+
+
+_HEAD_TOO_LARGE = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+    b"content-type: text/plain; charset=utf-8\r\ncontent-length: 23\r\n"
+    b"connection: close\r\n\r\nrequest head too large\n"
+)
 
 
 def _set_nodelay(transport: asyncio.BaseTransport) -> None:

@@ -226,12 +226,23 @@ class ServerMetrics:
         self.registry.register(self._stats)
         # process_* (memory, CPU, file descriptors), as upstream's default registry has
         ProcessCollector(registry=self.registry)
+        # The labelled children of each (result, status): labels() takes a lock and
+        # checks its arguments on every call; a review needs only the two children.
+        self._review_children: dict[tuple[str, int], tuple[Histogram, Counter]] = {}
 
     def record(self, outcome: AuthenticationResult) -> None:
         """Count one ``/authenticate`` answer."""
-        upstream_result = _UPSTREAM_RESULTS.get(outcome.result, outcome.result)
-        self.latency.labels(upstream_result).observe(outcome.seconds)
-        self.reviews.labels(outcome.result, str(outcome.status_code)).inc()
+        key = (outcome.result, outcome.status_code)
+        children = self._review_children.get(key)
+        if children is None:
+            upstream_result = _UPSTREAM_RESULTS.get(outcome.result, outcome.result)
+            children = (
+                self.latency.labels(upstream_result),
+                self.reviews.labels(outcome.result, str(outcome.status_code)),
+            )
+            self._review_children[key] = children
+        children[0].observe(outcome.seconds)
+        children[1].inc()
 
     def record_sts(self, status: int | None, region: str, *, throttled: bool = False) -> None:
         """Count one STS exchange: ``status`` ``None`` means no answer arrived."""

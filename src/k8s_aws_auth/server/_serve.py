@@ -1,10 +1,12 @@
 """``k8s-aws-auth serve``: the webhook under uvicorn, over TLS.
 
-One process: uvicorn (h11) on a socket bound here (so ``--port 0`` works and the
-real port is logged), TLS from the state directory, optional client-certificate
-authentication of kube-apiserver, structured JSON logs, Prometheus metrics and
-graceful shutdown on SIGTERM/SIGINT (in-flight reviews finish, then the verifier
-and the mapping reloader close).
+One process: uvicorn (httptools or h11, on uvloop or asyncio: see `resolve_stack`)
+on a socket bound here (so ``--port 0`` works and the real port is logged), TLS
+from the state directory, optional client-certificate authentication of
+kube-apiserver, structured JSON logs, Prometheus metrics and graceful shutdown on
+SIGTERM/SIGINT (in-flight reviews finish, then the verifier and the mapping
+reloader close). ``serve --workers N`` runs N of these on one socket
+(``_workers.py``).
 
 uvicorn runs the app, the lifespan and the shutdown; connections are accepted by
 our own `Listener` (connection limit, TLS handshake timeout, calm at the
@@ -26,15 +28,15 @@ import signal
 import socket
 import ssl
 import sys
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 import httpx
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from k8s_aws_auth import AsyncTokenVerifier
 from k8s_aws_auth._ec2.usage import uses_ec2_dns_name
@@ -66,6 +68,8 @@ from ._mapping import IdentityMapping, load_identity_mapping
 from ._metrics import ServerMetrics
 from ._observe import ObservingTransport
 from ._pem import check_pair
+from ._stack import Stack, resolve_stack, run_on
+from ._worker_metrics import SNAPSHOT_INTERVAL, merged_render, write_snapshot
 
 if TYPE_CHECKING:
     from k8s_aws_auth._ec2.lookup import EC2NameLookup
@@ -346,14 +350,18 @@ def uvicorn_config(
     *,
     limits: ConnectionLimits | None = None,
     stats: ConnectionStats | None = None,
+    stack: Stack | None = None,
 ) -> uvicorn.Config:
     """The uvicorn settings the server uses (shared with the benchmark's trivial app)."""
     limits = limits or connection_limits(config, open_file_limit())
+    stack = stack or resolve_stack(config.http, config.loop)
     return uvicorn.Config(
         close_after_errors(answer_plain_http(app)),
         host=config.address,
         port=config.port,
-        http=guarded_protocol(H11Protocol, limits, stats or ConnectionStats()),
+        http=guarded_protocol(stack.protocol_class, limits, stats or ConnectionStats()),
+        # Used by uvicorn's own run() (the benchmark's trivial app); serve() brings its loop.
+        loop=stack.loop,
         ws="none",
         lifespan="on",
         ssl_certfile=str(certificates.cert_path),
@@ -386,12 +394,19 @@ class WebhookServer(uvicorn.Server):
         certificates: CertificateFiles,
         *,
         stats: ConnectionStats | None = None,
+        stack: Stack | None = None,
     ) -> None:
         self.limits = connection_limits(config, open_file_limit())
         self.connection_stats = stats or ConnectionStats()
+        self.stack = stack or resolve_stack(config.http, config.loop)
         super().__init__(
             uvicorn_config(
-                config, app, certificates, limits=self.limits, stats=self.connection_stats
+                config,
+                app,
+                certificates,
+                limits=self.limits,
+                stats=self.connection_stats,
+                stack=self.stack,
             )
         )
 
@@ -457,16 +472,50 @@ async def serve(
     config: ServerConfig,
     *,
     on_listening: Callable[[str, int], Awaitable[None] | None] | None = None,
+    stack: Stack | None = None,
 ) -> None:
-    """Build everything for ``config`` and serve until SIGTERM/SIGINT."""
+    """Build everything for ``config`` and serve until SIGTERM/SIGINT.
+
+    ``stack`` (default: resolved from ``config.http``) picks the HTTP parser; the
+    event loop is the running one (``k8s-aws-auth serve`` starts the one
+    ``config.loop`` names).
+    """
+    await _serve(config, on_listening=on_listening, stack=stack)
+
+
+async def _serve(
+    config: ServerConfig,
+    *,
+    on_listening: Callable[[str, int], Awaitable[None] | None] | None = None,
+    stack: Stack | None = None,
+    sock: socket.socket | None = None,
+    worker: int | None = None,
+    metrics_dir: Path | None = None,
+    health_sock: socket.socket | None = None,
+) -> None:
+    """`serve`, also as one worker of ``serve --workers N``.
+
+    A worker gets the supervisor's sockets: ``sock`` for the webhook and
+    ``health_sock`` for the health port (``None``: off or not bound), so every
+    worker answers probes and none of them fights the others for the port.
+    """
+    stack = stack or resolve_stack(config.http, "asyncio")
     parts = build_server(config)
     if parts.ec2 is not None:
         # Before listening: missing credentials are a start-up error naming the fix.
         await parts.ec2.start()
-    sock = _bind(config.address, config.port)
+    sock = sock or _bind(config.address, config.port)
     host, port = sock.getsockname()[:2]
-    server = WebhookServer(config, parts.app, parts.certificates, stats=parts.connections)
-    health = _bind_health_port(config)
+    snapshots: asyncio.Task[None] | None = None
+    if metrics_dir is not None:
+        parts.app.metrics_endpoint = merged_render(parts.metrics.registry, metrics_dir)
+        snapshots = asyncio.get_running_loop().create_task(
+            _write_snapshots(parts.metrics, metrics_dir)
+        )
+    server = WebhookServer(
+        config, parts.app, parts.certificates, stats=parts.connections, stack=stack
+    )
+    health = health_sock if worker is not None else _bind_health_port(config)
     server.health_socket = health
     _warn_about_descriptors(server.limits, config)
     loop = asyncio.get_running_loop()
@@ -491,8 +540,13 @@ async def serve(
                         "client_certificates": config.client_ca_file is not None,
                         "cache_size": config.cache_size if config.cache_ttl > 0 else 0,
                         "max_connections": server.limits.max_connections,
+                        "http": stack.http,
+                        "loop": "uvloop"
+                        if type(loop).__module__.startswith("uvloop")
+                        else "asyncio",
                         "ignored_config_keys": list(config.ignored_keys),
                         "health_port": None if health is None else health.getsockname()[1],
+                        **({} if worker is None else {"worker": worker, "pid": os.getpid()}),
                     }
                 },
             )
@@ -509,6 +563,9 @@ async def serve(
         if health is not None:
             health.close()
         loop.set_exception_handler(previous_handler)
+        if snapshots is not None and metrics_dir is not None:
+            snapshots.cancel()
+            write_snapshot(parts.metrics.registry, metrics_dir)  # the drained reviews too
     if not server.started:
         raise RuntimeError("the server did not start (see the log above)")
 
@@ -555,6 +612,15 @@ def _bind_health_port(config: ServerConfig) -> socket.socket | None:
             },
         )
         return None
+
+
+async def _write_snapshots(metrics: ServerMetrics, directory: Path) -> None:
+    while True:
+        try:
+            write_snapshot(metrics.registry, directory)
+        except OSError as exc:  # a full disk must not stop the worker
+            _log.warning("cannot write a metrics snapshot", extra={"fields": {"error": str(exc)}})
+        await asyncio.sleep(SNAPSHOT_INTERVAL)
 
 
 class LoopErrorReporter:
@@ -622,12 +688,44 @@ def run_server(config: ServerConfig) -> int:
     installed here turns that re-raise into a clean exit.
     """
     configure_logging(config.log_level, log_format=config.log_format)
+    stack = resolve_stack(config.http, config.loop)
+    _run_until_terminated(stack, serve(config, stack=stack))
+    _log.info("stopped")
+    return 0
+
+
+def run_worker(
+    config: ServerConfig,
+    sock: socket.socket,
+    *,
+    slot: int,
+    metrics_dir: Path,
+    ready: Callable[[], None],
+    health_sock: socket.socket | None = None,
+) -> None:
+    """One worker of ``serve --workers N`` (in its own process): serve on ``sock``."""
+    stack = resolve_stack(config.http, config.loop)
+
+    def listening(host: str, port: int) -> None:
+        ready()
+
+    main = _serve(
+        config,
+        on_listening=listening,
+        stack=stack,
+        sock=sock,
+        worker=slot,
+        metrics_dir=metrics_dir,
+        health_sock=health_sock,
+    )
+    _run_until_terminated(stack, main)
+
+
+def _run_until_terminated(stack: Stack, main: Coroutine[Any, Any, None]) -> None:
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        asyncio.run(serve(config))
+        run_on(stack.loop_factory, main)
     except _Terminated:
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
-    _log.info("stopped")
-    return 0

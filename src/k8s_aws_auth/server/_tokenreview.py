@@ -88,6 +88,15 @@ def _object(value: object, where: str) -> Mapping[str, Any]:
 
 # What the decoder's failure becomes (``None`` is a JSON document: ``null``).
 _NOT_JSON: Any = object()
+# Built once: json.loads/json.dumps with any non-default argument build a new
+# decoder/encoder on every call.
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+#: The answer's constant start per apiVersion; only ``status`` is encoded per review.
+_ANSWER_PREFIX = {
+    version: _ENCODER.encode({"apiVersion": version, "kind": KIND, "status": {}})[:-3].encode()
+    for version in SUPPORTED_API_VERSIONS
+}
 
 
 def parse_token_review(body: bytes, *, max_token_size: int) -> TokenReviewRequest:
@@ -102,7 +111,7 @@ def parse_token_review(body: bytes, *, max_token_size: int) -> TokenReviewReques
     if not body.strip():
         raise TokenReviewRequestError("expected a request body")
     try:
-        document = json.loads(body.decode("utf-8"), object_pairs_hook=_no_duplicates)
+        document = _DECODER.decode(body.decode("utf-8"))
     except TokenReviewRequestError:
         raise
     except (ValueError, UnicodeDecodeError, RecursionError):
@@ -173,5 +182,8 @@ def encode_token_review(
             status["audiences"] = list(audiences)
     elif error:
         status["error"] = error
-    document = {"apiVersion": api_version, "kind": KIND, "status": status}
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    prefix = _ANSWER_PREFIX.get(api_version)
+    if prefix is None:
+        document = {"apiVersion": api_version, "kind": KIND, "status": status}
+        return _ENCODER.encode(document).encode("utf-8")
+    return prefix + _ENCODER.encode(status).encode("utf-8") + b"}"

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from ._certs import KUBECONFIG_FILE, renew_certificate, write_if_changed
 from ._kube_backends import read_mapping_once
+from ._main import run_command
 from ._serve import run_server
 
 __all__ = [
     "KUBECONFIG_FILE",
     "read_mapping_once",
     "renew_certificate",
+    "run_command",
     "run_server",
     "write_if_changed",
 ]
