@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from k8s_aws_auth._core.models import Credentials, Token
     from k8s_aws_auth.credentials.internal import SharedFiles
 
+    from ._credential_cache import CachePlan
     from ._token_cache import TokenCache
 
 __all__ = [
@@ -116,7 +117,12 @@ def static_env_credentials(environ: Mapping[str, str]) -> Credentials | None:
 
 
 def _base_credentials(
-    request: TokenRequest, environ: Mapping[str, str], *, interactive: bool, now: datetime
+    request: TokenRequest,
+    environ: Mapping[str, str],
+    *,
+    interactive: bool,
+    now: datetime,
+    files: SharedFiles | None = None,
 ) -> Credentials:
     if request.profile is None:
         static = static_env_credentials(environ)
@@ -124,9 +130,38 @@ def _base_credentials(
             return static
     from ._credentials import resolve_credentials
 
-    return resolve_credentials(
-        profile=request.profile, environ=environ, interactive=interactive, now=now
-    )
+    def resolve() -> Credentials:
+        return resolve_credentials(
+            profile=request.profile, environ=environ, interactive=interactive, now=now
+        )
+
+    plan = _role_plan(files)
+    if plan is None:
+        return resolve()
+    from ._credential_cache import cached_or_fetched
+
+    def fetch() -> tuple[str, str, str | None, int | None]:
+        fetched = resolve()
+        expiration = fetched.expiration
+        expires = None if expiration is None else int(expiration.timestamp())
+        return fetched.access_key_id, fetched.secret_access_key, fetched.session_token, expires
+
+    keys = cached_or_fetched(plan, environ, now=int(now.timestamp()), fetch=fetch, warn=_warn)
+    import datetime as dt
+
+    from k8s_aws_auth._core.models import Credentials
+
+    expiration = None if keys[3] is None else dt.datetime.fromtimestamp(keys[3], dt.timezone.utc)
+    return Credentials(keys[0], keys[1], keys[2], expiration)
+
+
+def _role_plan(files: SharedFiles | None) -> CachePlan | None:
+    """Where the profile's AssumeRole credentials are cached, if the chain would assume one."""
+    if files is None:
+        return None
+    from ._credential_cache import role_profile_plan
+
+    return role_profile_plan(files)
 
 
 def _credentials(
@@ -136,15 +171,16 @@ def _credentials(
     interactive: bool,
     now: datetime,
     cache: TokenCache | None,
+    files: SharedFiles | None = None,
 ) -> Credentials:
     if request.role_arn is None:
-        return _base_credentials(request, environ, interactive=interactive, now=now)
+        return _base_credentials(request, environ, interactive=interactive, now=now, files=files)
     role_arn = request.role_arn
     from ._credentials import assume_role
 
     def assume() -> Credentials:
         return assume_role(
-            _base_credentials(request, environ, interactive=interactive, now=now),
+            _base_credentials(request, environ, interactive=interactive, now=now, files=files),
             role_arn=role_arn,
             external_id=request.external_id,
             session_name=request.session_name,
@@ -168,11 +204,18 @@ def sign(
     interactive: bool,
     now: datetime,
     cache: TokenCache | None = None,
+    files: SharedFiles | None = None,
 ) -> Token:
-    """Resolve credentials and sign one token for ``request`` at ``now``."""
+    """Resolve credentials and sign one token for ``request`` at ``now``.
+
+    ``files`` (the shared files as the request sees them) turns the credential
+    cache on for a role profile (`_credential_cache`).
+    """
     from k8s_aws_auth._core.token import presign_token
 
-    credentials = _credentials(request, environ, interactive=interactive, now=now, cache=cache)
+    credentials = _credentials(
+        request, environ, interactive=interactive, now=now, cache=cache, files=files
+    )
     return presign_token(
         credentials,
         cluster_id=request.cluster_id,
@@ -203,17 +246,24 @@ def _credential_source(request: TokenRequest, environ: Mapping[str, str]) -> str
 
 
 def _token_for(
-    request: TokenRequest, environ: Mapping[str, str], *, interactive: bool, now: datetime
+    request: TokenRequest,
+    environ: Mapping[str, str],
+    *,
+    interactive: bool,
+    now: datetime,
+    files: SharedFiles,
 ) -> Token:
     if not request.cache:
-        return sign(request, environ, interactive=interactive, now=now)
+        return sign(request, environ, interactive=interactive, now=now, files=files)
     from ._token_cache import TokenCache
 
     cache = TokenCache.default(environ, warn=_warn)
     return cache.get_or_create(
         request.cache_key(_credential_source(request, environ)),
         now=now,
-        create=lambda: sign(request, environ, interactive=interactive, now=now, cache=cache),
+        create=lambda: sign(
+            request, environ, interactive=interactive, now=now, cache=cache, files=files
+        ),
     )
 
 
@@ -248,6 +298,18 @@ def _chainless_keys(
     return profile_static_keys(files)
 
 
+def _cached_role_keys(
+    files: SharedFiles, now: str | None
+) -> tuple[str, str, str | None, int] | None:
+    """The profile's cached AssumeRole credentials, read without the chain (attrs-free)."""
+    plan = _role_plan(files)
+    if plan is None:
+        return None
+    from ._credential_cache import lookup
+
+    return lookup(plan, files.environ, now=_signing_second(now))
+
+
 def _signed(
     request: TokenRequest,
     environ: Mapping[str, str],
@@ -258,8 +320,13 @@ def _signed(
 ) -> tuple[str, str]:
     """Sign for ``request``; return the token and its RFC 3339 expiration."""
     keys = None
+    valid_until: int | None = None  # when the keys themselves expire (cached role credentials)
     if not (request.cache or request.role_arn):
         keys = _chainless_keys(request, environ, files)
+        if keys is None:
+            cached = _cached_role_keys(files, now)
+            if cached is not None:
+                keys, valid_until = cached[:3], cached[3]
     if keys is not None:
         # kubectl's common case: the same bytes as presign_token (one implementation,
         # _core.token_signer), on strings and Unix seconds, without attrs or datetime.
@@ -284,10 +351,15 @@ def _signed(
             use_fips=request.use_fips,
             use_dualstack=request.use_dualstack,
         )
-        return value, format_timestamp_at(signed_at + CLIENT_TOKEN_LIFETIME_SECONDS)
+        expires_at = signed_at + CLIENT_TOKEN_LIFETIME_SECONDS
+        if valid_until is not None:
+            expires_at = min(expires_at, valid_until)
+        return value, format_timestamp_at(expires_at)
     from k8s_aws_auth._core.exec_credential import format_timestamp
 
-    token = _token_for(request, environ, interactive=_interactive(exec_info), now=_now(now))
+    token = _token_for(
+        request, environ, interactive=_interactive(exec_info), now=_now(now), files=files
+    )
     return token.value, format_timestamp(token.expiration)
 
 

@@ -24,13 +24,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import hashlib
 import json
 import os
 import stat
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
@@ -39,6 +37,15 @@ from k8s_aws_auth._core.instants import clamped, utc
 from k8s_aws_auth._core.models import Credentials, Token
 from k8s_aws_auth._core.token_signer import TOKEN_PREFIX
 from k8s_aws_auth._runtime.private_file import write_private_file
+
+from ._cache_files import (
+    CACHE_DIR_ENV,
+    CacheUnavailable,
+    cache_directory,
+    check_private,
+    ensure_private_directory,
+    exclusive_lock,
+)
 
 _T = TypeVar("_T")
 
@@ -51,8 +58,6 @@ __all__ = [
     "default_cache_dir",
 ]
 
-#: Overrides the cache directory (tests, shared machines with a private tmpfs).
-CACHE_DIR_ENV = "K8S_AWS_AUTH_CACHE_DIR"
 TOKEN_MIN_REMAINING = timedelta(seconds=60)
 TOKEN_MAX_FUTURE = timedelta(minutes=1)
 CREDENTIALS_MIN_REMAINING = timedelta(minutes=5)
@@ -60,33 +65,14 @@ _FORMAT_VERSION = 1
 _MAX_FILE_BYTES = 64 * 1024
 
 
-class CacheUnavailable(Exception):
-    """The cache cannot be used safely right now; the message says why and how to fix it."""
-
-
 def default_cache_dir(environ: Mapping[str, str]) -> Path:
     """``$K8S_AWS_AUTH_CACHE_DIR``, else ``~/.kube/cache/k8s-aws-auth``."""
-    override = environ.get(CACHE_DIR_ENV)
-    if override:
-        return Path(override)
-    home = environ.get("HOME") or str(Path.home())
-    return Path(home) / ".kube" / "cache" / "k8s-aws-auth"
+    return Path(cache_directory(environ))
 
 
 def _key_digest(kind: str, key: Mapping[str, object]) -> str:
     canonical = json.dumps({"kind": kind, **key}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:40]
-
-
-def _private(st: os.stat_result, path: Path, what: str) -> None:
-    if st.st_uid != os.getuid():
-        raise CacheUnavailable(f"{what} {path} is owned by another user; remove it")
-    if st.st_mode & 0o077:
-        mode = stat.S_IMODE(st.st_mode)
-        raise CacheUnavailable(
-            f"{what} {path} is accessible to group/others (mode {mode:04o}); "
-            f"run `chmod {'700' if what == 'directory' else '600'} {path}` or remove it"
-        )
 
 
 def _parse_time(value: object) -> datetime:
@@ -186,13 +172,14 @@ class TokenCache:
         create: Callable[[], _T],
     ) -> _T:
         digest = _key_digest(kind, key)
-        try:
-            self._ensure_directory()
-            lock = self._lock(self.directory / f"{digest}.lock")
-        except CacheUnavailable as exc:
-            self._warn(f"not using the cache: {exc}")
-            return create()
-        with lock:
+        with contextlib.ExitStack() as stack:
+            try:
+                ensure_private_directory(str(self.directory))
+                lock_path = str(self.directory / f"{digest}.lock")
+                stack.enter_context(exclusive_lock(lock_path, timeout=self._lock_timeout))
+            except CacheUnavailable as exc:
+                self._warn(f"not using the cache: {exc}")
+                return create()
             path = self.directory / f"{digest}.json"
             try:
                 document = self._read(path)
@@ -213,47 +200,6 @@ class TokenCache:
                 self._write(path, entry)
             return value
 
-    def _ensure_directory(self) -> None:
-        try:
-            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            st = os.lstat(self.directory)
-        except OSError as exc:
-            raise CacheUnavailable(f"cannot create {self.directory}: {exc.strerror}") from None
-        if not stat.S_ISDIR(st.st_mode):
-            raise CacheUnavailable(f"{self.directory} is not a directory; remove it")
-        _private(st, self.directory, "directory")
-
-    @contextlib.contextmanager
-    def _locked(self, fd: int) -> Iterator[None]:
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
-
-    def _lock(self, path: Path) -> contextlib.AbstractContextManager[None]:
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        except OSError as exc:
-            raise CacheUnavailable(f"cannot open lock file {path}: {exc.strerror}") from None
-        try:
-            _private(os.fstat(fd), path, "lock file")
-            deadline = time.monotonic() + self._lock_timeout
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except OSError as exc:
-                    if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                        raise CacheUnavailable(f"cannot lock {path}: {exc.strerror}") from None
-                if time.monotonic() >= deadline:
-                    raise CacheUnavailable(f"timed out waiting for the lock on {path}")
-                time.sleep(0.01)
-        except BaseException:
-            os.close(fd)
-            raise
-        return self._locked(fd)
-
     def _read(self, path: Path) -> Mapping[str, object] | None:
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -267,7 +213,7 @@ class TokenCache:
             st = os.fstat(file.fileno())
             if not stat.S_ISREG(st.st_mode):
                 raise CacheUnavailable(f"cache file {path} is not a regular file; remove it")
-            _private(st, path, "cache file")
+            check_private(st, str(path), "cache file")
             raw = file.read(_MAX_FILE_BYTES + 1)
         if len(raw) > _MAX_FILE_BYTES:
             return None
