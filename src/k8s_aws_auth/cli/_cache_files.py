@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import hashlib
+import json
 import os
 import stat
 import time
@@ -22,15 +24,30 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CACHE_DIR_ENV",
+    "FORMAT_VERSION",
+    "TOKEN_MAX_FUTURE_SECONDS",
+    "TOKEN_MIN_REMAINING_SECONDS",
     "CacheUnavailable",
     "cache_directory",
+    "cached_token",
     "check_private",
     "ensure_private_directory",
     "exclusive_lock",
+    "key_digest",
+    "plain_key",
+    "private_directory",
+    "read_private_json",
 ]
 
 #: Overrides the cache directory (tests, shared machines with a private tmpfs).
 CACHE_DIR_ENV = "K8S_AWS_AUTH_CACHE_DIR"
+_MAX_FILE_BYTES = 64 * 1024
+#: The ``version`` of the ``--cache`` entries.
+FORMAT_VERSION = 1
+#: A cached token is served only with more than this left, and only if it was not
+#: signed more than ``TOKEN_MAX_FUTURE_SECONDS`` ahead of now (a clock set back).
+TOKEN_MIN_REMAINING_SECONDS = 60
+TOKEN_MAX_FUTURE_SECONDS = 60
 
 
 class CacheUnavailable(Exception):
@@ -113,3 +130,86 @@ def exclusive_lock(path: str, *, timeout: float) -> Iterator[None]:
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+def key_digest(kind: str, key: Mapping[str, object]) -> str:
+    """The file name (without suffix) of ``key``'s entry of ``kind`` (``token``, ``credentials``)."""
+    canonical = json.dumps({"kind": kind, **key}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:40]
+
+
+def plain_key(key: Mapping[str, object]) -> dict[str, object]:
+    """The key as it reads back from JSON (so a stored key compares equal)."""
+    loaded: dict[str, object] = json.loads(json.dumps(dict(key), sort_keys=True))
+    return loaded
+
+
+def read_private_json(path: str) -> dict[str, object] | None:
+    """The JSON object in ``path``; ``None`` when missing, oversized or not a JSON object.
+
+    Raises `CacheUnavailable` for a file that is not a regular, private file of
+    ours (a symlink, another user's, readable by group or others): never read.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise CacheUnavailable(f"cache file {path} is a symlink; remove it") from None
+        raise CacheUnavailable(f"cannot read {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as file:
+        st = os.fstat(file.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise CacheUnavailable(f"cache file {path} is not a regular file; remove it")
+        check_private(st, path, "cache file")
+        raw = file.read(_MAX_FILE_BYTES + 1)
+    if len(raw) > _MAX_FILE_BYTES:
+        return None
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def private_directory(directory: str) -> bool:
+    """Is ``directory`` a real directory of ours that group and others cannot access?"""
+    try:
+        st = os.lstat(directory)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077
+
+
+def cached_token(directory: str, key: Mapping[str, object], *, now: int) -> tuple[str, int] | None:
+    """A ``--cache`` hit read without datetime or attrs: the token and its expiry (Unix seconds).
+
+    The same rules as `TokenCache.get_or_create` (which writes the entries);
+    ``None`` for anything else, including every file the token cache would
+    refuse with a warning: that path then runs and says why.
+    """
+    from k8s_aws_auth._core.token_signer import TOKEN_PREFIX
+
+    from ._epoch import parse_expiration
+
+    if not private_directory(directory):
+        return None
+    try:
+        document = read_private_json(os.path.join(directory, key_digest("token", key) + ".json"))
+    except CacheUnavailable:
+        return None
+    if document is None or document.get("version") != FORMAT_VERSION:
+        return None
+    if document.get("kind") != "token" or document.get("key") != plain_key(key):
+        return None
+    value = document.get("token")
+    expiration = parse_expiration(document.get("expiration"))
+    signed_at = parse_expiration(document.get("signed_at"))
+    if not isinstance(value, str) or not value.startswith(TOKEN_PREFIX):
+        return None
+    if expiration is None or signed_at is None or signed_at > now + TOKEN_MAX_FUTURE_SECONDS:
+        return None
+    if now + TOKEN_MIN_REMAINING_SECONDS < expiration:
+        return value, expiration
+    return None

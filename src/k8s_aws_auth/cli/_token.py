@@ -234,15 +234,28 @@ def _credential_source(request: TokenRequest, environ: Mapping[str, str]) -> str
     switching keys never serves a token signed with the previous ones.
     """
     if request.profile is None:
-        static = static_env_credentials(environ)
+        static = _static_env_keys(environ)
         if static is not None:
             import hashlib
 
-            digest = hashlib.sha256(static.access_key_id.encode("utf-8")).hexdigest()[:16]
+            digest = hashlib.sha256(static[0].encode("utf-8")).hexdigest()[:16]
             return f"env:{digest}"
     from k8s_aws_auth.credentials.internal import profile_from_environ
 
     return f"profile:{request.profile or profile_from_environ(environ)}"
+
+
+def _cached_token(
+    request: TokenRequest, environ: Mapping[str, str], now: str | None
+) -> tuple[str, str] | None:
+    """A ``--cache`` hit, read without attrs or datetime: the token and its RFC 3339 expiry."""
+    from k8s_aws_auth._core.exec_credential import format_timestamp_at
+
+    from ._cache_files import cache_directory, cached_token
+
+    key = request.cache_key(_credential_source(request, environ))
+    hit = cached_token(cache_directory(environ), key, now=_signing_second(now))
+    return None if hit is None else (hit[0], format_timestamp_at(hit[1]))
 
 
 def _token_for(
@@ -319,6 +332,10 @@ def _signed(
     files: SharedFiles,
 ) -> tuple[str, str]:
     """Sign for ``request``; return the token and its RFC 3339 expiration."""
+    if request.cache:
+        hit = _cached_token(request, environ, now)
+        if hit is not None:
+            return hit
     keys = None
     valid_until: int | None = None  # when the keys themselves expire (cached role credentials)
     if not (request.cache or request.role_arn):

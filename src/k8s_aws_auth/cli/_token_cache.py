@@ -23,11 +23,7 @@ same one ``~/.aws/cli/cache`` and ``~/.kube/cache`` rely on.
 from __future__ import annotations
 
 import contextlib
-import errno
-import hashlib
 import json
-import os
-import stat
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -40,11 +36,16 @@ from k8s_aws_auth._runtime.private_file import write_private_file
 
 from ._cache_files import (
     CACHE_DIR_ENV,
+    FORMAT_VERSION,
+    TOKEN_MAX_FUTURE_SECONDS,
+    TOKEN_MIN_REMAINING_SECONDS,
     CacheUnavailable,
     cache_directory,
-    check_private,
     ensure_private_directory,
     exclusive_lock,
+    key_digest,
+    plain_key,
+    read_private_json,
 )
 
 _T = TypeVar("_T")
@@ -58,21 +59,14 @@ __all__ = [
     "default_cache_dir",
 ]
 
-TOKEN_MIN_REMAINING = timedelta(seconds=60)
-TOKEN_MAX_FUTURE = timedelta(minutes=1)
+TOKEN_MIN_REMAINING = timedelta(seconds=TOKEN_MIN_REMAINING_SECONDS)
+TOKEN_MAX_FUTURE = timedelta(seconds=TOKEN_MAX_FUTURE_SECONDS)
 CREDENTIALS_MIN_REMAINING = timedelta(minutes=5)
-_FORMAT_VERSION = 1
-_MAX_FILE_BYTES = 64 * 1024
 
 
 def default_cache_dir(environ: Mapping[str, str]) -> Path:
     """``$K8S_AWS_AUTH_CACHE_DIR``, else ``~/.kube/cache/k8s-aws-auth``."""
     return Path(cache_directory(environ))
-
-
-def _key_digest(kind: str, key: Mapping[str, object]) -> str:
-    canonical = json.dumps({"kind": kind, **key}, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:40]
 
 
 def _parse_time(value: object) -> datetime:
@@ -171,7 +165,7 @@ class TokenCache:
         dump: Callable[[_T], Mapping[str, object] | None],
         create: Callable[[], _T],
     ) -> _T:
-        digest = _key_digest(kind, key)
+        digest = key_digest(kind, key)
         with contextlib.ExitStack() as stack:
             try:
                 ensure_private_directory(str(self.directory))
@@ -186,7 +180,7 @@ class TokenCache:
             except CacheUnavailable as exc:
                 self._warn(f"not using the cache: {exc}")
                 return create()
-            if document is not None and document.get("key") == _plain(key):
+            if document is not None and document.get("key") == plain_key(key):
                 try:
                     cached = load(document)
                 except (KeyError, TypeError, ValueError):
@@ -196,32 +190,13 @@ class TokenCache:
             value = create()
             payload = dump(value)
             if payload is not None:
-                entry = {"version": _FORMAT_VERSION, "kind": kind, "key": _plain(key), **payload}
+                entry = {"version": FORMAT_VERSION, "kind": kind, "key": plain_key(key), **payload}
                 self._write(path, entry)
             return value
 
     def _read(self, path: Path) -> Mapping[str, object] | None:
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise CacheUnavailable(f"cache file {path} is a symlink; remove it") from None
-            raise CacheUnavailable(f"cannot read {path}: {exc.strerror}") from None
-        with os.fdopen(fd, "rb") as file:
-            st = os.fstat(file.fileno())
-            if not stat.S_ISREG(st.st_mode):
-                raise CacheUnavailable(f"cache file {path} is not a regular file; remove it")
-            check_private(st, str(path), "cache file")
-            raw = file.read(_MAX_FILE_BYTES + 1)
-        if len(raw) > _MAX_FILE_BYTES:
-            return None
-        try:
-            document = json.loads(raw)
-        except ValueError:
-            return None
-        if not isinstance(document, dict) or document.get("version") != _FORMAT_VERSION:
+        document = read_private_json(str(path))
+        if document is None or document.get("version") != FORMAT_VERSION:
             return None
         return document
 
@@ -230,9 +205,3 @@ class TokenCache:
             write_private_file(path, json.dumps(entry, sort_keys=True))
         except OSError as exc:
             self._warn(f"could not write the cache file {path}: {exc.strerror}")
-
-
-def _plain(key: Mapping[str, object]) -> dict[str, object]:
-    """The key as it reads back from JSON (so a stored key compares equal)."""
-    loaded: dict[str, object] = json.loads(json.dumps(dict(key), sort_keys=True))
-    return loaded
