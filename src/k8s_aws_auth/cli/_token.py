@@ -30,6 +30,7 @@ from ._token_request import TokenRequest, configure, request_from_args, shared_f
 # `typing` costs milliseconds on the plugin's start-up path; mypy treats this name as True.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from datetime import datetime
 
     from k8s_aws_auth._core.exec_credential import ExecInfo
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
     from k8s_aws_auth.credentials.internal import SharedFiles
 
     from ._credential_cache import CachePlan
-    from ._token_cache import TokenCache
 
 __all__ = [
     "TokenRequest",
@@ -135,33 +135,52 @@ def _base_credentials(
             profile=request.profile, environ=environ, interactive=interactive, now=now
         )
 
-    plan = _role_plan(files)
-    if plan is None:
+    if files is None:
         return resolve()
-    from ._credential_cache import cached_or_fetched
+    from ._credential_plans import source_plan
 
-    def fetch() -> tuple[str, str, str | None, int | None]:
-        fetched = resolve()
-        expiration = fetched.expiration
-        expires = None if expiration is None else int(expiration.timestamp())
-        return fetched.access_key_id, fetched.secret_access_key, fetched.session_token, expires
+    return _through_cache(source_plan(files), now=now, fetch=resolve)
 
-    keys = cached_or_fetched(plan, environ, now=int(now.timestamp()), fetch=fetch, warn=_warn)
+
+def _through_cache(
+    plan: CachePlan | None, *, now: datetime, fetch: Callable[[], Credentials]
+) -> Credentials:
+    """``fetch()``'s credentials, kept across runs as ``plan`` says (``None``: not cached)."""
+    if plan is None:
+        return fetch()
     import datetime as dt
 
     from k8s_aws_auth._core.models import Credentials
 
+    from ._credential_cache import cached_or_fetched
+
+    def fetch_keys() -> tuple[str, str, str | None, int | None]:
+        fetched = fetch()
+        expiration = fetched.expiration
+        expires = None if expiration is None else int(expiration.timestamp())
+        return fetched.access_key_id, fetched.secret_access_key, fetched.session_token, expires
+
+    keys = cached_or_fetched(plan, now=int(now.timestamp()), fetch=fetch_keys, warn=_warn)
     expiration = None if keys[3] is None else dt.datetime.fromtimestamp(keys[3], dt.timezone.utc)
     return Credentials(keys[0], keys[1], keys[2], expiration)
 
 
-def _role_plan(files: SharedFiles | None) -> CachePlan | None:
-    """Where the profile's AssumeRole credentials are cached, if the chain would assume one."""
-    if files is None:
-        return None
-    from ._credential_cache import role_profile_plan
+def _role_plan(
+    request: TokenRequest, files: SharedFiles, source: tuple[str, str, str | None]
+) -> CachePlan | None:
+    """Where ``--role``'s credentials obtained with ``source`` are kept."""
+    from ._credential_plans import explicit_role_plan
 
-    return role_profile_plan(files)
+    assert request.role_arn is not None
+    return explicit_role_plan(
+        files,
+        source=source,
+        role_arn=request.role_arn,
+        external_id=request.external_id,
+        session_name=request.session_name,
+        forward_session_name=request.forward_session_name,
+        region=request.region,
+    )
 
 
 def _credentials(
@@ -170,17 +189,17 @@ def _credentials(
     *,
     interactive: bool,
     now: datetime,
-    cache: TokenCache | None,
     files: SharedFiles | None = None,
 ) -> Credentials:
+    base = _base_credentials(request, environ, interactive=interactive, now=now, files=files)
     if request.role_arn is None:
-        return _base_credentials(request, environ, interactive=interactive, now=now, files=files)
+        return base
     role_arn = request.role_arn
     from ._credentials import assume_role
 
     def assume() -> Credentials:
         return assume_role(
-            _base_credentials(request, environ, interactive=interactive, now=now, files=files),
+            base,
             role_arn=role_arn,
             external_id=request.external_id,
             session_name=request.session_name,
@@ -190,11 +209,10 @@ def _credentials(
             now=now,
         )
 
-    if cache is None:
+    if files is None:
         return assume()
-    key = request.cache_key(_credential_source(request, environ))
-    del key["cluster_id"]  # one role session serves every cluster
-    return cache.get_or_create_credentials(key, now=now, create=assume)
+    source = (base.access_key_id, base.secret_access_key, base.session_token)
+    return _through_cache(_role_plan(request, files, source), now=now, fetch=assume)
 
 
 def sign(
@@ -203,19 +221,16 @@ def sign(
     *,
     interactive: bool,
     now: datetime,
-    cache: TokenCache | None = None,
     files: SharedFiles | None = None,
 ) -> Token:
     """Resolve credentials and sign one token for ``request`` at ``now``.
 
     ``files`` (the shared files as the request sees them) turns the credential
-    cache on for a role profile (`_credential_cache`).
+    cache on (`_credential_cache`): temporary credentials are kept across runs.
     """
     from k8s_aws_auth._core.token import presign_token
 
-    credentials = _credentials(
-        request, environ, interactive=interactive, now=now, cache=cache, files=files
-    )
+    credentials = _credentials(request, environ, interactive=interactive, now=now, files=files)
     return presign_token(
         credentials,
         cluster_id=request.cluster_id,
@@ -274,9 +289,7 @@ def _token_for(
     return cache.get_or_create(
         request.cache_key(_credential_source(request, environ)),
         now=now,
-        create=lambda: sign(
-            request, environ, interactive=interactive, now=now, cache=cache, files=files
-        ),
+        create=lambda: sign(request, environ, interactive=interactive, now=now, files=files),
     )
 
 
@@ -311,16 +324,30 @@ def _chainless_keys(
     return profile_static_keys(files)
 
 
-def _cached_role_keys(
-    files: SharedFiles, now: str | None
+def _cached_keys(
+    request: TokenRequest, environ: Mapping[str, str], files: SharedFiles, now: str | None
 ) -> tuple[str, str, str | None, int] | None:
-    """The profile's cached AssumeRole credentials, read without the chain (attrs-free)."""
-    plan = _role_plan(files)
-    if plan is None:
-        return None
-    from ._credential_cache import lookup
+    """Cached temporary credentials for ``request``, read without the chain (attrs-free).
 
-    return lookup(plan, files.environ, now=_signing_second(now))
+    The profile's source (a role, SSO, web identity, ``credential_process``),
+    or ``--role``'s session when its source keys are at hand without the chain.
+    """
+    from ._credential_cache import lookup
+    from ._credential_plans import source_plan
+
+    at = _signing_second(now)
+    if request.role_arn is None:
+        plan = source_plan(files)
+        return None if plan is None else lookup(plan, now=at)
+    source: tuple[str, str, str | None] | None = _chainless_keys(request, environ, files)
+    if source is None:
+        plan = source_plan(files)
+        cached = None if plan is None else lookup(plan, now=at)
+        if cached is None:
+            return None
+        source = cached[:3]
+    role_plan = _role_plan(request, files, source)
+    return None if role_plan is None else lookup(role_plan, now=at)
 
 
 def _signed(
@@ -338,10 +365,11 @@ def _signed(
             return hit
     keys = None
     valid_until: int | None = None  # when the keys themselves expire (cached role credentials)
-    if not (request.cache or request.role_arn):
-        keys = _chainless_keys(request, environ, files)
+    if not request.cache:
+        if request.role_arn is None:
+            keys = _chainless_keys(request, environ, files)
         if keys is None:
-            cached = _cached_role_keys(files, now)
+            cached = _cached_keys(request, environ, files, now)
             if cached is not None:
                 keys, valid_until = cached[:3], cached[3]
     if keys is not None:

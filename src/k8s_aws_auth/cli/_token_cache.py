@@ -1,8 +1,9 @@
-"""The ``--cache`` store: tokens and assumed-role credentials on disk, one file per key.
+"""The ``--cache`` store: signed tokens on disk, one file per key.
 
 kubectl runs the exec plugin once per invocation, so a script calling kubectl
-in a loop signs (and, with ``--role``, calls AssumeRole) every time. With
-``--cache`` the plugin keeps what it made in ``~/.kube/cache/k8s-aws-auth/``:
+in a loop signs every time. With ``--cache`` the plugin keeps the tokens it
+made in ``~/.kube/cache/k8s-aws-auth/`` (temporary credentials are kept with
+or without ``--cache``: `_credential_cache`):
 
 * the directory is created ``0700`` and refused if group or others have any
   access; every file is created ``0600`` and refused (never read, never
@@ -10,14 +11,13 @@ in a loop signs (and, with ``--role``, calls AssumeRole) every time. With
 * each key has a lock file; the whole check-sign-write runs under an exclusive
   ``fcntl.flock``, so a burst of concurrent plugin runs signs once and the rest
   read the result; files are replaced atomically (write a temporary, rename);
-* a token is never served within 60 seconds of its expiry, role credentials
-  never within 5 minutes of theirs; an unreadable or corrupt file is ignored
-  and rewritten;
+* a token is never served within 60 seconds of its expiry; an unreadable or
+  corrupt file is ignored and rewritten (`_cache_files.cached_token` reads a
+  hit the same way without this module's imports);
 * when the lock cannot be had in time, the caller signs without the cache.
 
-Cached tokens are bearer credentials for up to 15 minutes and cached role
-credentials are secrets: the permission checks are the security boundary, the
-same one ``~/.aws/cli/cache`` and ``~/.kube/cache`` rely on.
+Cached tokens are bearer credentials for up to 15 minutes: the permission
+checks are the security boundary, the same one ``~/.kube/cache`` relies on.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from k8s_aws_auth._core.instants import clamped, utc
-from k8s_aws_auth._core.models import Credentials, Token
+from k8s_aws_auth._core.models import Token
 from k8s_aws_auth._core.token_signer import TOKEN_PREFIX
 from k8s_aws_auth._runtime.private_file import write_private_file
 
@@ -52,7 +52,6 @@ _T = TypeVar("_T")
 
 __all__ = [
     "CACHE_DIR_ENV",
-    "CREDENTIALS_MIN_REMAINING",
     "TOKEN_MIN_REMAINING",
     "CacheUnavailable",
     "TokenCache",
@@ -61,7 +60,6 @@ __all__ = [
 
 TOKEN_MIN_REMAINING = timedelta(seconds=TOKEN_MIN_REMAINING_SECONDS)
 TOKEN_MAX_FUTURE = timedelta(seconds=TOKEN_MAX_FUTURE_SECONDS)
-CREDENTIALS_MIN_REMAINING = timedelta(minutes=5)
 
 
 def default_cache_dir(environ: Mapping[str, str]) -> Path:
@@ -124,36 +122,6 @@ class TokenCache:
             }
 
         return self._get_or_create("token", key, load, dump, create)
-
-    def get_or_create_credentials(
-        self, key: Mapping[str, object], *, now: datetime, create: Callable[[], Credentials]
-    ) -> Credentials:
-        """Cached temporary credentials for ``key`` with 5+ minutes left, else ``create()``'s."""
-
-        def load(document: Mapping[str, object]) -> Credentials | None:
-            session_token = document["session_token"]
-            credentials = Credentials(
-                str(document["access_key_id"]),
-                str(document["secret_access_key"]),
-                None if session_token is None else str(session_token),
-                _parse_time(document["expiration"]),
-            )
-            assert credentials.expiration is not None
-            if clamped(now, CREDENTIALS_MIN_REMAINING) < credentials.expiration:
-                return credentials
-            return None
-
-        def dump(credentials: Credentials) -> dict[str, object] | None:
-            if credentials.expiration is None:  # long-term keys are never written to disk
-                return None
-            return {
-                "access_key_id": credentials.access_key_id,
-                "secret_access_key": credentials.secret_access_key,
-                "session_token": credentials.session_token,
-                "expiration": credentials.expiration.isoformat(),
-            }
-
-        return self._get_or_create("credentials", key, load, dump, create)
 
     # --- machinery ----------------------------------------------------------------------
 
