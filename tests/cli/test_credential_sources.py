@@ -362,3 +362,34 @@ def test_a_role_over_a_process_runs_the_process_only_on_a_miss(setup: Setup) -> 
     assert first == second
     assert setup.fake.count("AssumeRole") == 1
     assert setup.process_runs() == 1
+
+
+_PROBE = (
+    "import json, sys\n"
+    "sys.argv = ['k8s-aws-auth', *sys.argv[1:]]\n"
+    "from k8s_aws_auth.cli import main\n"
+    "code = main()\n"
+    "sys.stderr.write(json.dumps(sorted(sys.modules)))\n"
+)
+#: What a cache hit must not load (no more than the static-keys path: test_startup.py).
+_HEAVY = ("attr", "attrs", "typing", "datetime", "_datetime", "httpx", "httpcore", "anyio")
+
+
+@pytest.mark.parametrize("name", SOURCES)
+def test_a_hit_loads_no_attrs_typing_datetime_or_httpx(setup: Setup, name: str) -> None:
+    source = SOURCES[name]
+    source.configure(setup)
+    _key_id(_run(setup, source))
+    result = subprocess.run(
+        [sys.executable, "-c", _PROBE, "token", "-i", "c", *source.args],
+        env=child_env({**setup.env, **source.env(setup)}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert "k8s-aws-v1." in result.stdout, result.stderr
+    assert source.calls(setup) == 1
+    modules = json.loads(result.stderr)
+    assert [m for m in modules if m.split(".")[0] in _HEAVY] == []
+    assert "k8s_aws_auth.cli._credential_cache" in modules
