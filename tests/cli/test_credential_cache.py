@@ -406,3 +406,13 @@ def test_cli_entries_are_not_trusted_for_an_environment_source(world: World) -> 
     world.token(env=bob)
     assert world.assume_role_calls() == 2
     assert _last_caller(world) == world.bob.access_key_id
+
+
+def test_a_cached_token_is_not_served_after_the_profile_changed(world: World) -> None:
+    first = world.token("--cache")
+    assert world.token("--cache") == first  # a token cache hit
+    world.write_profiles(source="bob")
+    token = world.token("--cache")
+    assert token != first
+    assert world.assume_role_calls() == 2
+    assert _last_caller(world) == world.bob.access_key_id

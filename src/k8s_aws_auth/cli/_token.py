@@ -242,33 +242,41 @@ def sign(
     )
 
 
-def _credential_source(request: TokenRequest, environ: Mapping[str, str]) -> str:
+def _credential_source(
+    request: TokenRequest, environ: Mapping[str, str], files: SharedFiles
+) -> str:
     """Which base identity a cached token belongs to, without resolving anything slow.
 
-    Static environment keys are named by a hash of the access key id, so that
-    switching keys never serves a token signed with the previous ones.
+    Static keys are named by a hash of the access key id, a cacheable source by
+    its plan's fingerprint (`_credential_plans`), so that switching keys or
+    editing the profile never serves a token signed with the previous ones.
     """
-    if request.profile is None:
-        static = _static_env_keys(environ)
-        if static is not None:
-            import hashlib
+    import hashlib
 
-            digest = hashlib.sha256(static[0].encode("utf-8")).hexdigest()[:16]
-            return f"env:{digest}"
-    from k8s_aws_auth.credentials.internal import profile_from_environ
+    def digest(text: str) -> str:
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
-    return f"profile:{request.profile or profile_from_environ(environ)}"
+    keys = _chainless_keys(request, environ, files)
+    if request.profile is None and keys is not None and keys == _static_env_keys(environ):
+        return f"env:{digest(keys[0])}"
+    name = files.profile_name
+    if keys is not None:
+        return f"profile:{name}:keys:{digest(keys[0])}"
+    from ._credential_plans import source_plan
+
+    plan = source_plan(files)
+    return f"profile:{name}" if plan is None else f"profile:{name}:{plan.fingerprint[:16]}"
 
 
 def _cached_token(
-    request: TokenRequest, environ: Mapping[str, str], now: str | None
+    request: TokenRequest, environ: Mapping[str, str], files: SharedFiles, now: str | None
 ) -> tuple[str, str] | None:
     """A ``--cache`` hit, read without attrs or datetime: the token and its RFC 3339 expiry."""
     from k8s_aws_auth._core.exec_credential import format_timestamp_at
 
     from ._cache_files import cache_directory, cached_token
 
-    key = request.cache_key(_credential_source(request, environ))
+    key = request.cache_key(_credential_source(request, environ, files))
     hit = cached_token(cache_directory(environ), key, now=_signing_second(now))
     return None if hit is None else (hit[0], format_timestamp_at(hit[1]))
 
@@ -287,7 +295,7 @@ def _token_for(
 
     cache = TokenCache.default(environ, warn=_warn)
     return cache.get_or_create(
-        request.cache_key(_credential_source(request, environ)),
+        request.cache_key(_credential_source(request, environ, files)),
         now=now,
         create=lambda: sign(request, environ, interactive=interactive, now=now, files=files),
     )
@@ -360,7 +368,7 @@ def _signed(
 ) -> tuple[str, str]:
     """Sign for ``request``; return the token and its RFC 3339 expiration."""
     if request.cache:
-        hit = _cached_token(request, environ, now)
+        hit = _cached_token(request, environ, files, now)
         if hit is not None:
             return hit
     keys = None
