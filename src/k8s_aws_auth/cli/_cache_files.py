@@ -33,9 +33,11 @@ __all__ = [
     "check_private",
     "ensure_private_directory",
     "exclusive_lock",
+    "json_object",
     "key_digest",
     "plain_key",
     "private_directory",
+    "read_file",
     "read_private_json",
 ]
 
@@ -144,26 +146,19 @@ def plain_key(key: Mapping[str, object]) -> dict[str, object]:
     return loaded
 
 
-def read_private_json(path: str) -> dict[str, object] | None:
-    """The JSON object in ``path``; ``None`` when missing, oversized or not a JSON object.
+def read_file(path: str) -> tuple[bytes, os.stat_result]:
+    """The first bytes of ``path`` (one more than a cache file may hold) and its ``fstat``.
 
-    Raises `CacheUnavailable` for a file that is not a regular, private file of
-    ours (a symlink, another user's, readable by group or others): never read.
+    Never follows a symlink at ``path`` (``OSError`` with ``ELOOP``); raises the
+    ``OSError`` of a missing or unreadable file.
     """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise CacheUnavailable(f"cache file {path} is a symlink; remove it") from None
-        raise CacheUnavailable(f"cannot read {path}: {exc.strerror}") from None
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     with os.fdopen(fd, "rb") as file:
-        st = os.fstat(file.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise CacheUnavailable(f"cache file {path} is not a regular file; remove it")
-        check_private(st, path, "cache file")
-        raw = file.read(_MAX_FILE_BYTES + 1)
+        return file.read(_MAX_FILE_BYTES + 1), os.fstat(fd)
+
+
+def json_object(raw: bytes) -> dict[str, object] | None:
+    """``raw`` as a JSON object; ``None`` when oversized, not JSON, or not an object."""
     if len(raw) > _MAX_FILE_BYTES:
         return None
     try:
@@ -171,6 +166,26 @@ def read_private_json(path: str) -> dict[str, object] | None:
     except ValueError:
         return None
     return document if isinstance(document, dict) else None
+
+
+def read_private_json(path: str) -> dict[str, object] | None:
+    """The JSON object in ``path``; ``None`` when missing, oversized or not a JSON object.
+
+    Raises `CacheUnavailable` for a file that is not a regular, private file of
+    ours (a symlink, another user's, readable by group or others): never read.
+    """
+    try:
+        raw, st = read_file(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise CacheUnavailable(f"cache file {path} is a symlink; remove it") from None
+        raise CacheUnavailable(f"cannot read {path}: {exc.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise CacheUnavailable(f"cache file {path} is not a regular file; remove it")
+    check_private(st, path, "cache file")
+    return json_object(raw)
 
 
 def private_directory(directory: str) -> bool:

@@ -39,8 +39,10 @@ from ._cache_files import (
     CacheUnavailable,
     ensure_private_directory,
     exclusive_lock,
+    json_object,
     make_directories,
     private_directory,
+    read_file,
 )
 from ._epoch import format_expiration, parse_expiration
 
@@ -60,7 +62,6 @@ __all__ = ["EXPIRY_WINDOW_SECONDS", "CachePlan", "cached_or_fetched", "lookup"]
 EXPIRY_WINDOW_SECONDS = 15 * 60
 _OUR_FIELD = "K8sAwsAuth"
 _FORMAT_VERSION = 1
-_MAX_FILE_BYTES = 64 * 1024
 _LOCK_TIMEOUT_SECONDS = 10.0
 
 
@@ -140,21 +141,13 @@ def _newest_change(paths: tuple[str, ...]) -> int:
 def _read_entry(plan: CachePlan, now: int) -> CachedKeys | None:
     """The entry if it is private, well-formed, meant for ``plan`` and fresh at ``now``."""
     try:
-        fd = os.open(plan.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        raw, st = read_file(plan.path)
     except OSError:
         return None  # missing, a symlink, unreadable: a miss (and replaced on write)
-    with os.fdopen(fd, "rb") as file:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
-            return None  # it may have leaked, or been planted: never used, replaced
-        raw = file.read(_MAX_FILE_BYTES + 1)
-    if len(raw) > _MAX_FILE_BYTES:
-        return None
-    try:
-        document = json.loads(raw)
-    except ValueError:
-        return None
-    if not isinstance(document, dict):
+    if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+        return None  # it may have leaked, or been planted: never used, replaced
+    document = json_object(raw)
+    if document is None:
         return None
     ours = document.get(_OUR_FIELD)
     if isinstance(ours, dict):

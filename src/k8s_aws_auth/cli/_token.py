@@ -10,10 +10,13 @@ are the environment's keys, or the plain ``aws_access_key_id``/
 ``aws_secret_access_key`` of the selected profile when nothing else in the
 default chain could answer first (``profile_static_keys``). Region and endpoint
 settings come from ``resolve_settings``, the resolver's own rules, which read
-the shared files without the chain (both through ``credentials.internal``). The
-chain (SSO, AssumeRole, processes, and so httpx) is imported only when no such
-keys exist, a role is requested, or ``--cache`` is on. The flags and their merge
-with the environment are ``_token_request``'s.
+the shared files without the chain (both through ``credentials.internal``).
+Temporary credentials (a role, SSO, web identity, ``credential_process``,
+``--role``) are kept across runs (``_credential_cache``, shared with the AWS
+CLI's cache), and a hit is signed on the same attrs-free path; so is a
+``--cache`` token hit (``_cache_files.cached_token``). The chain (and so httpx)
+is imported only on a miss. The flags and their merge with the environment are
+``_token_request``'s.
 """
 
 from __future__ import annotations
