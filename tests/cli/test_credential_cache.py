@@ -83,23 +83,21 @@ class World:
         )
 
     def env(self, **extra: str) -> dict[str, str]:
-        return child_env(
-            {
-                "HOME": str(self.home),
-                "PATH": "/usr/bin:/bin",
-                "LANG": "C.UTF-8",
-                "AWS_ENDPOINT_URL_STS": self.url,
-                "AWS_EC2_METADATA_DISABLED": "true",
-                **extra,
-            }
-        )
+        return {
+            "HOME": str(self.home),
+            "PATH": "/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "AWS_ENDPOINT_URL_STS": self.url,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            **extra,
+        }
 
-    def run(
+    def plugin(
         self, *args: str, stdin: str = "", env: Mapping[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "k8s_aws_auth", "token", "-i", "c", *args, *self.clock.flag()],
-            env=dict(env or self.env()),
+            env=child_env(env or self.env()),
             input=stdin,
             capture_output=True,
             text=True,
@@ -108,7 +106,7 @@ class World:
         )
 
     def token(self, *args: str, stdin: str = "", env: Mapping[str, str] | None = None) -> str:
-        result = self.run("--profile", "role", *args, stdin=stdin, env=env)
+        result = self.plugin("--profile", "role", *args, stdin=stdin, env=env)
         assert result.returncode == 0, result.stderr
         token: str = json.loads(result.stdout)["status"]["token"]
         return token
@@ -116,7 +114,7 @@ class World:
     def aws_token(self, profile: str = "role") -> str:
         result = subprocess.run(
             [str(AWS), "eks", "get-token", "--cluster-name", "c", "--profile", profile],
-            env=self.env(),
+            env=child_env(self.env()),
             capture_output=True,
             text=True,
             timeout=120,
@@ -218,7 +216,7 @@ def test_a_group_writable_directory_is_refused_with_a_warning(world: World) -> N
     world.cache.mkdir(parents=True)
     world.cache.chmod(0o775)
     for _ in range(2):
-        result = world.run("--profile", "role")
+        result = world.plugin("--profile", "role")
         assert result.returncode == 0, result.stderr
         assert "not using the credential cache" in result.stderr
         assert "chmod go-w" in result.stderr
@@ -313,7 +311,7 @@ def test_expired_entries_are_never_served(frozen: World) -> None:
 def test_the_token_never_outlives_cached_credentials(frozen: World) -> None:
     frozen.token()
     frozen.clock.now = T0 + timedelta(minutes=44)
-    result = frozen.run("--profile", "role")
+    result = frozen.plugin("--profile", "role")
     expires = json.loads(result.stdout)["status"]["expirationTimestamp"]
     assert expires == "2026-11-28T12:00:49Z"  # signed 11:46:49 + 14 min, within the 12:02:49 end
 
@@ -350,18 +348,18 @@ def test_mfa_is_asked_once_per_credential_lifetime(frozen: World) -> None:
     frozen.fake.register_role(ROLE_ARN, mfa_serial=MFA_SERIAL, mfa_code="123456")
     frozen.write_profiles(extra=f"mfa_serial = {MFA_SERIAL}\n")
     env = frozen.env(KUBERNETES_EXEC_INFO=_mfa_exec_info())
-    first = frozen.run("--profile", "role", stdin="123456\n", env=env)
+    first = frozen.plugin("--profile", "role", stdin="123456\n", env=env)
     assert first.returncode == 0, first.stderr
     assert f"Enter MFA code for {MFA_SERIAL}" in first.stderr
     assert (frozen.cache / MFA_FILE).is_file()
     for minutes in (5, 30, 44):  # no code on stdin: a prompt would fail the run
         frozen.clock.now = T0 + timedelta(minutes=minutes)
-        later = frozen.run("--profile", "role", env=env)
+        later = frozen.plugin("--profile", "role", env=env)
         assert later.returncode == 0, later.stderr
         assert "Enter MFA code" not in later.stderr
     assert frozen.assume_role_calls() == 1
     frozen.clock.now = T0 + timedelta(minutes=46)  # the window: a new code, once
-    again = frozen.run("--profile", "role", stdin="123456\n", env=env)
+    again = frozen.plugin("--profile", "role", stdin="123456\n", env=env)
     assert again.returncode == 0, again.stderr
     assert "Enter MFA code" in again.stderr
     assert frozen.assume_role_calls() == 2
