@@ -186,3 +186,47 @@ def test_kubeconfig_refuses_to_merge_into_a_file_that_is_not_a_kubeconfig(
         assert result.returncode == 1
         assert problem in result.stderr
         assert path.read_text() == text  # left untouched
+
+
+# The exec plugin's fast path for role ARNs (cli/_token_request.py) skips the full
+# check only for ARNs the full check accepts: a fast "yes" never overrides a "no".
+_ROLE_ARN_CASES = [
+    "arn:aws:iam::111122223333:role/Dev",
+    "arn:aws:iam::111122223333:role/team/a/Dev",
+    "arn:aws:iam::111122223333:role/Dev:with:colons",
+    "arn:aws-cn:iam::111122223333:role/Dev",
+    "arn:aws:iam::111122223333:role//Dev",
+    "arn:aws:iam::111122223333:role/Dev/",
+    "arn:aws:iam::111122223333:role/",
+    "arn:aws:iam::11112222333:role/Dev",
+    "arn:aws:iam:us-east-1:111122223333:role/Dev",
+    "arn:aws:iam::111122223333:user/Dev",
+    "arn:aws:sts::111122223333:assumed-role/Dev/s",
+    "arn:aws:iam::111122223333:role/D ev",
+    "arn:aws:iam::111122223333:role/Dév",
+    "arn:nope:iam::111122223333:role/Dev",
+    "arn:aws:iam::１１１１２２２２３３３３:role/Dev",
+]
+
+
+@pytest.mark.parametrize("region", [None, "us-east-1", "cn-north-1", "us-gov-west-1"])
+@pytest.mark.parametrize("arn", _ROLE_ARN_CASES)
+def test_the_fast_role_check_accepts_only_what_the_full_check_accepts(
+    arn: str, region: str | None
+) -> None:
+    from k8s_aws_auth.cli._token_request import check_role_flag
+    from k8s_aws_auth.credentials.internal import check_role_arn
+    from k8s_aws_auth.errors import ConfigurationError
+
+    full_message: str | None = None
+    try:
+        check_role_arn(arn, region)
+    except ConfigurationError as full:
+        full_message = full.message
+    if full_message is None:
+        check_role_flag(arn, region, "--role")  # accepted by both
+        return
+    with pytest.raises(ConfigurationError) as fast:
+        check_role_flag(arn, region, "--role")
+    assert fast.value.reason == "usage"
+    assert fast.value.message == f"{full_message} (from --role)"

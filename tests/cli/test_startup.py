@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from k8s_aws_auth import VerifierConfig, validate_token
+from k8s_aws_auth.testing import FakeSTS
 from tests.support.child_env import child_env
 from tests.support.credentials import IMDS_REGION_PATH, imds_region_stand_in, serve
 from tests.support.keys import DOC_ACCESS_KEY_ID, DOC_SECRET
@@ -339,3 +340,58 @@ def test_without_the_flag_the_plugin_never_asks_imds() -> None:
     assert _host(stdout) == "sts.amazonaws.com"
     assert stand_in.seen == []
     assert _heavy(modules) == []
+
+
+# --- cache hits: no heavier than static keys ---------------------------------------------
+
+
+def _role_home(tmp_path: pathlib.Path, fake: FakeSTS) -> dict[str, str]:
+    alice = fake.create_principal("arn:aws:iam::123456789012:user/alice", seed="a").credentials
+    fake.register_role("arn:aws:iam::123456789012:role/demo")
+    aws = tmp_path / ".aws"
+    aws.mkdir()
+    (aws / "config").write_text(
+        "[profile role]\nrole_arn = arn:aws:iam::123456789012:role/demo\n"
+        "source_profile = base\nregion = us-east-1\n",
+        encoding="utf-8",
+    )
+    (aws / "credentials").write_text(
+        f"[base]\naws_access_key_id = {alice.access_key_id}\n"
+        f"aws_secret_access_key = {alice.secret_access_key}\n",
+        encoding="utf-8",
+    )
+    return {"HOME": str(tmp_path), "AWS_REGION": "", "AWS_PROFILE": "role"}
+
+
+def test_a_cached_role_profile_signs_as_lightly_as_static_keys(tmp_path: pathlib.Path) -> None:
+    fake = FakeSTS()
+    with fake.serve() as url:
+        env = {**_role_home(tmp_path, fake), "AWS_ENDPOINT_URL_STS": url}
+        _, cold = _run("token", "-i", "c", extra_env=env, env_keys=False)
+        assert "k8s_aws_auth.credentials._assume_role" in cold  # the first run assumed the role
+        assert fake.count("AssumeRole") == 1
+        stdout, modules = _run("token", "-i", "c", extra_env=env, env_keys=False)
+    assert fake.count("AssumeRole") == 1, "the second run was a cache hit"
+    assert _heavy(modules) == []
+    assert [m for m in modules if _is_forbidden_at_start_up(m)] == []
+    assert "k8s_aws_auth.cli._credential_cache" in modules
+    token = json.loads(stdout)["status"]["token"]
+    validated = validate_token(token, VerifierConfig("c"), now=datetime.now(timezone.utc))
+    assert validated.access_key_id.startswith("ASIA")  # the role session's keys
+
+
+@pytest.mark.parametrize("profile", [False, True], ids=["environment-keys", "role-profile"])
+def test_a_cache_token_hit_is_as_light_as_static_keys(
+    tmp_path: pathlib.Path, profile: bool
+) -> None:
+    fake = FakeSTS()
+    with fake.serve() as url:
+        env = {"HOME": str(tmp_path), "AWS_ENDPOINT_URL_STS": url}
+        if profile:
+            env.update(_role_home(tmp_path, fake))
+        first, _ = _run("token", "-i", "c", "--cache", extra_env=env, env_keys=not profile)
+        second, modules = _run("token", "-i", "c", "--cache", extra_env=env, env_keys=not profile)
+    assert second == first, "the cached token was served"
+    assert _heavy(modules) == []
+    assert [m for m in modules if _is_forbidden_at_start_up(m)] == []
+    assert "k8s_aws_auth.cli._token_cache" not in modules, "the hit needed no TokenCache"

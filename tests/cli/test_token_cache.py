@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
-from k8s_aws_auth import Credentials, Token
+from k8s_aws_auth import Token
 from k8s_aws_auth.cli._token_cache import TokenCache, default_cache_dir
 from tests.support.child_env import child_env
 from tests.support.keys import DOC_ACCESS_KEY_ID, DOC_SECRET
@@ -260,38 +260,6 @@ def test_lock_timeout_falls_back_to_signing_without_the_cache(tmp_path: pathlib.
         assert cache.get_or_create({"k": 1}, now=T0, create=lambda: other) == other
     assert len(warnings) == 1
     assert "timed out waiting for the lock" in warnings[0]
-
-
-def test_role_credentials_are_cached_until_five_minutes_before_expiry(
-    tmp_path: pathlib.Path,
-) -> None:
-    cache = TokenCache(tmp_path / "cache")
-    expires = T0 + timedelta(hours=1)
-    made: list[Credentials] = []
-
-    def assume() -> Credentials:
-        made.append(Credentials(f"ASIA{len(made):016d}", "secret", "session", expires))
-        return made[-1]
-
-    key = {"role_arn": "arn:aws:iam::111122223333:role/dev"}
-    first = cache.get_or_create_credentials(key, now=T0, create=assume)
-    assert (
-        cache.get_or_create_credentials(key, now=T0 + timedelta(minutes=54), create=assume) == first
-    )
-    renewed = cache.get_or_create_credentials(key, now=T0 + timedelta(minutes=56), create=assume)
-    assert renewed != first
-    assert len(made) == 2
-    (entry,) = (tmp_path / "cache").glob("*.json")
-    assert stat.S_IMODE(entry.stat().st_mode) == 0o600
-
-
-def test_long_term_credentials_are_never_written(tmp_path: pathlib.Path) -> None:
-    cache = TokenCache(tmp_path / "cache")
-    keys = Credentials(DOC_ACCESS_KEY_ID, DOC_SECRET)
-    assert cache.get_or_create_credentials({"x": 1}, now=T0, create=lambda: keys) == keys
-    assert list((tmp_path / "cache").glob("*.json")) == []
-    for path in (tmp_path / "cache").iterdir():
-        assert DOC_SECRET.encode() not in path.read_bytes()
 
 
 def test_unusable_directory_is_reported_and_skipped(tmp_path: pathlib.Path) -> None:

@@ -320,38 +320,28 @@ def test_an_exec_credential_expiry_off_the_calendar_is_a_configuration_error(
 
 
 @pytest.mark.parametrize(
-    ("now", "token_kept", "credentials_kept"),
+    ("now", "token_kept"),
     [
-        (datetime(9999, 12, 31, 23, 58, tzinfo=UTC), True, False),  # < 5 minutes left
-        (datetime(9999, 12, 31, 23, 59, 30, tzinfo=UTC), False, False),  # < 1 minute left
-        (LAST, False, False),
-        (FIRST, True, True),
+        (datetime(9999, 12, 31, 23, 58, tzinfo=UTC), True),
+        (datetime(9999, 12, 31, 23, 59, 30, tzinfo=UTC), False),  # < 1 minute left
+        (LAST, False),
+        (FIRST, True),
     ],
 )
 def test_the_token_cache_at_the_calendar_edges(
-    tmp_path: pathlib.Path, now: datetime, token_kept: bool, credentials_kept: bool
+    tmp_path: pathlib.Path, now: datetime, token_kept: bool
 ) -> None:
     # Everything cached expires at the calendar's last instant.
     cache = TokenCache(tmp_path / "cache")
     tokens: list[Token] = []
-    sessions: list[Credentials] = []
 
     def token() -> Token:
         tokens.append(Token(f"k8s-aws-v1.token{len(tokens)}", LAST))
         return tokens[-1]
 
-    def session() -> Credentials:
-        sessions.append(Credentials("ASIAIOSFODNN7EXAMPLE", f"secret{len(sessions)}", "IQoJ", LAST))
-        return sessions[-1]
-
     for _ in range(2):
         assert cache.get_or_create({"cluster": "c"}, now=now, create=token) == tokens[-1]
-        assert (
-            cache.get_or_create_credentials({"role": "r"}, now=now, create=session)
-            == (sessions[-1])
-        )
     assert len(tokens) == (1 if token_kept else 2)
-    assert len(sessions) == (1 if credentials_kept else 2)
 
 
 def test_a_cached_timestamp_off_the_calendar_is_a_broken_entry(tmp_path: pathlib.Path) -> None:

@@ -263,6 +263,8 @@ SECRET_PARSERS = [
     *sorted((SRC / "credentials").glob("*.py")),
     SRC / "_core" / "sts.py",
     SRC / "cli" / "_token_cache.py",
+    SRC / "cli" / "_cache_files.py",
+    SRC / "cli" / "_credential_cache.py",
     SRC / "server" / "_tokenreview.py",
 ]
 #: Exceptions that hold no input: raising while one is handled is fine.

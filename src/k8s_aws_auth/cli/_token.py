@@ -10,10 +10,13 @@ are the environment's keys, or the plain ``aws_access_key_id``/
 ``aws_secret_access_key`` of the selected profile when nothing else in the
 default chain could answer first (``profile_static_keys``). Region and endpoint
 settings come from ``resolve_settings``, the resolver's own rules, which read
-the shared files without the chain (both through ``credentials.internal``). The
-chain (SSO, AssumeRole, processes, and so httpx) is imported only when no such
-keys exist, a role is requested, or ``--cache`` is on. The flags and their merge
-with the environment are ``_token_request``'s.
+the shared files without the chain (both through ``credentials.internal``).
+Temporary credentials (a role, SSO, web identity, ``credential_process``,
+``--role``) are kept across runs (``_credential_cache``, shared with the AWS
+CLI's cache), and a hit is signed on the same attrs-free path; so is a
+``--cache`` token hit (``_cache_files.cached_token``). The chain (and so httpx)
+is imported only on a miss. The flags and their merge with the environment are
+``_token_request``'s.
 """
 
 from __future__ import annotations
@@ -30,13 +33,14 @@ from ._token_request import TokenRequest, configure, request_from_args, shared_f
 # `typing` costs milliseconds on the plugin's start-up path; mypy treats this name as True.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from datetime import datetime
 
     from k8s_aws_auth._core.exec_credential import ExecInfo
     from k8s_aws_auth._core.models import Credentials, Token
     from k8s_aws_auth.credentials.internal import SharedFiles
 
-    from ._token_cache import TokenCache
+    from ._credential_cache import CachePlan
 
 __all__ = [
     "TokenRequest",
@@ -116,7 +120,12 @@ def static_env_credentials(environ: Mapping[str, str]) -> Credentials | None:
 
 
 def _base_credentials(
-    request: TokenRequest, environ: Mapping[str, str], *, interactive: bool, now: datetime
+    request: TokenRequest,
+    environ: Mapping[str, str],
+    *,
+    interactive: bool,
+    now: datetime,
+    files: SharedFiles | None = None,
 ) -> Credentials:
     if request.profile is None:
         static = static_env_credentials(environ)
@@ -124,8 +133,56 @@ def _base_credentials(
             return static
     from ._credentials import resolve_credentials
 
-    return resolve_credentials(
-        profile=request.profile, environ=environ, interactive=interactive, now=now
+    def resolve() -> Credentials:
+        return resolve_credentials(
+            profile=request.profile, environ=environ, interactive=interactive, now=now
+        )
+
+    if files is None:
+        return resolve()
+    from ._credential_plans import source_plan
+
+    return _through_cache(source_plan(files), now=now, fetch=resolve)
+
+
+def _through_cache(
+    plan: CachePlan | None, *, now: datetime, fetch: Callable[[], Credentials]
+) -> Credentials:
+    """``fetch()``'s credentials, kept across runs as ``plan`` says (``None``: not cached)."""
+    if plan is None:
+        return fetch()
+    import datetime as dt
+
+    from k8s_aws_auth._core.models import Credentials
+
+    from ._credential_cache import cached_or_fetched
+
+    def fetch_keys() -> tuple[str, str, str | None, int | None]:
+        fetched = fetch()
+        expiration = fetched.expiration
+        expires = None if expiration is None else int(expiration.timestamp())
+        return fetched.access_key_id, fetched.secret_access_key, fetched.session_token, expires
+
+    keys = cached_or_fetched(plan, now=int(now.timestamp()), fetch=fetch_keys, warn=_warn)
+    expiration = None if keys[3] is None else dt.datetime.fromtimestamp(keys[3], dt.timezone.utc)
+    return Credentials(keys[0], keys[1], keys[2], expiration)
+
+
+def _role_plan(
+    request: TokenRequest, files: SharedFiles, source: tuple[str, str, str | None]
+) -> CachePlan | None:
+    """Where ``--role``'s credentials obtained with ``source`` are kept."""
+    from ._credential_plans import explicit_role_plan
+
+    assert request.role_arn is not None
+    return explicit_role_plan(
+        files,
+        source=source,
+        role_arn=request.role_arn,
+        external_id=request.external_id,
+        session_name=request.session_name,
+        forward_session_name=request.forward_session_name,
+        region=request.region,
     )
 
 
@@ -135,16 +192,17 @@ def _credentials(
     *,
     interactive: bool,
     now: datetime,
-    cache: TokenCache | None,
+    files: SharedFiles | None = None,
 ) -> Credentials:
+    base = _base_credentials(request, environ, interactive=interactive, now=now, files=files)
     if request.role_arn is None:
-        return _base_credentials(request, environ, interactive=interactive, now=now)
+        return base
     role_arn = request.role_arn
     from ._credentials import assume_role
 
     def assume() -> Credentials:
         return assume_role(
-            _base_credentials(request, environ, interactive=interactive, now=now),
+            base,
             role_arn=role_arn,
             external_id=request.external_id,
             session_name=request.session_name,
@@ -154,11 +212,10 @@ def _credentials(
             now=now,
         )
 
-    if cache is None:
+    if files is None:
         return assume()
-    key = request.cache_key(_credential_source(request, environ))
-    del key["cluster_id"]  # one role session serves every cluster
-    return cache.get_or_create_credentials(key, now=now, create=assume)
+    source = (base.access_key_id, base.secret_access_key, base.session_token)
+    return _through_cache(_role_plan(request, files, source), now=now, fetch=assume)
 
 
 def sign(
@@ -167,12 +224,16 @@ def sign(
     *,
     interactive: bool,
     now: datetime,
-    cache: TokenCache | None = None,
+    files: SharedFiles | None = None,
 ) -> Token:
-    """Resolve credentials and sign one token for ``request`` at ``now``."""
+    """Resolve credentials and sign one token for ``request`` at ``now``.
+
+    ``files`` (the shared files as the request sees them) turns the credential
+    cache on (`_credential_cache`): temporary credentials are kept across runs.
+    """
     from k8s_aws_auth._core.token import presign_token
 
-    credentials = _credentials(request, environ, interactive=interactive, now=now, cache=cache)
+    credentials = _credentials(request, environ, interactive=interactive, now=now, files=files)
     return presign_token(
         credentials,
         cluster_id=request.cluster_id,
@@ -184,36 +245,62 @@ def sign(
     )
 
 
-def _credential_source(request: TokenRequest, environ: Mapping[str, str]) -> str:
+def _credential_source(
+    request: TokenRequest, environ: Mapping[str, str], files: SharedFiles
+) -> str:
     """Which base identity a cached token belongs to, without resolving anything slow.
 
-    Static environment keys are named by a hash of the access key id, so that
-    switching keys never serves a token signed with the previous ones.
+    Static keys are named by a hash of the access key id, a cacheable source by
+    its plan's fingerprint (`_credential_plans`), so that switching keys or
+    editing the profile never serves a token signed with the previous ones.
     """
-    if request.profile is None:
-        static = static_env_credentials(environ)
-        if static is not None:
-            import hashlib
+    import hashlib
 
-            digest = hashlib.sha256(static.access_key_id.encode("utf-8")).hexdigest()[:16]
-            return f"env:{digest}"
-    from k8s_aws_auth.credentials.internal import profile_from_environ
+    def digest(text: str) -> str:
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
-    return f"profile:{request.profile or profile_from_environ(environ)}"
+    keys = _chainless_keys(request, environ, files)
+    if request.profile is None and keys is not None and keys == _static_env_keys(environ):
+        return f"env:{digest(keys[0])}"
+    name = files.profile_name
+    if keys is not None:
+        return f"profile:{name}:keys:{digest(keys[0])}"
+    from ._credential_plans import source_plan
+
+    plan = source_plan(files)
+    return f"profile:{name}" if plan is None else f"profile:{name}:{plan.fingerprint[:16]}"
+
+
+def _cached_token(
+    request: TokenRequest, environ: Mapping[str, str], files: SharedFiles, now: str | None
+) -> tuple[str, str] | None:
+    """A ``--cache`` hit, read without attrs or datetime: the token and its RFC 3339 expiry."""
+    from k8s_aws_auth._core.exec_credential import format_timestamp_at
+
+    from ._cache_files import cache_directory, cached_token
+
+    key = request.cache_key(_credential_source(request, environ, files))
+    hit = cached_token(cache_directory(environ), key, now=_signing_second(now))
+    return None if hit is None else (hit[0], format_timestamp_at(hit[1]))
 
 
 def _token_for(
-    request: TokenRequest, environ: Mapping[str, str], *, interactive: bool, now: datetime
+    request: TokenRequest,
+    environ: Mapping[str, str],
+    *,
+    interactive: bool,
+    now: datetime,
+    files: SharedFiles,
 ) -> Token:
     if not request.cache:
-        return sign(request, environ, interactive=interactive, now=now)
+        return sign(request, environ, interactive=interactive, now=now, files=files)
     from ._token_cache import TokenCache
 
     cache = TokenCache.default(environ, warn=_warn)
     return cache.get_or_create(
-        request.cache_key(_credential_source(request, environ)),
+        request.cache_key(_credential_source(request, environ, files)),
         now=now,
-        create=lambda: sign(request, environ, interactive=interactive, now=now, cache=cache),
+        create=lambda: sign(request, environ, interactive=interactive, now=now, files=files),
     )
 
 
@@ -248,6 +335,32 @@ def _chainless_keys(
     return profile_static_keys(files)
 
 
+def _cached_keys(
+    request: TokenRequest, environ: Mapping[str, str], files: SharedFiles, now: str | None
+) -> tuple[str, str, str | None, int] | None:
+    """Cached temporary credentials for ``request``, read without the chain (attrs-free).
+
+    The profile's source (a role, SSO, web identity, ``credential_process``),
+    or ``--role``'s session when its source keys are at hand without the chain.
+    """
+    from ._credential_cache import lookup
+    from ._credential_plans import source_plan
+
+    at = _signing_second(now)
+    if request.role_arn is None:
+        plan = source_plan(files)
+        return None if plan is None else lookup(plan, now=at)
+    source: tuple[str, str, str | None] | None = _chainless_keys(request, environ, files)
+    if source is None:
+        plan = source_plan(files)
+        cached = None if plan is None else lookup(plan, now=at)
+        if cached is None:
+            return None
+        source = cached[:3]
+    role_plan = _role_plan(request, files, source)
+    return None if role_plan is None else lookup(role_plan, now=at)
+
+
 def _signed(
     request: TokenRequest,
     environ: Mapping[str, str],
@@ -257,9 +370,19 @@ def _signed(
     files: SharedFiles,
 ) -> tuple[str, str]:
     """Sign for ``request``; return the token and its RFC 3339 expiration."""
+    if request.cache:
+        hit = _cached_token(request, environ, files, now)
+        if hit is not None:
+            return hit
     keys = None
-    if not (request.cache or request.role_arn):
-        keys = _chainless_keys(request, environ, files)
+    valid_until: int | None = None  # when the keys themselves expire (cached role credentials)
+    if not request.cache:
+        if request.role_arn is None:
+            keys = _chainless_keys(request, environ, files)
+        if keys is None:
+            cached = _cached_keys(request, environ, files, now)
+            if cached is not None:
+                keys, valid_until = cached[:3], cached[3]
     if keys is not None:
         # kubectl's common case: the same bytes as presign_token (one implementation,
         # _core.token_signer), on strings and Unix seconds, without attrs or datetime.
@@ -284,10 +407,15 @@ def _signed(
             use_fips=request.use_fips,
             use_dualstack=request.use_dualstack,
         )
-        return value, format_timestamp_at(signed_at + CLIENT_TOKEN_LIFETIME_SECONDS)
+        expires_at = signed_at + CLIENT_TOKEN_LIFETIME_SECONDS
+        if valid_until is not None:
+            expires_at = min(expires_at, valid_until)
+        return value, format_timestamp_at(expires_at)
     from k8s_aws_auth._core.exec_credential import format_timestamp
 
-    token = _token_for(request, environ, interactive=_interactive(exec_info), now=_now(now))
+    token = _token_for(
+        request, environ, interactive=_interactive(exec_info), now=_now(now), files=files
+    )
     return token.value, format_timestamp(token.expiration)
 
 

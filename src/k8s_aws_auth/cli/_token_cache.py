@@ -1,8 +1,9 @@
-"""The ``--cache`` store: tokens and assumed-role credentials on disk, one file per key.
+"""The ``--cache`` store: signed tokens on disk, one file per key.
 
 kubectl runs the exec plugin once per invocation, so a script calling kubectl
-in a loop signs (and, with ``--role``, calls AssumeRole) every time. With
-``--cache`` the plugin keeps what it made in ``~/.kube/cache/k8s-aws-auth/``:
+in a loop signs every time. With ``--cache`` the plugin keeps the tokens it
+made in ``~/.kube/cache/k8s-aws-auth/`` (temporary credentials are kept with
+or without ``--cache``: `_credential_cache`):
 
 * the directory is created ``0700`` and refused if group or others have any
   access; every file is created ``0600`` and refused (never read, never
@@ -10,83 +11,60 @@ in a loop signs (and, with ``--role``, calls AssumeRole) every time. With
 * each key has a lock file; the whole check-sign-write runs under an exclusive
   ``fcntl.flock``, so a burst of concurrent plugin runs signs once and the rest
   read the result; files are replaced atomically (write a temporary, rename);
-* a token is never served within 60 seconds of its expiry, role credentials
-  never within 5 minutes of theirs; an unreadable or corrupt file is ignored
-  and rewritten;
+* a token is never served within 60 seconds of its expiry; an unreadable or
+  corrupt file is ignored and rewritten (`_cache_files.cached_token` reads a
+  hit the same way without this module's imports);
 * when the lock cannot be had in time, the caller signs without the cache.
 
-Cached tokens are bearer credentials for up to 15 minutes and cached role
-credentials are secrets: the permission checks are the security boundary, the
-same one ``~/.aws/cli/cache`` and ``~/.kube/cache`` rely on.
+Cached tokens are bearer credentials for up to 15 minutes: the permission
+checks are the security boundary, the same one ``~/.kube/cache`` relies on.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
-import hashlib
 import json
-import os
-import stat
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
 from k8s_aws_auth._core.instants import clamped, utc
-from k8s_aws_auth._core.models import Credentials, Token
+from k8s_aws_auth._core.models import Token
 from k8s_aws_auth._core.token_signer import TOKEN_PREFIX
 from k8s_aws_auth._runtime.private_file import write_private_file
+
+from ._cache_files import (
+    CACHE_DIR_ENV,
+    FORMAT_VERSION,
+    TOKEN_MAX_FUTURE_SECONDS,
+    TOKEN_MIN_REMAINING_SECONDS,
+    CacheUnavailable,
+    cache_directory,
+    ensure_private_directory,
+    exclusive_lock,
+    key_digest,
+    plain_key,
+    read_private_json,
+)
 
 _T = TypeVar("_T")
 
 __all__ = [
     "CACHE_DIR_ENV",
-    "CREDENTIALS_MIN_REMAINING",
     "TOKEN_MIN_REMAINING",
     "CacheUnavailable",
     "TokenCache",
     "default_cache_dir",
 ]
 
-#: Overrides the cache directory (tests, shared machines with a private tmpfs).
-CACHE_DIR_ENV = "K8S_AWS_AUTH_CACHE_DIR"
-TOKEN_MIN_REMAINING = timedelta(seconds=60)
-TOKEN_MAX_FUTURE = timedelta(minutes=1)
-CREDENTIALS_MIN_REMAINING = timedelta(minutes=5)
-_FORMAT_VERSION = 1
-_MAX_FILE_BYTES = 64 * 1024
-
-
-class CacheUnavailable(Exception):
-    """The cache cannot be used safely right now; the message says why and how to fix it."""
+TOKEN_MIN_REMAINING = timedelta(seconds=TOKEN_MIN_REMAINING_SECONDS)
+TOKEN_MAX_FUTURE = timedelta(seconds=TOKEN_MAX_FUTURE_SECONDS)
 
 
 def default_cache_dir(environ: Mapping[str, str]) -> Path:
     """``$K8S_AWS_AUTH_CACHE_DIR``, else ``~/.kube/cache/k8s-aws-auth``."""
-    override = environ.get(CACHE_DIR_ENV)
-    if override:
-        return Path(override)
-    home = environ.get("HOME") or str(Path.home())
-    return Path(home) / ".kube" / "cache" / "k8s-aws-auth"
-
-
-def _key_digest(kind: str, key: Mapping[str, object]) -> str:
-    canonical = json.dumps({"kind": kind, **key}, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:40]
-
-
-def _private(st: os.stat_result, path: Path, what: str) -> None:
-    if st.st_uid != os.getuid():
-        raise CacheUnavailable(f"{what} {path} is owned by another user; remove it")
-    if st.st_mode & 0o077:
-        mode = stat.S_IMODE(st.st_mode)
-        raise CacheUnavailable(
-            f"{what} {path} is accessible to group/others (mode {mode:04o}); "
-            f"run `chmod {'700' if what == 'directory' else '600'} {path}` or remove it"
-        )
+    return Path(cache_directory(environ))
 
 
 def _parse_time(value: object) -> datetime:
@@ -145,36 +123,6 @@ class TokenCache:
 
         return self._get_or_create("token", key, load, dump, create)
 
-    def get_or_create_credentials(
-        self, key: Mapping[str, object], *, now: datetime, create: Callable[[], Credentials]
-    ) -> Credentials:
-        """Cached temporary credentials for ``key`` with 5+ minutes left, else ``create()``'s."""
-
-        def load(document: Mapping[str, object]) -> Credentials | None:
-            session_token = document["session_token"]
-            credentials = Credentials(
-                str(document["access_key_id"]),
-                str(document["secret_access_key"]),
-                None if session_token is None else str(session_token),
-                _parse_time(document["expiration"]),
-            )
-            assert credentials.expiration is not None
-            if clamped(now, CREDENTIALS_MIN_REMAINING) < credentials.expiration:
-                return credentials
-            return None
-
-        def dump(credentials: Credentials) -> dict[str, object] | None:
-            if credentials.expiration is None:  # long-term keys are never written to disk
-                return None
-            return {
-                "access_key_id": credentials.access_key_id,
-                "secret_access_key": credentials.secret_access_key,
-                "session_token": credentials.session_token,
-                "expiration": credentials.expiration.isoformat(),
-            }
-
-        return self._get_or_create("credentials", key, load, dump, create)
-
     # --- machinery ----------------------------------------------------------------------
 
     def _get_or_create(
@@ -185,21 +133,22 @@ class TokenCache:
         dump: Callable[[_T], Mapping[str, object] | None],
         create: Callable[[], _T],
     ) -> _T:
-        digest = _key_digest(kind, key)
-        try:
-            self._ensure_directory()
-            lock = self._lock(self.directory / f"{digest}.lock")
-        except CacheUnavailable as exc:
-            self._warn(f"not using the cache: {exc}")
-            return create()
-        with lock:
+        digest = key_digest(kind, key)
+        with contextlib.ExitStack() as stack:
+            try:
+                ensure_private_directory(str(self.directory))
+                lock_path = str(self.directory / f"{digest}.lock")
+                stack.enter_context(exclusive_lock(lock_path, timeout=self._lock_timeout))
+            except CacheUnavailable as exc:
+                self._warn(f"not using the cache: {exc}")
+                return create()
             path = self.directory / f"{digest}.json"
             try:
                 document = self._read(path)
             except CacheUnavailable as exc:
                 self._warn(f"not using the cache: {exc}")
                 return create()
-            if document is not None and document.get("key") == _plain(key):
+            if document is not None and document.get("key") == plain_key(key):
                 try:
                     cached = load(document)
                 except (KeyError, TypeError, ValueError):
@@ -209,73 +158,13 @@ class TokenCache:
             value = create()
             payload = dump(value)
             if payload is not None:
-                entry = {"version": _FORMAT_VERSION, "kind": kind, "key": _plain(key), **payload}
+                entry = {"version": FORMAT_VERSION, "kind": kind, "key": plain_key(key), **payload}
                 self._write(path, entry)
             return value
 
-    def _ensure_directory(self) -> None:
-        try:
-            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            st = os.lstat(self.directory)
-        except OSError as exc:
-            raise CacheUnavailable(f"cannot create {self.directory}: {exc.strerror}") from None
-        if not stat.S_ISDIR(st.st_mode):
-            raise CacheUnavailable(f"{self.directory} is not a directory; remove it")
-        _private(st, self.directory, "directory")
-
-    @contextlib.contextmanager
-    def _locked(self, fd: int) -> Iterator[None]:
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
-
-    def _lock(self, path: Path) -> contextlib.AbstractContextManager[None]:
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        except OSError as exc:
-            raise CacheUnavailable(f"cannot open lock file {path}: {exc.strerror}") from None
-        try:
-            _private(os.fstat(fd), path, "lock file")
-            deadline = time.monotonic() + self._lock_timeout
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except OSError as exc:
-                    if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                        raise CacheUnavailable(f"cannot lock {path}: {exc.strerror}") from None
-                if time.monotonic() >= deadline:
-                    raise CacheUnavailable(f"timed out waiting for the lock on {path}")
-                time.sleep(0.01)
-        except BaseException:
-            os.close(fd)
-            raise
-        return self._locked(fd)
-
     def _read(self, path: Path) -> Mapping[str, object] | None:
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise CacheUnavailable(f"cache file {path} is a symlink; remove it") from None
-            raise CacheUnavailable(f"cannot read {path}: {exc.strerror}") from None
-        with os.fdopen(fd, "rb") as file:
-            st = os.fstat(file.fileno())
-            if not stat.S_ISREG(st.st_mode):
-                raise CacheUnavailable(f"cache file {path} is not a regular file; remove it")
-            _private(st, path, "cache file")
-            raw = file.read(_MAX_FILE_BYTES + 1)
-        if len(raw) > _MAX_FILE_BYTES:
-            return None
-        try:
-            document = json.loads(raw)
-        except ValueError:
-            return None
-        if not isinstance(document, dict) or document.get("version") != _FORMAT_VERSION:
+        document = read_private_json(str(path))
+        if document is None or document.get("version") != FORMAT_VERSION:
             return None
         return document
 
@@ -284,9 +173,3 @@ class TokenCache:
             write_private_file(path, json.dumps(entry, sort_keys=True))
         except OSError as exc:
             self._warn(f"could not write the cache file {path}: {exc.strerror}")
-
-
-def _plain(key: Mapping[str, object]) -> dict[str, object]:
-    """The key as it reads back from JSON (so a stored key compares equal)."""
-    loaded: dict[str, object] = json.loads(json.dumps(dict(key), sort_keys=True))
-    return loaded

@@ -257,8 +257,23 @@ def _check_role(role_arn: str, region: str | None, flag: str, environ: Mapping[s
     check_role_flag(role_arn, region, flag if environ.get(ROLE_ENV) != role_arn else ROLE_ENV)
 
 
+# An IAM role ARN exactly as ``check_role_arn`` accepts one: no region, 12 digits,
+# ``role/`` then non-empty printable, space-free segments. Only a match of the
+# signing region's partition skips the full check, whose imports (attrs, the
+# providers) the plugin's cache-hit path must not pay; anything else gets the
+# full check and its precise message.
+_PLAIN_ROLE_ARN = r"arn:([a-z0-9-]+):iam::[0-9]{12}:role/[!-.0-~]+(?:/[!-.0-~]+)*"
+
+
 def check_role_flag(role_arn: str, region: str | None, source: str) -> None:
     """``check_role_arn`` as a usage error naming the flag or variable the ARN came from."""
+    import re
+
+    from k8s_aws_auth._core.partitions import partition_for_region
+
+    plain = re.fullmatch(_PLAIN_ROLE_ARN, role_arn) if isinstance(role_arn, str) else None
+    if plain is not None and plain.group(1) == partition_for_region(region or "us-east-1").name:
+        return
     from k8s_aws_auth.credentials.internal import check_role_arn
     from k8s_aws_auth.errors import ConfigurationError
 

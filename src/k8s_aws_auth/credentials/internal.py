@@ -30,7 +30,9 @@ if TYPE_CHECKING:
     from ._explicit_role import ExplicitRoleProvider, check_role_arn
     from ._region import resolve_settings
     from ._shared_files import (
+        SharedConfig,
         SharedFiles,
+        expand_path,
         profile_from_environ,
         profile_static_keys,
         read_text_file,
@@ -56,7 +58,9 @@ _LAZY = {
     "EXPIRATION_ENV": _PACKAGE + "_env_keys",
     "environment_keys": _PACKAGE + "_env_keys",
     "resolve_settings": _PACKAGE + "_region",
+    "SharedConfig": _PACKAGE + "_shared_files",
     "SharedFiles": _PACKAGE + "_shared_files",
+    "expand_path": _PACKAGE + "_shared_files",
     "profile_from_environ": _PACKAGE + "_shared_files",
     "profile_static_keys": _PACKAGE + "_shared_files",
     "read_text_file": _PACKAGE + "_shared_files",
@@ -72,11 +76,13 @@ __all__ = [
     "CredentialFlow",
     "ExplicitRoleProvider",
     "ServiceEndpoint",
+    "SharedConfig",
     "SharedFiles",
     "assume_role_request",
     "check_role_arn",
     "configured_endpoint_url",
     "environment_keys",
+    "expand_path",
     "http",
     "parse_credentials_response",
     "parse_endpoint_url",
