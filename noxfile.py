@@ -210,7 +210,7 @@ def build(session: nox.Session) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff lint and format check, and the import contract (pyproject.toml, lint-imports)."""
-    session.install("ruff", "import-linter>=2.5")
+    session.install("ruff", "import-linter>=2.16")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     # The contract reads the source, not an installed copy: no install of the package.
