@@ -1,0 +1,104 @@
+"""The server's mapping backends from its config file: DynamicFile, EKSConfigMap, and refusals."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+import pytest
+
+from k8s_aws_auth import Identity
+from k8s_aws_auth._core.arn import parse_arn
+from k8s_aws_auth.errors import ConfigurationError
+from k8s_aws_auth.server import load_server_config
+from k8s_aws_auth.server._mapping import load_identity_mapping
+
+ACCOUNT = "111122223333"
+ALICE = f"arn:aws:iam::{ACCOUNT}:user/Alice"
+
+
+def _identity(arn: str, user_id: str) -> Identity:
+    parsed = parse_arn(arn)
+    return Identity(
+        arn=arn,
+        canonical_arn=parsed.canonical_arn,
+        account_id=parsed.account_id,
+        user_id=user_id,
+        session_name=parsed.session_name,
+        access_key_id="AKIAIOSFODNN7EXAMPLE",
+        sts_endpoint="sts.us-east-1.amazonaws.com",
+        partition=parsed.partition,
+        principal_type=parsed.principal_type,
+    )
+
+
+def _config(tmp_path: pathlib.Path, server_lines: str) -> pathlib.Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(f"clusterID: prod\nserver:\n{server_lines}", encoding="utf-8")
+    return path
+
+
+def test_a_dynamic_file_backend_maps_from_its_file(tmp_path: pathlib.Path) -> None:
+    dynamic = tmp_path / "dynamic.json"
+    dynamic.write_text(
+        json.dumps(
+            {
+                "mapUsers": [
+                    {"userarn": ALICE, "username": "alice-dyn", "groups": ["devs"]},
+                ]
+            }
+        ),
+        encoding="utf-8",
+    )
+    config = load_server_config(
+        _config(tmp_path, f"  backendMode: [DynamicFile]\n  dynamicfilepath: {dynamic}\n")
+    )
+    mapping = load_identity_mapping(config)
+    mapped = mapping.mapper.map(_identity(ALICE, "AIDAALICE"))
+    assert mapped is not None
+    assert (mapped.username, list(mapped.groups)) == ("alice-dyn", ["devs"])
+    assert mapping.healthy()
+
+
+def test_an_eks_configmap_backend_maps_from_the_mounted_configmap(tmp_path: pathlib.Path) -> None:
+    configmap = tmp_path / "aws-auth"
+    configmap.mkdir()
+    (configmap / "mapUsers").write_text(
+        f"- userarn: {ALICE}\n  username: alice-eks\n  groups: [ops]\n", encoding="utf-8"
+    )
+    config = load_server_config(
+        _config(tmp_path, f"  backendMode: [EKSConfigMap]\n  awsAuthConfigMapFile: {configmap}\n")
+    )
+    mapped = load_identity_mapping(config).mapper.map(_identity(ALICE, "AIDAALICE"))
+    assert mapped is not None
+    assert (mapped.username, list(mapped.groups)) == ("alice-eks", ["ops"])
+
+
+@pytest.mark.parametrize(
+    ("server_lines", "fragment"),
+    [
+        pytest.param("  backendMode: [DynamicFile]\n", "dynamicfilepath", id="dynamic-no-path"),
+        pytest.param(
+            "  backendMode: [EKSConfigMap]\n", "awsAuthConfigMapFile", id="configmap-no-file"
+        ),
+        pytest.param("  backendMode: [CRD]\n", "backend CRD is not supported", id="crd"),
+    ],
+)
+def test_a_backend_that_cannot_be_served_stops_the_start(
+    tmp_path: pathlib.Path, server_lines: str, fragment: str
+) -> None:
+    config = load_server_config(_config(tmp_path, server_lines))
+    with pytest.raises(ConfigurationError, match=fragment) as caught:
+        load_identity_mapping(config)
+    assert caught.value.reason == "backend"
+
+
+def test_a_broken_dynamic_file_stops_the_start(tmp_path: pathlib.Path) -> None:
+    dynamic = tmp_path / "dynamic.json"
+    dynamic.write_text('{"mapUsers": [{"userarn": ', encoding="utf-8")
+    config = load_server_config(
+        _config(tmp_path, f"  backendMode: [DynamicFile]\n  dynamicfilepath: {dynamic}\n")
+    )
+    with pytest.raises(ConfigurationError) as caught:
+        load_identity_mapping(config)
+    assert caught.value.reason == "mapping-file"
