@@ -8,7 +8,6 @@ import pathlib
 import pytest
 
 from k8s_aws_auth import Identity
-from k8s_aws_auth._core.arn import parse_arn
 from k8s_aws_auth.errors import ConfigurationError
 from k8s_aws_auth.server import load_server_config
 from k8s_aws_auth.server._mapping import load_identity_mapping
@@ -17,19 +16,17 @@ ACCOUNT = "111122223333"
 ALICE = f"arn:aws:iam::{ACCOUNT}:user/Alice"
 
 
-def _identity(arn: str, user_id: str) -> Identity:
-    parsed = parse_arn(arn)
-    return Identity(
-        arn=arn,
-        canonical_arn=parsed.canonical_arn,
-        account_id=parsed.account_id,
-        user_id=user_id,
-        session_name=parsed.session_name,
-        access_key_id="AKIAIOSFODNN7EXAMPLE",
-        sts_endpoint="sts.us-east-1.amazonaws.com",
-        partition=parsed.partition,
-        principal_type=parsed.principal_type,
-    )
+#: Alice as the verifier returns her after STS answered for her keys.
+ALICE_IDENTITY = Identity(
+    arn=ALICE,
+    canonical_arn=ALICE,
+    account_id=ACCOUNT,
+    user_id="AIDAALICE",
+    session_name="",
+    access_key_id="AKIAIOSFODNN7EXAMPLE",
+    sts_endpoint="sts.us-east-1.amazonaws.com",
+    principal_type="user",
+)
 
 
 def _config(tmp_path: pathlib.Path, server_lines: str) -> pathlib.Path:
@@ -54,7 +51,7 @@ def test_a_dynamic_file_backend_maps_from_its_file(tmp_path: pathlib.Path) -> No
         _config(tmp_path, f"  backendMode: [DynamicFile]\n  dynamicfilepath: {dynamic}\n")
     )
     mapping = load_identity_mapping(config)
-    mapped = mapping.mapper.map(_identity(ALICE, "AIDAALICE"))
+    mapped = mapping.mapper.map(ALICE_IDENTITY)
     assert mapped is not None
     assert (mapped.username, list(mapped.groups)) == ("alice-dyn", ["devs"])
     assert mapping.healthy()
@@ -69,7 +66,7 @@ def test_an_eks_configmap_backend_maps_from_the_mounted_configmap(tmp_path: path
     config = load_server_config(
         _config(tmp_path, f"  backendMode: [EKSConfigMap]\n  awsAuthConfigMapFile: {configmap}\n")
     )
-    mapped = load_identity_mapping(config).mapper.map(_identity(ALICE, "AIDAALICE"))
+    mapped = load_identity_mapping(config).mapper.map(ALICE_IDENTITY)
     assert mapped is not None
     assert (mapped.username, list(mapped.groups)) == ("alice-eks", ["ops"])
 
