@@ -28,7 +28,7 @@ nox.options.download_python = "never"
 
 TEST_DEPS = ".[test]"
 HERE = pathlib.Path(__file__).parent
-#: Every Python of ``requires-python`` and the classifiers (tests/package/test_metadata.py).
+#: Every Python of ``requires-python`` and the classifiers (tests/package/test_installed_wheel.py).
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 #: The one ``tests`` run measured with coverage (branch coverage, children included).
 COVERAGE_PYTHON = "3.11"
@@ -186,12 +186,15 @@ def _wheel(session: nox.Session) -> pathlib.Path:
         return _built["wheel"]
     session.install("build>=1.2")
     out = pathlib.Path(session.create_tmp()) / "dist"
-    shutil.rmtree(out, ignore_errors=True)
-    session.run("python", "-m", "build", "--outdir", str(out), str(HERE), silent=True)
-    (sdist,) = out.glob("*.tar.gz")
-    (wheel,) = out.glob("*.whl")
-    _built.update(sdist=sdist, wheel=wheel)
-    return wheel
+    # An install step: it runs under --install-only too, and -R / --no-install skips it
+    # and reuses the last build, the one installed in the virtualenv.
+    session.run_install("python", "-m", "build", "--outdir", str(out), str(HERE), silent=True)
+    for kind, pattern in (("sdist", "*.tar.gz"), ("wheel", "*.whl")):
+        built = sorted(out.glob(pattern), key=lambda path: path.stat().st_mtime)
+        if not built:
+            session.error(f"no {kind} in {out}: run without --no-install to build one")
+        _built[kind] = built[-1]
+    return _built["wheel"]
 
 
 @nox.session
