@@ -309,9 +309,10 @@ def test_dripping_server_is_cut_at_the_deadline(kind: str) -> None:
 
 
 def test_deadline_spans_retries(kind: str) -> None:
-    # Every answer is a 503 after 0.3 s: without the deadline there would be 6 attempts.
-    with ScriptedServer(default=delayed(0.3, reply(503))) as server:
-        result = _run(kind, server, read_timeout=2.0, deadline=0.5, max_retries=5)
+    # Every answer is a 503 after 1.2 s: without the deadline there would be 6 attempts.
+    # (Seconds, not tenths: the server's threads must get to run on a loaded machine.)
+    with ScriptedServer(default=delayed(1.2, reply(503))) as server:
+        result = _run(kind, server, read_timeout=5.0, deadline=2.0, max_retries=5)
     assert isinstance(result, STSUnavailableError)
     assert result.reason == "sts-deadline"
     assert 1 <= len(server.received) <= 2
