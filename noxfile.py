@@ -1,9 +1,16 @@
-"""Developer sessions: ``nox -s check`` is the one CI runs (lint, mypy --strict, tests)."""
+"""Developer and CI sessions.
+
+``nox -s check`` is the one-command gate of the README (lint, types, contract, tests,
+docs, on the Python that runs nox, from the source tree). CI (``.ci/run``) runs the
+pieces instead: ``lint``, ``typecheck``, ``docs``, ``build`` once, ``tests`` on every
+supported Python against the built wheel (coverage on 3.11), then ``timeshift``.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import glob
+import os
 import pathlib
 import shutil
 import time
@@ -11,12 +18,25 @@ from collections.abc import Iterator
 
 import nox
 
-nox.options.default_venv_backend = "venv"
+# uv when it is installed (``.ci/run`` installs it; it creates and fills a virtualenv in
+# seconds), the standard library's venv otherwise, so the README's commands need nothing else.
+nox.options.default_venv_backend = "uv|venv"
 nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["check"]
+# A Python the project claims must be found on the machine, never fetched from elsewhere.
+nox.options.download_python = "never"
 
 TEST_DEPS = ".[test]"
 HERE = pathlib.Path(__file__).parent
+#: Every Python of ``requires-python`` and the classifiers (tests/package/test_installed_wheel.py).
+PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+#: The one ``tests`` run measured with coverage (branch coverage, children included).
+COVERAGE_PYTHON = "3.11"
+#: pytest-xdist: one worker per core; ``xdist_group`` marks keep a group on one worker.
+#: Arguments after ``--`` come later and win (``-- -n0`` runs in one process).
+PARALLEL = ("-n", "auto", "--dist", "loadgroup")
+#: Set by ``tests``: tests/package/test_installed_wheel.py then proves the wheel is tested.
+INSTALLED_WHEEL_VARIABLE = "K8S_AWS_AUTH_TEST_WHEEL"
 
 #: Where Debian's ``libfaketime`` package (and a ``make install`` from source) put the library.
 LIBFAKETIME_GLOBS = (
@@ -36,8 +56,9 @@ def check(session: nox.Session) -> None:
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
     session.run("lint-imports")
-    session.run("pytest", *session.posargs)
-    session.run("mkdocs", "build", "--strict", "--quiet", "--site-dir", session.create_tmp())
+    session.run("pytest", *PARALLEL, *session.posargs)
+    # Not --quiet: it drops warnings before --strict can count them.
+    session.run("mkdocs", "build", "--strict", "--site-dir", session.create_tmp())
 
 
 @nox.session
@@ -64,7 +85,7 @@ def timeshift(session: nox.Session) -> None:
         }
         with _removing_faketime_leftovers():
             _require_shift(session, env, seconds)
-            session.run("pytest", "-m", "not kubectl", *session.posargs, env=env)
+            session.run("pytest", *PARALLEL, "-m", "not kubectl", *session.posargs, env=env)
 
 
 def _libfaketime(session: nox.Session) -> str:
@@ -125,17 +146,75 @@ def _require_shift(session: nox.Session, env: dict[str, str], seconds: int) -> N
     session.log(f"clock moved by {shifted / 86400:+.1f} days ({env['FAKETIME']})")
 
 
-@nox.session
+@nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
-    """The test suite only."""
-    session.install("-e", TEST_DEPS)
-    session.run("pytest", *session.posargs)
+    """The test suite against the built wheel, on each supported Python (coverage on 3.11).
+
+    The package is imported from the virtualenv's site-packages, never from ``src/``: a
+    module or data file missing from the wheel fails here. Arguments after ``--`` go to
+    pytest (``nox -s tests-3.13 -- tests/server -q``).
+    """
+    wheel = _wheel(session)
+    session.install(f"{wheel}[test]")
+    # Same version, new build: pip and uv would keep the copy from the last run.
+    session.install("--force-reinstall", "--no-deps", str(wheel))
+    env = {INSTALLED_WHEEL_VARIABLE: str(wheel)}
+    if session.python != COVERAGE_PYTHON:
+        session.run("pytest", *PARALLEL, *session.posargs, env=env)
+        return
+    data = session.create_tmp()
+    for stale in pathlib.Path(data).glob(".coverage*"):
+        stale.unlink()
+    # An absolute data file: children started in other folders write beside the others.
+    env["COVERAGE_FILE"] = os.path.join(data, ".coverage")
+    # patch = subprocess (pyproject.toml) measures the xdist workers and every Python
+    # the tests start (the CLI, the server), each into its own data file.
+    session.run("coverage", "run", "-m", "pytest", *PARALLEL, *session.posargs, env=env)
+    session.run("coverage", "combine", "--quiet", env=env)
+    session.run("coverage", "report", env=env)
+
+
+_built: dict[str, pathlib.Path] = {}
+
+
+def _wheel(session: nox.Session) -> pathlib.Path:
+    """Build the sdist, and the wheel from it, once per nox run; return the wheel.
+
+    The wheel is built from the sdist (``python -m build``'s default), so a file missing
+    from either one shows up as a failing test.
+    """
+    if "wheel" in _built:
+        return _built["wheel"]
+    session.install("build>=1.2")
+    out = pathlib.Path(session.create_tmp()) / "dist"
+    # An install step: it runs under --install-only too, and -R / --no-install skips it
+    # and reuses the last build, the one installed in the virtualenv.
+    session.run_install("python", "-m", "build", "--outdir", str(out), str(HERE), silent=True)
+    for kind, pattern in (("sdist", "*.tar.gz"), ("wheel", "*.whl")):
+        built = sorted(out.glob(pattern), key=lambda path: path.stat().st_mtime)
+        if not built:
+            session.error(f"no {kind} in {out}: run without --no-install to build one")
+        _built[kind] = built[-1]
+    return _built["wheel"]
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """Build the sdist and the wheel into ``dist/`` and check their metadata (twine --strict)."""
+    wheel = _wheel(session)
+    session.install("twine>=5")
+    session.run("twine", "check", "--strict", str(_built["sdist"]), str(wheel))
+    dist = HERE / "dist"
+    dist.mkdir(exist_ok=True)
+    for artifact in (_built["sdist"], wheel):
+        shutil.copy(artifact, dist / artifact.name)
+    session.log(f"built {_built['sdist'].name} and {wheel.name} into {dist}")
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff lint and format check, and the import contract (pyproject.toml, lint-imports)."""
-    session.install("ruff", "import-linter>=2.5")
+    session.install("ruff", "import-linter>=2.16")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     # The contract reads the source, not an installed copy: no install of the package.

@@ -102,7 +102,11 @@ ENV_KEYS = {"AWS_ACCESS_KEY_ID": DOC_ACCESS_KEY_ID, "AWS_SECRET_ACCESS_KEY": DOC
 def _run(
     *args: str, extra_env: dict[str, str] | None = None, env_keys: bool = True
 ) -> tuple[str, list[str]]:
-    """Run the CLI in a fresh interpreter; return its stdout and the modules it loaded."""
+    """Run the CLI in a fresh interpreter; return its stdout and the modules it loaded.
+
+    The interpreter is never measured by coverage: coverage's own imports would be
+    counted as the command's.
+    """
     env = {
         "PATH": "/usr/bin:/bin",
         "HOME": "/nonexistent",
@@ -112,7 +116,7 @@ def _run(
     }
     result = subprocess.run(
         [sys.executable, "-c", _PROBE, *args],
-        env=child_env(env),
+        env=child_env(env, measured=False),
         capture_output=True,
         text=True,
         timeout=60,

@@ -378,9 +378,9 @@ def test_a_waiter_gives_up_with_a_retryable_error(ec2: tuple[FakeEC2, str]) -> N
         assert release.wait(10)
 
     led: list[str] = []
-    # As in the async twin below: a 0.5 s wait for the waiter, 0.25 s for the leader's call.
+    # As in the async twin below: a 2 s wait for the waiter, 1 s for the leader's call.
     with _resolver(
-        endpoint, FakeTime(), sleep=sleep, batch_window=0.01, deadline=0.25, max_retries=0
+        endpoint, FakeTime(), sleep=sleep, batch_window=0.01, deadline=1.0, max_retries=0
     ) as resolver:
         leader = threading.Thread(target=lambda: led.append(resolver.resolve(instance)))
         leader.start()
@@ -414,9 +414,11 @@ async def test_async_waiter_gives_up_with_a_retryable_error(ec2: tuple[FakeEC2, 
         clock=lambda: NOW,
         sleep=sleep,
         batch_window=0.01,
-        # The waiter gives up after deadline * (max_retries + 2) = 0.5 s; the leader's own
-        # loopback call then gets 0.25 s, which a loaded machine (or libfaketime) can need.
-        deadline=0.25,
+        # The waiter gives up after deadline * (max_retries + 2) = 2 s; the leader's own
+        # loopback call then gets 1 s: the waiter's wait and the leader's call share the
+        # one real-time budget, and the call must succeed on a loaded 2-core machine with
+        # two timeshift runs and xdist workers beside it (0.05 s and then 0.25 s did not).
+        deadline=1.0,
         max_retries=0,
     )
 

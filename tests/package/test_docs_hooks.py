@@ -11,6 +11,7 @@ from types import ModuleType
 
 import pytest
 
+from tests.support.dev_tools import needs_the_3_11_toolchain
 from tests.support.tree import ROOT, copy_project
 
 MKDOCS = pathlib.Path(sys.executable).with_name("mkdocs")
@@ -101,6 +102,7 @@ def _build(tree: pathlib.Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@needs_the_3_11_toolchain
 @pytest.mark.parametrize(
     ("planted", "expected"),
     [

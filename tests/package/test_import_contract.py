@@ -14,7 +14,10 @@ import sys
 
 import pytest
 
+from tests.support.dev_tools import needs_the_3_11_toolchain
 from tests.support.tree import copy_project
+
+pytestmark = needs_the_3_11_toolchain
 
 LINT_IMPORTS = pathlib.Path(sys.executable).with_name("lint-imports")
 

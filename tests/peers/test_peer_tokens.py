@@ -50,6 +50,9 @@ from tests.support.peer_generators import (
     read_token,
 )
 
+# One worker runs this module (xdist loadgroup): its module fixture runs every peer once.
+pytestmark = pytest.mark.xdist_group("peer-tokens")
+
 ACCOUNT = "111122223333"
 USER_ARN = f"arn:aws:iam::{ACCOUNT}:user/team/alice"
 # A realistic STS session token: base64 text, so every '+', '/' and '=' must

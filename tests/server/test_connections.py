@@ -40,7 +40,8 @@ from tests.support.server import (
     webhook_client,
 )
 
-pytestmark = pytest.mark.slow
+# One worker runs this module (xdist loadgroup): its module fixture starts the webhook once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("server-connections")]
 
 ALICE = "arn:aws:iam::111122223333:user/alice"
 #: Seconds a test waits for the server to end a connection; the timeouts below are 1-2 s.

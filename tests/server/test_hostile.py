@@ -29,7 +29,8 @@ from tests.support.server import (
     write_config,
 )
 
-pytestmark = pytest.mark.slow
+# One worker runs this module (xdist loadgroup): its module fixture starts the webhook once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("server-hostile")]
 
 ACCOUNT = "111122223333"
 ALICE = f"arn:aws:iam::{ACCOUNT}:user/alice"
@@ -128,6 +129,24 @@ def _still_serving(running: Running) -> None:
     assert running.client.get(running.url.replace("/authenticate", "/healthz")).text == "ok\n"
     assert running.username() in ("alice", "alice-v2")
     assert running.server.process.poll() is None
+
+
+def test_the_init_certificates_pass_the_strict_x509_checks_of_python_3_13(
+    running: Running,
+) -> None:
+    # Python 3.13's default context adds VERIFY_X509_STRICT (RFC 5280: an authority key
+    # identifier, a critical basicConstraints on the CA, ...) and VERIFY_X509_PARTIAL_CHAIN;
+    # set them on every Python, so a Python client of the webhook on 3.13 is tested on all.
+    context = ssl.create_default_context(cafile=str(running.ca_file))
+    context.verify_flags |= ssl.VERIFY_X509_STRICT | ssl.VERIFY_X509_PARTIAL_CHAIN
+    raw = socket.create_connection(("127.0.0.1", running.server.port), timeout=10)
+    with context.wrap_socket(raw, server_hostname="localhost") as tls:
+        tls.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while chunk := tls.recv(4096):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200")
+    assert answer.endswith(b"ok\n")
 
 
 def test_oversized_body_is_413(running: Running) -> None:

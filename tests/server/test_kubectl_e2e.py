@@ -29,7 +29,8 @@ from tests.support.server import (
     write_config,
 )
 
-pytestmark = [pytest.mark.kubectl, pytest.mark.slow]
+# One worker runs this module (xdist loadgroup): its module fixture starts the webhook once.
+pytestmark = [pytest.mark.kubectl, pytest.mark.slow, pytest.mark.xdist_group("server-kubectl-e2e")]
 
 ACCOUNT = "111122223333"
 ALICE = f"arn:aws:iam::{ACCOUNT}:user/alice"

@@ -589,3 +589,44 @@ def test_arbitrary_input_gets_a_library_error(token: Any) -> None:
     ):
         verifier.verify(token)
     assert sts.requests == []
+
+
+def test_a_clock_that_is_not_callable_is_refused() -> None:
+    for shell in (TokenVerifier, AsyncTokenVerifier):
+        with pytest.raises(ConfigurationError) as caught:
+            shell(VerifierConfig(CLUSTER), clock=START)  # type: ignore[arg-type]
+        assert caught.value.reason == "clock"
+
+
+def test_validate_wraps_a_failing_clock_and_keeps_the_token_out(fake: FakeSTS) -> None:
+    token = make_token(credentials=USER_CREDENTIALS, cluster_id=CLUSTER, now=START)
+
+    def broken() -> datetime:
+        raise ValueError(f"clock broke while holding {token}")
+
+    client = httpx.Client(transport=fake)
+    verifier = TokenVerifier(VerifierConfig(CLUSTER), client=client, clock=broken)
+    with verifier, pytest.raises(STSError) as caught:
+        verifier.validate(token)
+    assert caught.value.reason == "internal"
+    assert isinstance(caught.value.__cause__, ValueError)
+    assert caught.value.__context__ is None  # raised outside the except block
+    for shown in (str(caught.value), str(caught.value.__cause__), repr(caught.value.__cause__)):
+        assert token not in shown
+    assert fake.requests == []
+
+
+def test_clear_cache_makes_the_next_verification_ask_sts_again(
+    fake: FakeSTS, clock: FixedClock
+) -> None:
+    token = make_token(credentials=USER_CREDENTIALS, cluster_id=CLUSTER, now=clock())
+    config = VerifierConfig(CLUSTER, cache_size=10)
+    with TokenVerifier(config, client=httpx.Client(transport=fake), clock=clock) as verifier:
+        assert verifier.config is config
+        first = verifier.verify(token)
+        assert verifier.verify(token) == first
+        assert (len(fake.requests), verifier.stats.cache_entries) == (1, 1)
+        verifier.clear_cache()
+        assert verifier.stats.cache_entries == 0
+        assert verifier.verify(token) == first
+    assert len(fake.requests) == 2

@@ -297,9 +297,11 @@ def test_slow_answers_time_out_and_are_retried(kind: str) -> None:
 
 
 def test_dripping_server_is_cut_at_the_deadline(kind: str) -> None:
-    # Each byte comes well within the read timeout; only the total deadline stops it.
+    # Each byte comes well within the read timeout; only the total deadline stops it. The
+    # deadline leaves the server's threads time to read the request on a loaded machine
+    # (at 0.5 s, xdist workers beside it, the client once gave up before they had run).
     with ScriptedServer(default=drip(10_000, 0.05)) as server:
-        result = _run(kind, server, read_timeout=1.0, deadline=0.5, max_retries=3)
+        result = _run(kind, server, read_timeout=5.0, deadline=2.0, max_retries=3)
     assert isinstance(result, STSUnavailableError)
     assert result.reason == "sts-deadline"
     assert len(server.received) == 1  # the deadline is final: no retry
@@ -307,9 +309,10 @@ def test_dripping_server_is_cut_at_the_deadline(kind: str) -> None:
 
 
 def test_deadline_spans_retries(kind: str) -> None:
-    # Every answer is a 503 after 0.3 s: without the deadline there would be 6 attempts.
-    with ScriptedServer(default=delayed(0.3, reply(503))) as server:
-        result = _run(kind, server, read_timeout=2.0, deadline=0.5, max_retries=5)
+    # Every answer is a 503 after 1.2 s: without the deadline there would be 6 attempts.
+    # (Seconds, not tenths: the server's threads must get to run on a loaded machine.)
+    with ScriptedServer(default=delayed(1.2, reply(503))) as server:
+        result = _run(kind, server, read_timeout=5.0, deadline=2.0, max_retries=5)
     assert isinstance(result, STSUnavailableError)
     assert result.reason == "sts-deadline"
     assert 1 <= len(server.received) <= 2
@@ -442,8 +445,9 @@ def drip_headers(interval: float) -> Behaviour:
 def test_async_deadline_also_covers_dripped_headers(backend: str) -> None:
     # The async shell bounds the whole exchange; the sync shell can only bound
     # the body this way (see docs/verifying.md, "Timeouts, retries and the deadline").
+    # As in test_dripping_server_is_cut_at_the_deadline: a deadline the server can meet.
     with ScriptedServer(default=drip_headers(0.05)) as server:
-        result = _run(backend, server, read_timeout=1.0, deadline=0.5, max_retries=3)
+        result = _run(backend, server, read_timeout=5.0, deadline=2.0, max_retries=3)
     assert isinstance(result, STSUnavailableError)
     assert result.reason == "sts-deadline"
     assert len(server.received) == 1

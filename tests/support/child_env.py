@@ -12,12 +12,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-__all__ = ["child_env", "clock_variables"]
+__all__ = ["child_env", "clock_variables", "coverage_variables"]
 
 #: The dynamic loader's preload variables (libfaketime is injected with them).
 _PRELOAD_NAMES = ("LD_PRELOAD", "DYLD_INSERT_LIBRARIES", "DYLD_FORCE_FLAT_NAMESPACE")
 #: libfaketime reads ``FAKETIME`` and its ``FAKETIME_*`` options.
 _FAKETIME_PREFIX = "FAKETIME"
+#: coverage.py's ``patch = subprocess`` starts measuring a child Python from these.
+_COVERAGE_PREFIX = "COVERAGE_"
 
 
 def clock_variables() -> dict[str, str]:
@@ -29,6 +31,15 @@ def clock_variables() -> dict[str, str]:
     }
 
 
-def child_env(env: Mapping[str, str]) -> dict[str, str]:
-    """``env`` plus :func:`clock_variables`, so the child reads the same clock as the test."""
-    return {**env, **clock_variables()}
+def coverage_variables() -> dict[str, str]:
+    """The variables of this process that make coverage.py measure a child Python too."""
+    return {name: value for name, value in os.environ.items() if name.startswith(_COVERAGE_PREFIX)}
+
+
+def child_env(env: Mapping[str, str], *, measured: bool = True) -> dict[str, str]:
+    """``env`` plus the clock variables, and the coverage ones unless ``measured`` is false.
+
+    ``measured=False`` is for a child whose loaded modules are what the test checks:
+    coverage.py, started in it, imports ``typing``, ``datetime`` and more of its own.
+    """
+    return {**env, **clock_variables(), **(coverage_variables() if measured else {})}

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from tests.support.child_env import child_env, clock_variables
+from tests.support.child_env import child_env, clock_variables, coverage_variables
 
 TESTS = pathlib.Path(__file__).parents[1]
 _SPAWNERS = {"run", "Popen", "check_output", "check_call", "call", "create_subprocess_exec"}
@@ -30,15 +30,19 @@ def test_clock_variables_are_carried_and_nothing_else(monkeypatch: pytest.Monkey
         "FAKETIME": "+365d",
         "FAKETIME_DONT_FAKE_MONOTONIC": "1",
     }
-    for name, value in {**clock, "UNRELATED_SETTING": "x"}.items():
+    measured = {"COVERAGE_PROCESS_CONFIG": "/tmp/cov.toml"}
+    for name, value in {**clock, **measured, "UNRELATED_SETTING": "x"}.items():
         monkeypatch.setenv(name, value)
     env = child_env({"HOME": "/h", "PATH": "/bin"})
-    # libfaketime may add FAKETIME_* variables of its own (FAKETIME_SHARED): they go too.
-    assert set(env) - {"HOME", "PATH", *clock} == set(clock_variables()) - set(clock)
-    assert {name: env[name] for name in ("HOME", "PATH", *clock)} == {
+    # libfaketime may add FAKETIME_* variables of its own (FAKETIME_SHARED), and the
+    # coverage run its COVERAGE_* ones: they go too.
+    carried = {"HOME", "PATH", *clock, *measured}
+    assert set(env) - carried == (set(clock_variables()) | set(coverage_variables())) - carried
+    assert {name: env[name] for name in carried} == {
         "HOME": "/h",
         "PATH": "/bin",
         **clock,
+        **measured,
     }
     assert "UNRELATED_SETTING" not in env
 
