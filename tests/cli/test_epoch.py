@@ -27,7 +27,11 @@ from k8s_aws_auth.cli._epoch import format_expiration, parse_expiration
     ],
 )
 def test_parses_like_datetime(text: str) -> None:
-    expected = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    # strptime's %z reads +0000 and +00:00 alike on every Python (fromisoformat
+    # learnt the colon-less offset only in 3.11); fractions are cut by both sides.
+    whole = text.replace("Z", "+00:00")
+    stamp, offset = whole[:19], whole[-6:] if whole[-3] == ":" else whole[-5:]
+    expected = datetime.strptime(stamp + offset, "%Y-%m-%dT%H:%M:%S%z")
     assert parse_expiration(text) == int(expected.timestamp())
 
 

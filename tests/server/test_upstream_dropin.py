@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import pathlib
 import shutil
 import subprocess
@@ -67,7 +68,16 @@ mount --bind "$1" /etc/aws-iam-authenticator
 mount --bind "$2" /var/aws-iam-authenticator
 mount -o remount,ro,bind /var/aws-iam-authenticator
 mount --bind "$3" /etc/kubernetes/aws-iam-authenticator
-shift 3
+if [ -n "$4" ]; then
+    # The interpreter lives below a directory nobody may not enter ($4, e.g. a 0700
+    # /root holding pyenv): in this namespace only, a 0755 tmpfs covers $4 and the
+    # interpreter's tree ($5, bind-moved away first) is put back at its own path.
+    mount --bind "$5" "$6"
+    mount -t tmpfs -o mode=0755 tmpfs "$4"
+    mkdir -p "$5"
+    mount --move "$6" "$5"
+fi
+shift 6
 exec setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
 """
 
@@ -178,6 +188,22 @@ class Deployment:
             os.chown(path, NOBODY, NOBODY)
         self.state.chmod(0o555)
 
+    def interpreter_mounts(self) -> tuple[str, str, str]:
+        """``(blocked, tree, scratch)`` when nobody cannot reach the interpreter, else blanks.
+
+        ``blocked`` is the first ancestor of the interpreter's real prefix that others
+        may not enter; ``tree`` its child on the way there (made reachable in the
+        namespace); ``scratch`` an empty mount point to park ``tree`` on meanwhile.
+        """
+        prefix = pathlib.Path(os.path.realpath(sys.base_prefix))
+        for ancestor in reversed(prefix.parents):
+            if not ancestor.stat().st_mode & stat.S_IXOTH:
+                tree = ancestor / prefix.relative_to(ancestor).parts[0]
+                scratch = self.root / "interpreter-view"
+                scratch.mkdir(exist_ok=True)
+                return str(ancestor), str(tree), str(scratch)
+        return "", "", ""
+
     def start(self, args: list[str]) -> ServerProcess:
         """Run ``python -m k8s_aws_auth ARGS`` as nobody with the three mounts."""
         command = [
@@ -190,6 +216,7 @@ class Deployment:
             str(self.config),
             str(self.state),
             str(self.output),
+            *self.interpreter_mounts(),
             sys.executable,
             "-m",
             "k8s_aws_auth",

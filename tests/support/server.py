@@ -112,7 +112,8 @@ class ServerProcess:
                     self.port = int(record["port"])
                     return self.port
             if self.process.poll() is not None:
-                raise AssertionError(f"serve exited early:\n{self.log_text()}")
+                code = self.process.returncode
+                raise AssertionError(f"serve exited early (exit {code}):\n{self.log_text()}")
             time.sleep(0.05)
         raise AssertionError(f"serve did not start:\n{self.log_text()}")
 

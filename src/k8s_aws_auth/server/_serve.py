@@ -599,19 +599,34 @@ def _bind_health_port(config: ServerConfig) -> socket.socket | None:
     if config.health_port == 0:
         return None
     try:
-        return _bind(config.health_address, config.health_port)
+        sock = _bind(config.health_address, config.health_port)
     except OSError as exc:
-        _log.error(
-            "the health port could not be bound",
-            extra={
-                "fields": {
-                    "address": config.health_address,
-                    "port": config.health_port,
-                    "error": exc.strerror,
-                }
-            },
-        )
+        _health_port_unavailable(config, exc)
         return None
+    try:
+        # Listen now: with SO_REUSEADDR a second server binds a port another one
+        # has bound too, and only listen() finds the clash; the listener's own
+        # listen() later just sets the backlog.
+        sock.listen()
+    except OSError as exc:
+        sock.close()
+        _health_port_unavailable(config, exc)
+        return None
+    return sock
+
+
+def _health_port_unavailable(config: ServerConfig, exc: OSError) -> None:
+    """Log that the health port cannot be used (the webhook serves anyway)."""
+    _log.error(
+        "the health port could not be bound",
+        extra={
+            "fields": {
+                "address": config.health_address,
+                "port": config.health_port,
+                "error": exc.strerror,
+            }
+        },
+    )
 
 
 async def _write_snapshots(metrics: ServerMetrics, directory: Path) -> None:
