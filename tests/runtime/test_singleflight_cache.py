@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from functools import partial
@@ -437,3 +438,38 @@ def test_identity_cache_window_and_bound() -> None:
     empty = IdentityCache(0)
     empty.put(b"a", window)
     assert len(empty) == 0
+
+
+def _identity_from_its_own_strings(access_key_id: str = "AKIABOBEXAMPLE000001") -> Identity:
+    # Each STS answer is parsed into strings of its own: build them afresh.
+    def fresh(text: str) -> str:
+        return "".join(list(text))
+
+    return Identity(
+        arn=fresh(ARN),
+        canonical_arn=fresh(ARN),
+        account_id=fresh("210987654321"),
+        user_id=fresh("AIDABOBEXAMPLE000001"),
+        session_name="",
+        access_key_id=fresh(access_key_id),
+        sts_endpoint="sts.amazonaws.com",
+    )
+
+
+def test_identity_cache_stores_equal_identities_once() -> None:
+    cache = IdentityCache(10)
+    end = START + timedelta(minutes=1)
+    first, second = _identity_from_its_own_strings(), _identity_from_its_own_strings()
+    other = _identity_from_its_own_strings("AKIABOBEXAMPLE000002")
+    assert first == second
+    assert first.arn is not second.arn
+    cache.put(b"k1", CacheEntry(identity=first, not_before=START, fresh_until=end))
+    cache.put(b"k2", CacheEntry(identity=second, not_before=START, fresh_until=end))
+    cache.put(b"k3", CacheEntry(identity=other, not_before=START, fresh_until=end))
+    assert cache.get(b"k2", START) is cache.get(b"k1", START)
+    assert cache.get(b"k3", START) == other != first
+    # The sharing holds nothing alive by itself: gone with the last entry.
+    alive = weakref.ref(cache.get(b"k1", START))
+    del first, second
+    cache.clear()
+    assert alive() is None

@@ -7,6 +7,11 @@ repeats the not-yet-valid check should the clock step back. Errors are never
 stored: a denial is cheap to recompute locally or comes from STS, and an
 ``STSError`` is an outage that must not outlive itself.
 
+Equal identities are stored once: the tokens of one principal (a new one per
+``kubectl`` run, say) confirm equal identities, each parsed from its own STS
+answer into strings of its own, and their ARNs, user id and access key id are
+most of an entry's memory (about 400 of its 700 bytes).
+
 Thread-safe (one short lock, never held across I/O), so the async shell can use
 it too.
 """
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import weakref
 from collections import OrderedDict
 from datetime import datetime
 
@@ -46,6 +52,10 @@ class IdentityCache:
     def __init__(self, max_entries: int) -> None:
         self._max_entries = max_entries
         self._entries: OrderedDict[bytes, CacheEntry] = OrderedDict()
+        # One stored identity per hash, alive while an entry holds it: weak, so
+        # it needs no bookkeeping on eviction; a colliding unequal identity just
+        # takes the slot (and is stored as it came).
+        self._identities: weakref.WeakValueDictionary[int, Identity] = weakref.WeakValueDictionary()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -72,10 +82,23 @@ class IdentityCache:
         if self._max_entries <= 0 or entry.fresh_until <= entry.not_before:
             return
         with self._lock:
+            entry = self._shared(entry)
             self._entries[key] = entry
             self._entries.move_to_end(key)
             while len(self._entries) > self._max_entries:
                 self._entries.popitem(last=False)
+
+    def _shared(self, entry: CacheEntry) -> CacheEntry:
+        """``entry``, holding the stored identity equal to its own if there is one."""
+        identity = entry.identity
+        slot = hash(identity)
+        stored = self._identities.get(slot)
+        if stored is None or stored != identity:
+            self._identities[slot] = identity
+            return entry
+        return CacheEntry(
+            identity=stored, not_before=entry.not_before, fresh_until=entry.fresh_until
+        )
 
     def clear(self) -> None:
         """Drop every entry."""
