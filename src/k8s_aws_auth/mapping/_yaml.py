@@ -15,6 +15,19 @@ __all__ = ["load_document", "load_yaml"]
 _INSTALL_HINT = "reading mapping files needs PyYAML: pip install 'k8s-aws-auth[server]'"
 
 
+#: Scalar tags the fast path builds itself (``str``) or hands to the constructor's own function.
+_PLAIN_SCALAR_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "timestamp")
+)
+_STR_TAG = "tag:yaml.org,2002:str"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_MAP_TAG = "tag:yaml.org,2002:map"
+
+
+class _NotPlain(Exception):
+    """The fast path met something only PyYAML's own construction gets exactly right."""
+
+
 @cache
 def _loader_class() -> type[Any]:
     try:
@@ -22,9 +35,50 @@ def _loader_class() -> type[Any]:
     except ImportError:  # pragma: no cover - exercised only without the server extra
         raise ConfigurationError(_INSTALL_HINT) from None
     base: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
     class _StrictSafeLoader(base):  # type: ignore[misc]
-        """The safe loader, refusing duplicate mapping keys (PyYAML keeps the last silently)."""
+        """The safe loader, refusing duplicate mapping keys (PyYAML keeps the last silently).
+
+        A document of plain lists, mappings and scalars (what aws-auth holds)
+        is built by one walk over the node tree instead of PyYAML's
+        generator-driven construction (most of the load time of a large
+        ConfigMap). Anything else (aliases, merge keys, explicit tags, a
+        duplicate key, a scalar that fails to construct) is handed to PyYAML's
+        construction, from the start, so results and errors are exactly PyYAML's.
+        """
+
+        def construct_document(self, node: Any) -> Any:
+            try:
+                return self._plain(node, set())
+            except Exception:  # _NotPlain, RecursionError, a scalar that fails to construct
+                return super().construct_document(node)
+
+        def _plain(self, node: Any, seen_nodes: set[int]) -> Any:
+            # A node met twice is an alias (shared, possibly recursive): PyYAML's job.
+            if id(node) in seen_nodes:
+                raise _NotPlain
+            seen_nodes.add(id(node))
+            kind = type(node)
+            tag = node.tag
+            if kind is ScalarNode:
+                if tag == _STR_TAG:
+                    return node.value
+                if tag in _PLAIN_SCALAR_TAGS:
+                    return self.yaml_constructors[tag](self, node)
+            elif kind is SequenceNode and tag == _SEQ_TAG:
+                return [self._plain(child, seen_nodes) for child in node.value]
+            elif kind is MappingNode and tag == _MAP_TAG:
+                mapping: dict[Any, Any] = {}
+                for key_node, value_node in node.value:
+                    if type(key_node) is not ScalarNode or key_node.tag not in _PLAIN_SCALAR_TAGS:
+                        raise _NotPlain  # merge keys, "=" keys, collections as keys
+                    key = self._plain(key_node, seen_nodes)
+                    if key in mapping:
+                        raise _NotPlain  # a duplicate: PyYAML's construction reports it
+                    mapping[key] = self._plain(value_node, seen_nodes)
+                return mapping
+            raise _NotPlain
 
         def construct_mapping(self, node: Any, deep: bool = False) -> Any:
             seen: set[Any] = set()
