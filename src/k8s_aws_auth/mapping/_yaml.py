@@ -57,30 +57,46 @@ def _loader_class() -> type[Any]:
             except Exception:  # _NotPlain, RecursionError, a scalar that fails to construct
                 return super().construct_document(node)
 
-        def _plain(self, node: Any, seen_nodes: set[int]) -> Any:
-            # A node met twice is an alias (shared, possibly recursive): PyYAML's job.
-            if id(node) in seen_nodes:
-                raise _NotPlain
-            seen_nodes.add(id(node))
+        def _plain(self, node: Any, containers: set[int]) -> Any:
             kind = type(node)
-            tag = node.tag
             if kind is ScalarNode:
-                if tag == _STR_TAG:
-                    return node.value
-                if tag in _PLAIN_SCALAR_TAGS:
-                    return self.yaml_constructors[tag](self, node)
-            elif kind is SequenceNode and tag == _SEQ_TAG:
-                return [self._plain(child, seen_nodes) for child in node.value]
-            elif kind is MappingNode and tag == _MAP_TAG:
+                # An aliased scalar is an equal immutable value however often it is built.
+                return node.value if node.tag == _STR_TAG else self._plain_scalar(node)
+            # A collection met twice is an alias (shared, maybe recursive): PyYAML's job.
+            if id(node) in containers:
+                raise _NotPlain
+            containers.add(id(node))
+            tag = node.tag
+            if kind is SequenceNode and tag == _SEQ_TAG:
+                return [
+                    child.value
+                    if type(child) is ScalarNode and child.tag == _STR_TAG
+                    else self._plain(child, containers)
+                    for child in node.value
+                ]
+            if kind is MappingNode and tag == _MAP_TAG:
                 mapping: dict[Any, Any] = {}
                 for key_node, value_node in node.value:
-                    if type(key_node) is not ScalarNode or key_node.tag not in _PLAIN_SCALAR_TAGS:
-                        raise _NotPlain  # merge keys, "=" keys, collections as keys
-                    key = self._plain(key_node, seen_nodes)
+                    if type(key_node) is not ScalarNode:
+                        raise _NotPlain  # a collection as a key
+                    key = (
+                        key_node.value
+                        if key_node.tag == _STR_TAG
+                        else self._plain_scalar(key_node)  # merge and "=" keys: not plain
+                    )
                     if key in mapping:
                         raise _NotPlain  # a duplicate: PyYAML's construction reports it
-                    mapping[key] = self._plain(value_node, seen_nodes)
+                    mapping[key] = (
+                        value_node.value
+                        if type(value_node) is ScalarNode and value_node.tag == _STR_TAG
+                        else self._plain(value_node, containers)
+                    )
                 return mapping
+            raise _NotPlain
+
+        def _plain_scalar(self, node: Any) -> Any:
+            if node.tag in _PLAIN_SCALAR_TAGS:
+                return self.yaml_constructors[node.tag](self, node)
             raise _NotPlain
 
         def construct_mapping(self, node: Any, deep: bool = False) -> Any:
