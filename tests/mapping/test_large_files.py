@@ -116,6 +116,17 @@ def test_what_pyyaml_refuses_is_refused_with_its_message(text: str, message: str
         load_yaml(text, "f.yaml")
 
 
+def test_a_refused_document_carries_only_pyyamls_error() -> None:
+    with pytest.raises(MappingFileError) as caught:
+        load_yaml("a: 1\nb: 2\na: 3\n", "f.yaml")
+    chain = []
+    error: BaseException | None = caught.value
+    while error is not None:
+        chain.append(type(error))
+        error = error.__cause__ or error.__context__
+    assert chain == [MappingFileError, yaml.constructor.ConstructorError]
+
+
 scalars = st.one_of(
     st.none(),
     st.booleans(),

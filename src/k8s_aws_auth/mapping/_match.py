@@ -277,7 +277,7 @@ class CompiledMappings:
 
 
 class _TemplateChecks:
-    """[`check_template()`][k8s_aws_auth.mapping._templates.check_template] once per distinct template.
+    """`check_template()` once per distinct template.
 
     Big files repeat the same groups (``system:masters``, ``devs``) thousands of
     times; the check is pure, so its outcome (placeholders or error message) is

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import cache
 from typing import Any
 
@@ -52,10 +52,11 @@ def _loader_class() -> type[Any]:
         """
 
         def construct_document(self, node: Any) -> Any:
-            try:
+            # _NotPlain, RecursionError, a scalar that fails to construct: PyYAML's way, outside
+            # the handler, so its own error does not carry the fast path's as context.
+            with suppress(Exception):
                 return self._plain(node, set())
-            except Exception:  # _NotPlain, RecursionError, a scalar that fails to construct
-                return super().construct_document(node)
+            return super().construct_document(node)
 
         def _plain(self, node: Any, containers: set[int]) -> Any:
             kind = type(node)
