@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import math
 from typing import Any
 
@@ -150,23 +148,6 @@ documents = st.recursive(
 def test_any_dumped_document_loads_like_pyyaml(document: Any, flow: bool) -> None:
     text = yaml.safe_dump(document, default_flow_style=flow, allow_unicode=True)
     assert same(load_yaml(text, "f.yaml"), pyyaml(text))
-
-
-@pytest.mark.parametrize("text", ["a: [1, 2]\n", "a: 1\na: 2\n", "a: [\n"])
-def test_the_garbage_collector_is_running_again_after_a_load(text: str) -> None:
-    assert gc.isenabled()
-    with contextlib.suppress(MappingFileError):
-        load_yaml(text, "f.yaml")
-    assert gc.isenabled()
-
-
-def test_a_garbage_collector_disabled_by_the_application_stays_disabled() -> None:
-    gc.disable()
-    try:
-        assert load_yaml("a: [1, 2]\n", "f.yaml") == {"a": [1, 2]}
-        assert not gc.isenabled()
-    finally:
-        gc.enable()
 
 
 class CountingAccountId(str):

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import gc
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from functools import cache
 from typing import Any
 
@@ -131,36 +129,13 @@ def load_yaml(text: str, source: str) -> Any:
     import yaml
 
     try:
-        with _collector_paused():
-            return yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise MappingFileError(
             source, [Problem("", f"YAML error: {_one_line(str(exc))}")]
         ) from None
     except RecursionError:
         raise MappingFileError(source, [Problem("", "YAML is nested too deeply")]) from None
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector for one load (restored after, error or not).
-
-    PyYAML builds a node and two marks for every scalar; a 5,000-entry aws-auth
-    makes some 100,000 tracked objects, all garbage once the data is built, and
-    the collections they trigger (full ones included, which walk the whole heap
-    of a server) were close to half the load time. The pause is as long as one
-    bounded load (the text is capped by the callers); reference counting still
-    frees everything that is not cyclic meanwhile. A collector someone else
-    disabled is left alone.
-    """
-    paused = gc.isenabled()
-    if paused:
-        gc.disable()
-    try:
-        yield
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _one_line(text: str) -> str:
