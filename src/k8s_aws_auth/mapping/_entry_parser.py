@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 from k8s_aws_auth._core.partitions import PARTITIONS
@@ -49,7 +50,7 @@ def entry_fields(
     if not isinstance(raw, dict):
         out.error(where, "entry must be a mapping")
         return None
-    by_key = {(name.lower() if case_insensitive else name): name for name in allowed}
+    by_key = _field_names(allowed, case_insensitive)
     fields: dict[str, Any] = {}
     ok = True
     for key, value in raw.items():
@@ -64,6 +65,12 @@ def entry_fields(
         else:
             fields[name] = value
     return fields if ok else None
+
+
+@cache
+def _field_names(allowed: tuple[str, ...], case_insensitive: bool) -> dict[str, str]:
+    # Built once per field list, not once per entry (callers only read it).
+    return {(name.lower() if case_insensitive else name): name for name in allowed}
 
 
 def _string(value: Any, what: str, where: str, out: Collector) -> str | None:

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from k8s_aws_auth._core.arn import parse_arn
+from k8s_aws_auth._core.arn import arn_parts
 from k8s_aws_auth._core.partitions import PARTITIONS
 
 from ._entries import AccountMapping, RoleMapping, SSORole, UserMapping
@@ -99,16 +99,15 @@ def compile_role(entry: RoleMapping) -> RoleTarget:
 def _compile_exact(arn: str) -> RoleTarget:
     try:
         # Upstream lower-cases mapping ARNs before parsing: ``ROLE/Admin`` works there too.
-        parsed = parse_arn(arn.lower())
+        # (arn_parts: parse_arn's checks without building a ParsedArn per entry.)
+        partition, _, account, kind, name, path, _, _ = arn_parts(arn.lower())
     except ValueError as exc:
         raise ValueError(f"rolearn {arn!r} is not a valid ARN: {exc}") from None
-    if parsed.principal_type not in ("role", "assumed-role"):
-        raise ValueError(
-            f"rolearn {arn!r} is not a role ARN (an IAM {parsed.principal_type}: use mapUsers)"
-        )
-    name = parsed.name.rsplit("/", 1)[-1]
-    how = "path-stripped" if parsed.path != "/" else "exact"
-    return RoleTarget(how=how, key=f"{parsed.partition}:{parsed.account_id}:{name}".lower())
+    if kind not in ("role", "assumed-role"):
+        raise ValueError(f"rolearn {arn!r} is not a role ARN (an IAM {kind}: use mapUsers)")
+    name = name.rsplit("/", 1)[-1]
+    how = "path-stripped" if path != "/" else "exact"
+    return RoleTarget(how=how, key=f"{partition}:{account}:{name}".lower())
 
 
 def _compile_pattern(arn: str) -> RoleTarget:
@@ -277,22 +276,43 @@ class CompiledMappings:
     accounts: frozenset[str]
 
 
-def _templates(
-    username: str, groups: Sequence[str], where: str, problems: list[Problem]
-) -> tuple[frozenset[str], tuple[frozenset[str], ...]]:
-    needed_user: frozenset[str] = frozenset()
-    try:
-        needed_user = check_template(username, "username")
-    except ValueError as exc:
-        problems.append(Problem(where, str(exc)))
-    needed_groups = []
-    for position, group in enumerate(groups):
-        try:
-            needed_groups.append(check_template(group, f"groups[{position}]"))
-        except ValueError as exc:
-            problems.append(Problem(where, str(exc)))
-            needed_groups.append(frozenset())
-    return needed_user, tuple(needed_groups)
+class _TemplateChecks:
+    """`check_template()` once per distinct template.
+
+    Big files repeat the same groups (``system:masters``, ``devs``) thousands of
+    times; the check is pure, so its outcome (placeholders or error message) is
+    remembered for the one mapping set being compiled.
+    """
+
+    def __init__(self) -> None:
+        self._outcomes: dict[tuple[str, str], frozenset[str] | str] = {}
+
+    def check(self, text: object, what: str, where: str, problems: list[Problem]) -> frozenset[str]:
+        """The placeholders of ``text``; a problem at ``where`` (and none) when it is invalid."""
+        key = (text, what) if type(text) is str else None
+        outcome = self._outcomes.get(key) if key is not None else None
+        if outcome is None:
+            try:
+                outcome = check_template(text, what)
+            except ValueError as exc:
+                outcome = str(exc)
+            if key is not None:
+                self._outcomes[key] = outcome
+        if isinstance(outcome, str):
+            problems.append(Problem(where, outcome))
+            return frozenset()
+        return outcome
+
+    def entry(
+        self, username: str, groups: Sequence[str], where: str, problems: list[Problem]
+    ) -> tuple[frozenset[str], tuple[frozenset[str], ...]]:
+        """The placeholders of an entry's username and of each of its groups."""
+        needed_user = self.check(username, "username", where, problems)
+        needed_groups = tuple(
+            self.check(group, f"groups[{position}]", where, problems)
+            for position, group in enumerate(groups)
+        )
+        return needed_user, needed_groups
 
 
 def compile_mappings(
@@ -310,6 +330,7 @@ def compile_mappings(
     problems: list[Problem] = []
     warnings: list[Problem] = []
     targets: list[RoleTarget] = []
+    templates = _TemplateChecks()
     role_templates = []
     for position, role in enumerate(roles):
         where = role.location or f"roles[{position}]"
@@ -320,7 +341,7 @@ def compile_mappings(
         except ValueError as exc:
             problems.append(Problem(where, str(exc)))
             targets.append(RoleTarget(how="invalid", key=f"\x00invalid{position}"))
-        role_templates.append(_templates(role.username, role.groups, where, problems))
+        role_templates.append(templates.entry(role.username, role.groups, where, problems))
     canonical_users: list[str] = []
     user_templates = []
     for position, user in enumerate(users):
@@ -332,12 +353,11 @@ def compile_mappings(
             problems.append(Problem(where, "userarn must be an ARN without wildcards"))
         else:
             try:
-                parsed = parse_arn(user.arn.lower())
+                _, _, _, kind, _, _, _, canonical = arn_parts(user.arn.lower())
             except ValueError as exc:
                 problems.append(Problem(where, f"userarn {user.arn!r} is not a valid ARN: {exc}"))
             else:
-                canonical = parsed.canonical_arn
-                if parsed.principal_type in ("role", "assumed-role"):
+                if kind in ("role", "assumed-role"):
                     warnings.append(
                         Problem(
                             where,
@@ -346,15 +366,17 @@ def compile_mappings(
                         )
                     )
         canonical_users.append(canonical)
-        user_templates.append(_templates(user.username, user.groups, where, problems))
+        user_templates.append(templates.entry(user.username, user.groups, where, problems))
     account_ids: list[str] = []
+    seen_accounts: set[str] = set()  # a set, not the list: a scan per entry is quadratic
     for position, account in enumerate(accounts):
         where = account.location or f"accounts[{position}]"
         if not isinstance(account.account_id, str) or not _ACCOUNT.fullmatch(account.account_id):
             problems.append(Problem(where, "account id must be 12 digits (quote it in YAML)"))
-        elif account.account_id in account_ids:
+        elif account.account_id in seen_accounts:
             warnings.append(Problem(where, f"duplicate account {account.account_id}"))
         account_ids.append(str(account.account_id))
+        seen_accounts.add(str(account.account_id))
     role_index = RoleIndex(roles, targets)
     user_index = UserIndex(users, canonical_users)
     for first, later in role_index.duplicates:

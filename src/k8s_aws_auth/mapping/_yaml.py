@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import suppress
 from functools import cache
 from typing import Any
 
@@ -15,6 +16,19 @@ __all__ = ["load_document", "load_yaml"]
 _INSTALL_HINT = "reading mapping files needs PyYAML: pip install 'k8s-aws-auth[server]'"
 
 
+#: Scalar tags the fast path builds itself (``str``) or hands to the constructor's own function.
+_PLAIN_SCALAR_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "timestamp")
+)
+_STR_TAG = "tag:yaml.org,2002:str"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_MAP_TAG = "tag:yaml.org,2002:map"
+
+
+class _NotPlain(Exception):
+    """The fast path met something only PyYAML's own construction gets exactly right."""
+
+
 @cache
 def _loader_class() -> type[Any]:
     try:
@@ -22,9 +36,67 @@ def _loader_class() -> type[Any]:
     except ImportError:  # pragma: no cover - exercised only without the server extra
         raise ConfigurationError(_INSTALL_HINT) from None
     base: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
     class _StrictSafeLoader(base):  # type: ignore[misc]
-        """The safe loader, refusing duplicate mapping keys (PyYAML keeps the last silently)."""
+        """The safe loader, refusing duplicate mapping keys (PyYAML keeps the last silently).
+
+        A document of plain lists, mappings and scalars (what aws-auth holds)
+        is built by one walk over the node tree instead of PyYAML's
+        generator-driven construction (most of the load time of a large
+        ConfigMap). Anything else (aliases, merge keys, explicit tags, a
+        duplicate key, a scalar that fails to construct) is handed to PyYAML's
+        construction, from the start, so results and errors are exactly PyYAML's.
+        """
+
+        def construct_document(self, node: Any) -> Any:
+            # _NotPlain, RecursionError, a scalar that fails to construct: PyYAML's way, outside
+            # the handler, so its own error does not carry the fast path's as context.
+            with suppress(Exception):
+                return self._plain(node, set())
+            return super().construct_document(node)
+
+        def _plain(self, node: Any, containers: set[int]) -> Any:
+            kind = type(node)
+            if kind is ScalarNode:
+                # An aliased scalar is an equal immutable value however often it is built.
+                return node.value if node.tag == _STR_TAG else self._plain_scalar(node)
+            # A collection met twice is an alias (shared, maybe recursive): PyYAML's job.
+            if id(node) in containers:
+                raise _NotPlain
+            containers.add(id(node))
+            tag = node.tag
+            if kind is SequenceNode and tag == _SEQ_TAG:
+                return [
+                    child.value
+                    if type(child) is ScalarNode and child.tag == _STR_TAG
+                    else self._plain(child, containers)
+                    for child in node.value
+                ]
+            if kind is MappingNode and tag == _MAP_TAG:
+                mapping: dict[Any, Any] = {}
+                for key_node, value_node in node.value:
+                    if type(key_node) is not ScalarNode:
+                        raise _NotPlain  # a collection as a key
+                    key = (
+                        key_node.value
+                        if key_node.tag == _STR_TAG
+                        else self._plain_scalar(key_node)  # merge and "=" keys: not plain
+                    )
+                    if key in mapping:
+                        raise _NotPlain  # a duplicate: PyYAML's construction reports it
+                    mapping[key] = (
+                        value_node.value
+                        if type(value_node) is ScalarNode and value_node.tag == _STR_TAG
+                        else self._plain(value_node, containers)
+                    )
+                return mapping
+            raise _NotPlain
+
+        def _plain_scalar(self, node: Any) -> Any:
+            if node.tag in _PLAIN_SCALAR_TAGS:
+                return self.yaml_constructors[node.tag](self, node)
+            raise _NotPlain
 
         def construct_mapping(self, node: Any, deep: bool = False) -> Any:
             seen: set[Any] = set()
