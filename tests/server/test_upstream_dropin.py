@@ -18,9 +18,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import stat
 import pathlib
 import shutil
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
