@@ -32,11 +32,9 @@ HERE = pathlib.Path(__file__).parent
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 #: The one ``tests`` run measured with coverage (branch coverage, children included).
 COVERAGE_PYTHON = "3.11"
-#: pytest-xdist: two workers per CPU, because most of the suite waits on the processes
-#: and loopback servers it starts (a run with one worker per CPU kept the CPUs about
-#: half idle); ``xdist_group`` marks keep a group on one worker. Arguments after
-#: ``--`` come later and win (``-- -n0`` runs in one process).
-PARALLEL = ("-n", str(2 * (os.cpu_count() or 1)), "--dist", "loadgroup")
+#: pytest-xdist: one worker per core; ``xdist_group`` marks keep a group on one worker.
+#: Arguments after ``--`` come later and win (``-- -n0`` runs in one process).
+PARALLEL = ("-n", "auto", "--dist", "loadgroup")
 #: Set by ``tests``: tests/package/test_installed_wheel.py then proves the wheel is tested.
 INSTALLED_WHEEL_VARIABLE = "K8S_AWS_AUTH_TEST_WHEEL"
 
