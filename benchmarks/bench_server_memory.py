@@ -147,12 +147,13 @@ def serving(
         fake_sts.wait(timeout=30)
 
 
-def main() -> str:
-    """Measure and return the Markdown section."""
+def main(settings: dict[str, Any] | None = None) -> str:
+    """Measure and return the Markdown section (``settings``: server config keys to add)."""
     from k8s_aws_auth.testing import FakeSTS
 
     bodies = _tokens(FakeSTS())
-    with serving([sys.executable, "-m", "k8s_aws_auth"], bodies[0]) as (server, url, ca):
+    command = [sys.executable, "-m", "k8s_aws_auth"]
+    with serving(command, bodies[0], settings) as (server, url, ca):
         time.sleep(1.0)
         idle = _rss_kib(server.pid)
         started = time.perf_counter()
@@ -186,5 +187,24 @@ def _report(idle: dict[str, int], loaded: dict[str, int], failures: int, seconds
     )
 
 
+def _settings(pairs: list[str]) -> dict[str, Any]:
+    """``--set key=value`` pairs as config keys (values read as YAML: ``loop=asyncio``)."""
+    settings: dict[str, Any] = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        settings[key] = yaml.safe_load(value)
+    return settings
+
+
 if __name__ == "__main__":
-    print(main())
+    import argparse
+
+    parser = argparse.ArgumentParser(description="resident memory of k8s-aws-auth serve")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a server config key to add (loop=asyncio, http=h11, cacheSize=0 ...)",
+    )
+    print(main(_settings(parser.parse_args().set)))
