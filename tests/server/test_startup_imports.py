@@ -77,16 +77,11 @@ def _loaded(modules: list[str], name: str) -> bool:
 def test_serve_without_live_backends_loads_no_kubernetes_client(tmp_path: pathlib.Path) -> None:
     modules = _modules_while_serving(tmp_path, {"mapUsers": []})
     assert [name for name in _LAZY + _NEVER if _loaded(modules, name)] == []
-
-
-def test_serve_leaves_the_installed_http2_stack_unloaded(tmp_path: pathlib.Path) -> None:
-    # Installed (lightkube requires httpx's http2 extra) and importable here, and
-    # httpcore, which imports it when it can, is loaded: its absence is the
-    # server's doing, not the environment's.
+    # The HTTP/2 stack is installed (lightkube requires httpx's http2 extra) and
+    # importable here, and httpcore, which imports it when it can, is loaded:
+    # its absence is the server's doing, not the environment's.
     assert all(importlib.util.find_spec(name) is not None for name in _NEVER)
-    modules = _modules_while_serving(tmp_path, {"mapUsers": []})
     assert _loaded(modules, "httpcore")
-    assert [name for name in _NEVER if _loaded(modules, name)] == []
 
 
 def test_serve_with_a_live_backend_loads_the_kubernetes_client(tmp_path: pathlib.Path) -> None:

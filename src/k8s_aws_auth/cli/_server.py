@@ -265,7 +265,9 @@ def _leave_http2_unloaded() -> None:
     `sys.modules` makes ``import h2`` fail, which httpcore takes as "not
     installed". Done here, in the command that owns its process, before
     anything imports httpcore; never in the library (an application importing
-    ``k8s_aws_auth.server`` may want HTTP/2 for its own clients).
+    ``k8s_aws_auth.server`` may want HTTP/2 for its own clients). The spawned
+    workers of ``--workers N`` import the server before this could run, and
+    still load it.
     """
     sys.modules.setdefault("h2", None)  # type: ignore[arg-type]
 
