@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import pathlib
@@ -21,7 +22,8 @@ _PROBE = textwrap.dedent(
 
     def dump(*_):
         with open(os.environ["MODULES_FILE"], "w") as file:
-            json.dump(sorted(sys.modules), file)
+            # A None entry is a module kept from loading, not a loaded one.
+            json.dump(sorted(name for name, module in sys.modules.items() if module is not None), file)
 
     signal.signal(signal.SIGUSR1, dump)
     sys.argv = ["k8s-aws-auth", *sys.argv[1:]]
@@ -35,6 +37,10 @@ _PROBE = textwrap.dedent(
 #: lookup (node mappings by DNS name) and, with the certificate pair in place,
 #: cryptography's X.509 and key code.
 _LAZY = ("lightkube", "k8s_aws_auth._kube", "k8s_aws_auth._ec2.lookup", "cryptography.x509")
+
+#: What no ``serve`` loads, whatever its configuration: HTTP/2 (nothing in the
+#: server speaks it; httpcore would import it just because it is installed).
+_NEVER = ("h2", "hpack", "hyperframe")
 
 
 def _modules_while_serving(
@@ -71,7 +77,12 @@ def _loaded(modules: list[str], name: str) -> bool:
 
 def test_serve_without_live_backends_loads_no_kubernetes_client(tmp_path: pathlib.Path) -> None:
     modules = _modules_while_serving(tmp_path, {"mapUsers": []})
-    assert [name for name in _LAZY if _loaded(modules, name)] == []
+    assert [name for name in _LAZY + _NEVER if _loaded(modules, name)] == []
+    # The HTTP/2 stack is installed (lightkube requires httpx's http2 extra) and
+    # importable here, and httpcore, which imports it when it can, is loaded:
+    # its absence is the server's doing, not the environment's.
+    assert all(importlib.util.find_spec(name) is not None for name in _NEVER)
+    assert _loaded(modules, "httpcore")
 
 
 def test_serve_with_a_live_backend_loads_the_kubernetes_client(tmp_path: pathlib.Path) -> None:
@@ -95,3 +106,4 @@ def test_serve_with_a_live_backend_loads_the_kubernetes_client(tmp_path: pathlib
     )
     assert _loaded(modules, "lightkube")
     assert _loaded(modules, "k8s_aws_auth._kube")
+    assert [name for name in _NEVER if _loaded(modules, name)] == []  # lightkube needs no h2

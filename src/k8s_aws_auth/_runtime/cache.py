@@ -10,7 +10,10 @@ stored: a denial is cheap to recompute locally or comes from STS, and an
 Equal identities are stored once: the tokens of one principal (a new one per
 ``kubectl`` run, say) confirm equal identities, each parsed from its own STS
 answer into strings of its own, and their ARNs, user id and access key id are
-most of an entry's memory (about 400 of its 700 bytes).
+most of an entry's memory (about 400 of its 700 bytes). The two instants are
+stored as whole microseconds since the epoch (32 bytes an int where an aware
+``datetime`` takes 48; exact over the whole calendar, so every comparison is
+the one the datetimes would give).
 
 Thread-safe (one short lock, never held across I/O), so the async shell can use
 it too.
@@ -22,13 +25,21 @@ import hashlib
 import threading
 import weakref
 from collections import OrderedDict
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 import attrs
 
 from k8s_aws_auth._core.models import Identity
 
 __all__ = ["CacheEntry", "IdentityCache", "cache_key"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _micros(moment: datetime) -> int:
+    """``moment`` (aware) as whole microseconds since the epoch: exact, as ``datetime`` is."""
+    return (moment - _EPOCH) // _MICROSECOND
 
 
 def cache_key(token: str, cluster_id: str, partition: str) -> bytes:
@@ -46,12 +57,22 @@ class CacheEntry:
     fresh_until: datetime
 
 
+# No weakref slot: 8 bytes an entry that nothing would use.
+@attrs.frozen(weakref_slot=False)
+class _Stored:
+    """What the cache keeps of a `CacheEntry`: its identity and window in microseconds."""
+
+    identity: Identity
+    not_before: int
+    fresh_until: int
+
+
 class IdentityCache:
     """At most ``max_entries`` identities; the least recently used one goes first."""
 
     def __init__(self, max_entries: int) -> None:
         self._max_entries = max_entries
-        self._entries: OrderedDict[bytes, CacheEntry] = OrderedDict()
+        self._entries: OrderedDict[bytes, _Stored] = OrderedDict()
         # One stored identity per hash, alive while an entry holds it: weak, so
         # it needs no bookkeeping on eviction; a colliding unequal identity just
         # takes the slot (and is stored as it came).
@@ -71,7 +92,7 @@ class IdentityCache:
             entry = self._entries.get(key)
             if entry is None:
                 return None
-            if not entry.not_before <= now < entry.fresh_until:
+            if not entry.not_before <= _micros(now) < entry.fresh_until:
                 del self._entries[key]
                 return None
             self._entries.move_to_end(key)
@@ -81,24 +102,21 @@ class IdentityCache:
         """Store ``entry`` (evicting the least recently used ones beyond the bound)."""
         if self._max_entries <= 0 or entry.fresh_until <= entry.not_before:
             return
+        not_before, fresh_until = _micros(entry.not_before), _micros(entry.fresh_until)
         with self._lock:
-            entry = self._shared(entry)
-            self._entries[key] = entry
+            self._entries[key] = _Stored(self._shared(entry.identity), not_before, fresh_until)
             self._entries.move_to_end(key)
             while len(self._entries) > self._max_entries:
                 self._entries.popitem(last=False)
 
-    def _shared(self, entry: CacheEntry) -> CacheEntry:
-        """``entry``, holding the stored identity equal to its own if there is one."""
-        identity = entry.identity
+    def _shared(self, identity: Identity) -> Identity:
+        """The stored identity equal to ``identity`` if there is one, else ``identity`` (now stored)."""
         slot = hash(identity)
         stored = self._identities.get(slot)
         if stored is None or stored != identity:
             self._identities[slot] = identity
-            return entry
-        return CacheEntry(
-            identity=stored, not_before=entry.not_before, fresh_until=entry.fresh_until
-        )
+            return identity
+        return stored
 
     def clear(self) -> None:
         """Drop every entry."""
