@@ -2,8 +2,10 @@
 
 ``nox -s check`` is the one-command gate of the README (lint, types, contract, tests,
 docs, on the Python that runs nox, from the source tree). CI (``.ci/run``) runs the
-pieces instead: ``lint``, ``typecheck``, ``docs``, ``build`` once, ``tests`` on every
-supported Python against the built wheel (coverage on 3.11), then ``timeshift``.
+pieces instead: ``lint``, ``typecheck``, ``docs``, ``tooling``, ``build`` once, then the
+whole suite once on every supported Python against the built wheel: ``tests`` on 3.11
+(with coverage) and 3.10, ``timeshift`` on 3.12 (the clock a year ahead) and 3.13 (a
+year back).
 """
 
 from __future__ import annotations
@@ -32,9 +34,20 @@ HERE = pathlib.Path(__file__).parent
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 #: The one ``tests`` run measured with coverage (branch coverage, children included).
 COVERAGE_PYTHON = "3.11"
-#: pytest-xdist: one worker per core; ``xdist_group`` marks keep a group on one worker.
-#: Arguments after ``--`` come later and win (``-- -n0`` runs in one process).
-PARALLEL = ("-n", "auto", "--dist", "loadgroup")
+#: pytest-xdist: two workers per core, because a third of the tests spend most of their
+#: time waiting on child processes, loopback servers and timeouts; ``xdist_group``
+#: marks keep a group on one worker. Arguments after ``--`` come later and win
+#: (``-- -n0`` runs in one process).
+PARALLEL = ("-n", str(2 * (os.cpu_count() or 1)), "--dist", "loadgroup")
+#: Tests of the project's own tooling (the docs hook, the import contract): the same on
+#: every Python, so ``tooling`` runs them once and the per-Python sessions leave them out.
+NOT_TOOLING = ("-m", "not tooling")
+#: The suite starts thousands of Pythons: each would compile every module it imports
+#: again under a caller's ``PYTHONDONTWRITEBYTECODE``, and pytest could not keep its
+#: rewritten test modules. Installs compile the virtualenv's modules once (uv does not by
+#: default; pip does), and the test runs may write the caches of the rest.
+INSTALL_ENV = {"UV_COMPILE_BYTECODE": "1"}
+RUN_ENV: dict[str, str | None] = {"PYTHONDONTWRITEBYTECODE": None}
 #: Set by ``tests``: tests/package/test_installed_wheel.py then proves the wheel is tested.
 INSTALLED_WHEEL_VARIABLE = "K8S_AWS_AUTH_TEST_WHEEL"
 
@@ -44,48 +57,61 @@ LIBFAKETIME_GLOBS = (
     "/usr/lib/faketime/libfaketime.so.1",
     "/usr/local/lib/faketime/libfaketime.so.1",
 )
-#: ``timeshift``'s clock offsets (libfaketime's relative syntax), in seconds.
-TIME_SHIFTS = {"+365d": 365 * 86400, "-365d": -365 * 86400}
+#: ``timeshift``: the Python each moved clock runs on, and the move (libfaketime's
+#: relative syntax, and in seconds). Each is that Python's whole run against the wheel.
+TIME_SHIFTS = {"3.12": ("+365d", 365 * 86400), "3.13": ("-365d", -365 * 86400)}
 
 
 @nox.session
 def check(session: nox.Session) -> None:
     """Lint, type-check, check the import contract, run the tests, build the docs (what CI runs)."""
-    session.install("-e", TEST_DEPS)
+    session.install("-e", TEST_DEPS, env=INSTALL_ENV)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
     session.run("lint-imports")
-    session.run("pytest", *PARALLEL, *session.posargs)
+    session.run("pytest", *PARALLEL, *session.posargs, env=RUN_ENV)
     # Not --quiet: it drops warnings before --strict can count them.
     session.run("mkdocs", "build", "--strict", "--site-dir", session.create_tmp())
 
 
-@nox.session
+@nox.session(python=list(TIME_SHIFTS))
 def timeshift(session: nox.Session) -> None:
-    """The test suite with the clock moved a year ahead, then a year back (libfaketime).
+    """The whole suite against the built wheel with the clock moved (libfaketime).
 
-    Proves that no test compares a literal date with the real clock. Every process
-    started from this virtualenv sees the moved wall clock; monotonic clocks (timeouts)
-    stay real. Tests marked ``kubectl`` are left out: the real kubectl is a Go binary,
-    which libfaketime cannot move. Arguments after ``--`` go to pytest.
+    A year ahead on 3.12, a year back on 3.13 (``nox -s timeshift`` runs both): proves
+    that no test compares a literal date with the real clock. Every process started
+    from this virtualenv sees the moved wall clock; monotonic clocks (timeouts) stay
+    real. Tests marked ``kubectl`` then run with the real clock: the real kubectl is a
+    Go binary, which libfaketime cannot move. So each session is also that Python's
+    whole suite, and CI runs no ``tests`` session for 3.12 and 3.13. Arguments after
+    ``--`` go to pytest.
     """
     library = _libfaketime(session)
-    session.install("-e", TEST_DEPS)
+    wheel_env = _install_wheel(session)
     _install_sleep_fix(session)
-    for shift, seconds in TIME_SHIFTS.items():
-        env = {
-            "LD_PRELOAD": library,
-            "FAKETIME": shift,
-            # A faked monotonic clock hangs every thread wait with a timeout (see
-            # tests/support/faketime_sleep.py); durations and deadlines need the real one.
-            # FAKETIME_NO_CACHE stays unset: a fixed offset re-read every 10 s is the
-            # same offset, and re-reading it on every call only slows the suite.
-            "FAKETIME_DONT_FAKE_MONOTONIC": "1",
-        }
-        with _removing_faketime_leftovers():
-            _require_shift(session, env, seconds)
-            session.run("pytest", *PARALLEL, "-m", "not kubectl", *session.posargs, env=env)
+    shift, seconds = TIME_SHIFTS[str(session.python)]
+    env = {
+        **wheel_env,
+        "LD_PRELOAD": library,
+        "FAKETIME": shift,
+        # A faked monotonic clock hangs every thread wait with a timeout (see
+        # tests/support/faketime_sleep.py); durations and deadlines need the real one.
+        # FAKETIME_NO_CACHE stays unset: a fixed offset re-read every 10 s is the
+        # same offset, and re-reading it on every call only slows the suite.
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+    }
+    with _removing_faketime_leftovers():
+        _require_shift(session, env, seconds)
+        session.run(
+            "pytest", *PARALLEL, "-m", "not kubectl and not tooling", *session.posargs, env=env
+        )
+    # A dozen tests, in one process: xdist workers would each spend longer collecting
+    # the suite than running them. Exit 5: the arguments after -- chose no kubectl test.
+    session.run(
+        "pytest", "-n", "0", "-m", "kubectl and not tooling", *session.posargs,
+        env=wheel_env, success_codes=[0, 5],
+    )  # fmt: skip
 
 
 def _libfaketime(session: nox.Session) -> str:
@@ -130,7 +156,7 @@ def _removing_faketime_leftovers() -> Iterator[None]:
                 path.unlink(missing_ok=True)
 
 
-def _require_shift(session: nox.Session, env: dict[str, str], seconds: int) -> None:
+def _require_shift(session: nox.Session, env: dict[str, str | None], seconds: int) -> None:
     """Fail unless a child Python really sees the moved clock (the run is never vacuous)."""
     probe = "import time; time.sleep(0.01); print(time.time())"
     output = session.run("python", "-c", probe, env=env, silent=True)
@@ -154,13 +180,9 @@ def tests(session: nox.Session) -> None:
     module or data file missing from the wheel fails here. Arguments after ``--`` go to
     pytest (``nox -s tests-3.13 -- tests/server -q``).
     """
-    wheel = _wheel(session)
-    session.install(f"{wheel}[test]")
-    # Same version, new build: pip and uv would keep the copy from the last run.
-    session.install("--force-reinstall", "--no-deps", str(wheel))
-    env = {INSTALLED_WHEEL_VARIABLE: str(wheel)}
+    env = _install_wheel(session)
     if session.python != COVERAGE_PYTHON:
-        session.run("pytest", *PARALLEL, *session.posargs, env=env)
+        session.run("pytest", *PARALLEL, *NOT_TOOLING, *session.posargs, env=env)
         return
     data = session.create_tmp()
     for stale in pathlib.Path(data).glob(".coverage*"):
@@ -169,9 +191,27 @@ def tests(session: nox.Session) -> None:
     env["COVERAGE_FILE"] = os.path.join(data, ".coverage")
     # patch = subprocess (pyproject.toml) measures the xdist workers and every Python
     # the tests start (the CLI, the server), each into its own data file.
-    session.run("coverage", "run", "-m", "pytest", *PARALLEL, *session.posargs, env=env)
+    session.run(
+        "coverage", "run", "-m", "pytest", *PARALLEL, *NOT_TOOLING, *session.posargs, env=env
+    )
     session.run("coverage", "combine", "--quiet", env=env)
     session.run("coverage", "report", env=env)
+
+
+def _install_wheel(session: nox.Session) -> dict[str, str | None]:
+    """Install the built wheel with the test extra; the environment its test runs need."""
+    wheel = _wheel(session)
+    session.install(f"{wheel}[test]", env=INSTALL_ENV)
+    # Same version, new build: pip and uv would keep the copy from the last run.
+    session.install("--force-reinstall", "--no-deps", str(wheel), env=INSTALL_ENV)
+    return {**RUN_ENV, INSTALLED_WHEEL_VARIABLE: str(wheel)}
+
+
+@nox.session
+def tooling(session: nox.Session) -> None:
+    """The tests of the project's own tooling (marked ``tooling``): the docs hook, the import contract."""
+    session.install("-e", TEST_DEPS, env=INSTALL_ENV)
+    session.run("pytest", *PARALLEL, "-m", "tooling", *session.posargs, env=RUN_ENV)
 
 
 _built: dict[str, pathlib.Path] = {}

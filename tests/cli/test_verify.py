@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import pathlib
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -15,6 +14,7 @@ import pytest
 from k8s_aws_auth import Credentials, presign_token
 from k8s_aws_auth.testing import FakeSTS
 from tests.support.child_env import child_env
+from tests.support.credentials import unused_port
 
 USER_ARN = "arn:aws:iam::111122223333:user/alice"
 
@@ -99,9 +99,7 @@ def test_malformed_token_is_denied_without_echoing_it() -> None:
 
 def test_unreachable_sts_is_undecided_with_exit_2(served: tuple[str, Credentials]) -> None:
     _, alice = served
-    with socket.socket() as sock:  # a port nobody listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = unused_port()
     result = _verify(
         ["-i", "c", "-t", _token(alice), "--sts-endpoint-url", f"http://127.0.0.1:{port}"]
     )

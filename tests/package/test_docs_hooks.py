@@ -14,6 +14,8 @@ import pytest
 from tests.support.dev_tools import needs_the_3_11_toolchain
 from tests.support.tree import ROOT, copy_project
 
+# The project's tooling, not the package: `nox -s tooling` runs it once, not on every Python.
+pytestmark = pytest.mark.tooling
 MKDOCS = pathlib.Path(sys.executable).with_name("mkdocs")
 
 

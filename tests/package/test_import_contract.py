@@ -17,7 +17,8 @@ import pytest
 from tests.support.dev_tools import needs_the_3_11_toolchain
 from tests.support.tree import copy_project
 
-pytestmark = needs_the_3_11_toolchain
+# The project's tooling, not the package: `nox -s tooling` runs it once, not on every Python.
+pytestmark = [needs_the_3_11_toolchain, pytest.mark.tooling]
 
 LINT_IMPORTS = pathlib.Path(sys.executable).with_name("lint-imports")
 

@@ -89,6 +89,14 @@ def test_the_classifiers_name_exactly_the_pythons_ci_tests() -> None:
     assert metadata["Requires-Python"] == f">={classified[0]}"
 
 
+def test_ci_runs_the_whole_suite_once_on_every_claimed_python() -> None:
+    # `tests-X` or `timeshift-X` (the whole suite on X with the clock moved), never both.
+    run = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    sessions = re.findall(r"\b(tests|timeshift)-(3\.\d+)\b", run)
+    assert sorted(version for _, version in sessions) == sorted(_claimed_pythons())
+    assert {kind for kind, _ in sessions} == {"tests", "timeshift"}
+
+
 def test_this_python_is_one_the_package_claims() -> None:
     assert f"{sys.version_info.major}.{sys.version_info.minor}" in _claimed_pythons()
 

@@ -62,9 +62,9 @@ from tests.support.leak_harness import (
     echoing,
     every_record,
 )
+from tests.support.ports import free_port
 from tests.support.server import (
     ServerProcess,
-    free_port,
     review,
     run_cli,
     webhook_client,

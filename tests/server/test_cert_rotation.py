@@ -28,7 +28,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from k8s_aws_auth.testing import FakeSTS
-from tests.support.server import CLUSTER_ID, ServerProcess, free_port, review, run_cli, write_config
+from tests.support.ports import free_port
+from tests.support.server import CLUSTER_ID, ServerProcess, review, run_cli, write_config
 
 pytestmark = pytest.mark.slow
 

@@ -24,12 +24,12 @@ from k8s_aws_auth.errors import ConfigurationError
 from k8s_aws_auth.server import build_server, load_server_config
 from k8s_aws_auth.server._serve import ServerParts
 from k8s_aws_auth.testing import FakeSTS
+from tests.support.ports import free_port
 from tests.support.server import (
     CLUSTER_ID,
     EC2StandIn,
     ServerProcess,
     ec2_stand_in,
-    free_port,
     review,
     serving,
     webhook_client,

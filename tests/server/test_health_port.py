@@ -7,7 +7,8 @@ import pathlib
 import pytest
 
 from k8s_aws_auth.testing import FakeSTS
-from tests.support.server import free_port, start_webhook
+from tests.support.ports import free_port
+from tests.support.server import start_webhook
 
 pytestmark = pytest.mark.slow
 

@@ -18,10 +18,10 @@ import trustme
 import yaml
 
 from k8s_aws_auth.testing import FakeSTS
+from tests.support.ports import free_port
 from tests.support.server import (
     CLUSTER_ID,
     ServerProcess,
-    free_port,
     review,
     run_cli,
     start_webhook,

@@ -19,11 +19,11 @@ import trustme
 from k8s_aws_auth.testing import FakeSTS
 from k8s_aws_auth.testing._values import Principal
 from tests.support.kubectl import KUBECTL, run_kubectl, unauthorized
+from tests.support.ports import free_port
 from tests.support.server import (
     CLUSTER_ID,
     APIServerStandIn,
     ServerProcess,
-    free_port,
     run_cli,
     stand_in,
     write_config,

@@ -11,7 +11,8 @@ import sys
 import textwrap
 import time
 
-from tests.support.server import CLUSTER_ID, ServerProcess, free_port, run_cli, write_config
+from tests.support.ports import free_port
+from tests.support.server import CLUSTER_ID, ServerProcess, run_cli, write_config
 
 # Runs the CLI like `python -m k8s_aws_auth`; on SIGUSR1 (sent once it serves)
 # it writes the names of the modules loaded so far to $MODULES_FILE.

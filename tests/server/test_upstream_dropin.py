@@ -31,10 +31,10 @@ import yaml
 
 from k8s_aws_auth.testing import FakeSTS
 from tests.support.kubectl import run_kubectl
+from tests.support.ports import free_port
 from tests.support.server import (
     CLUSTER_ID,
     ServerProcess,
-    free_port,
     run_cli,
     stand_in,
 )

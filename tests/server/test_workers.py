@@ -31,7 +31,8 @@ from tests.server.test_connections import (
     read_response,
     wait_for,
 )
-from tests.support.server import ServerProcess, free_port, review, start_webhook
+from tests.support.ports import free_port
+from tests.support.server import ServerProcess, review, start_webhook
 
 pytestmark = pytest.mark.slow
 

@@ -13,6 +13,7 @@ from typing import Any
 import attrs
 
 from k8s_aws_auth.credentials import AsyncCredentialResolver, CredentialResolver
+from tests.support.ports import free_port
 
 Reply = tuple[int, dict[str, str], bytes]
 Route = Callable[["Seen"], Reply]
@@ -119,11 +120,7 @@ def expires_in(delta: timedelta) -> str:
 
 def unused_port() -> int:
     """A loopback port with nothing listening (connections are refused)."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_port()
 
 
 def write_aws_files(

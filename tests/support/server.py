@@ -8,7 +8,6 @@ import http.server
 import json
 import os
 import pathlib
-import socket
 import ssl
 import subprocess
 import sys
@@ -23,16 +22,10 @@ import httpx
 import trustme
 import yaml
 
+from tests.support.ports import free_port
+
 CLUSTER_ID = "e2e-webhook"
 TOKEN_REVIEW_V1 = "authentication.k8s.io/v1"
-
-
-def free_port() -> int:
-    """A TCP port that was free a moment ago on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def review(token: str, api_version: str = TOKEN_REVIEW_V1, **spec: Any) -> dict[str, Any]:
