@@ -372,7 +372,23 @@ _PROBE = (
     "sys.stderr.write(json.dumps(sorted(sys.modules)))\n"
 )
 #: What a cache hit must not load (no more than the static-keys path: test_startup.py).
-_HEAVY = ("attr", "attrs", "typing", "datetime", "_datetime", "httpx", "httpcore", "anyio")
+_HEAVY = (
+    "attr",
+    "attrs",
+    "typing",
+    "datetime",
+    "_datetime",
+    "httpx",
+    "httpcore",
+    "anyio",
+    "argparse",
+    "gettext",
+    "locale",
+    "hashlib",
+    "hmac",
+    "_hashlib",
+    "importlib",
+)
 
 
 @pytest.mark.parametrize("name", SOURCES)

@@ -66,9 +66,10 @@ def _heavy(modules: list[str]) -> list[str]:
 
 
 #: Not on it either, though lighter: attrs and typing (about 20 ms together), datetime
-#: (the signing path works in Unix seconds), shutil (argparse's stock help formatter
-#: imports it for the terminal width), urllib, and the attrs-based core modules. `re`
-#: stays allowed: argparse imports it. Matched as modules or packages, not prefixes.
+#: (the signing path works in Unix seconds), argparse with the gettext and locale it
+#: loads (kubectl's command lines are read by `_token_argv`), hashlib and hmac with
+#: the OpenSSL binding (SHA-256 from `_core.digests`), importlib, shutil, urllib, and
+#: the attrs-based core modules. Matched as modules or packages, not prefixes.
 START_UP_FORBIDDEN = (
     "attr",
     "attrs",
@@ -76,6 +77,13 @@ START_UP_FORBIDDEN = (
     "typing_extensions",
     "datetime",
     "_datetime",
+    "argparse",
+    "gettext",
+    "locale",
+    "hashlib",
+    "hmac",
+    "_hashlib",
+    "importlib",
     "shutil",
     "urllib",
     "k8s_aws_auth._core.models",
