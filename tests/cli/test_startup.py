@@ -407,3 +407,52 @@ def test_a_cache_token_hit_is_as_light_as_static_keys(
     assert _heavy(modules) == []
     assert [m for m in modules if _is_forbidden_at_start_up(m)] == []
     assert "k8s_aws_auth.cli._token_cache" not in modules, "the hit needed no TokenCache"
+
+
+# --- the fast path's own SHA-256 and HMAC sign botocore's bytes -------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "extra_env", "region", "mode"),
+    [
+        (("token", "-i", "c"), {}, "us-west-2", "regional"),
+        (
+            ("token", "-i", "my-cluster"),
+            {"AWS_SESSION_TOKEN": "FwoGZXIvYXdzEJr//+="},
+            "us-west-2",
+            "regional",
+        ),
+        (
+            (
+                "get-token",
+                "--cluster-name",
+                "c",
+                "--region",
+                "eu-west-1",
+                "--sts-regional-endpoints",
+                "legacy",
+            ),
+            {},
+            "eu-west-1",
+            "legacy",
+        ),
+    ],
+)
+def test_the_fast_path_signs_botocores_bytes_without_hashlib(
+    args: tuple[str, ...], extra_env: dict[str, str], region: str, mode: str
+) -> None:
+    from tests.support.botocore_oracle import BotocoreTokenOracle
+
+    moment = datetime(2026, 11, 28, 11, 2, 49, tzinfo=timezone.utc)
+    stdout, modules = _run(*args, "--now", "2026-11-28T11:02:49Z", extra_env=extra_env)
+    assert [m for m in modules if m in ("hashlib", "hmac", "_hashlib")] == []
+    theirs = BotocoreTokenOracle().token(
+        access_key_id=DOC_ACCESS_KEY_ID,
+        secret_access_key=DOC_SECRET,
+        session_token=extra_env.get("AWS_SESSION_TOKEN"),
+        region=region,
+        mode=mode,
+        cluster_id=args[2],
+        moment=moment,
+    )
+    assert json.loads(stdout)["status"]["token"] == theirs
