@@ -20,7 +20,7 @@ from ._global_flags import (
     chosen_command,
 )
 
-# `typing` costs milliseconds on the plugin's start-up path; mypy treats this name as True.
+# `typing` would cost every command milliseconds; mypy treats this name as True.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -424,14 +424,10 @@ def _format(value: str, expires: str, request: TokenRequest, api_version: str) -
         return value
     if request.output == "text":
         return f"{api_version}\tExecCredential\nSTATUS\t{expires}\t{value}"
-    import json
+    from k8s_aws_auth._core.exec_credential import exec_credential_json
 
-    from k8s_aws_auth._core.exec_credential import exec_credential_document
-
-    document = exec_credential_document(value, expires, api_version=api_version)
-    if request.output == "json-indented":  # get-token: awscli's layout
-        return json.dumps(document, indent=4)
-    return json.dumps(document)
+    indent = 4 if request.output == "json-indented" else None  # get-token: awscli's layout
+    return exec_credential_json(value, expires, api_version=api_version, indent=indent)
 
 
 def run(args: argparse.Namespace) -> int:
