@@ -6,7 +6,6 @@ import json
 import pathlib
 import subprocess
 import sys
-import textwrap
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -16,18 +15,7 @@ from k8s_aws_auth.testing import FakeSTS
 from tests.support.child_env import child_env
 from tests.support.credentials import IMDS_REGION_PATH, imds_region_stand_in, serve
 from tests.support.keys import DOC_ACCESS_KEY_ID, DOC_SECRET
-
-_PROBE = textwrap.dedent(
-    """
-    import sys
-    sys.argv = ["k8s-aws-auth", *sys.argv[1:]]
-    from k8s_aws_auth.cli import main
-    code = main()
-    modules = sorted(sys.modules)  # before the report's own json import
-    import json
-    sys.stderr.write(json.dumps({"code": code, "modules": modules}))
-    """
-)
+from tests.support.startup_probe import PROBE
 
 #: Never on the static-credential token path: the HTTP stack, async runtimes, the
 #: verifier, the credential chain, the server extra and YAML. Of the credentials
@@ -126,7 +114,7 @@ def _run(
         **(extra_env or {}),
     }
     result = subprocess.run(
-        [sys.executable, "-c", _PROBE, *args],
+        [sys.executable, "-c", PROBE, *args],
         env=child_env(env, measured=False),
         capture_output=True,
         text=True,

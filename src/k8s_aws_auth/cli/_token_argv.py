@@ -46,11 +46,11 @@ else:
 
 __all__ = ["token_args"]
 
-_FLAG = "flag"  # store_true: takes no value
-_VALUE = "value"  # takes one value, any string
+_FLAG = None  # store_true: takes no value
+_VALUE: tuple[str, ...] = ()  # takes one value, any string (else: one of the tuple's)
 
 #: Option → (dest, _FLAG, _VALUE or the tuple of accepted values), per command.
-_SHARED_OPTIONS: dict[str, tuple[str, object]] = {
+_SHARED_OPTIONS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "--region": ("region", _VALUE),
     "--profile": ("profile", _VALUE),
     "--imds-region": ("imds_region", _FLAG),
@@ -59,7 +59,7 @@ _SHARED_OPTIONS: dict[str, tuple[str, object]] = {
     "--now": ("now", _VALUE),
     "--debug": ("debug", _FLAG),
 }
-_OPTIONS: dict[str, dict[str, tuple[str, object]]] = {
+_OPTIONS: dict[str, dict[str, tuple[str, tuple[str, ...] | None]]] = {
     "token": {
         "-i": ("cluster_id", _VALUE),
         "--cluster-id": ("cluster_id", _VALUE),
@@ -118,6 +118,19 @@ def _split(arg: str) -> tuple[str, str | None]:
     return arg, None
 
 
+def _value(argv: Sequence[str], position: int, explicit: str | None) -> tuple[str | None, int]:
+    """An option's value (after its ``=``, else the next argument) and the next position.
+
+    ``None`` where argparse must decide: no value, an empty ``=`` value, or a
+    next argument that starts with ``-`` (an option to argparse, or a negative number).
+    """
+    if explicit is not None:
+        return explicit or None, position
+    if position >= len(argv) or argv[position].startswith("-"):
+        return None, position
+    return argv[position], position + 1
+
+
 def token_args(argv: Sequence[str], environ: Mapping[str, str]) -> Namespace | None:
     """The arguments argparse and `apply_global_flags` would give, or ``None``: use them.
 
@@ -138,14 +151,10 @@ def token_args(argv: Sequence[str], environ: Mapping[str, str]) -> Namespace | N
         if option == "--debug" and explicit is None:
             values["debug"] = True
         elif option in _TOP_LEVEL_CLUSTER_ID:
-            if explicit is None:
-                if position >= len(argv) or argv[position].startswith("-"):
-                    return None
-                explicit = argv[position]
-                position += 1
-            elif not explicit:
+            value, position = _value(argv, position, explicit)
+            if value is None:
                 return None
-            values["_global_cluster_id"] = explicit
+            values["_global_cluster_id"] = value
         elif option in _OPTIONS:
             command = option
         else:
@@ -160,22 +169,16 @@ def token_args(argv: Sequence[str], environ: Mapping[str, str]) -> Namespace | N
         known = options.get(option)
         if known is None:
             return None
-        dest, kind = known
-        if kind == _FLAG:
+        dest, choices = known
+        if choices is _FLAG:
             if explicit is not None:
                 return None
             values[dest] = True
         else:
-            if explicit is None:
-                if position >= len(argv) or argv[position].startswith("-"):
-                    return None
-                explicit = argv[position]
-                position += 1
-            elif not explicit:
+            value, position = _value(argv, position, explicit)
+            if value is None or (choices and value not in choices):
                 return None
-            if kind != _VALUE and explicit not in kind:  # type: ignore[operator]
-                return None
-            values[dest] = explicit
+            values[dest] = value
         given.add(dest)
     if given.issuperset(_EXCLUSIVE[command]):
         return None
