@@ -11,8 +11,9 @@ file win over the config file's for the same profile, as in the AWS CLI.
 
 This module is also the exec plugin's way into the shared files: it imports no
 attrs, typing or datetime (``configparser`` and ``shlex`` load only for a file
-`_simple_ini` does not read: continuation lines, quoted names), so ``k8s-aws-auth token`` reads region settings and a profile's
-static keys with the same code as the credential chain, without the chain.
+`_simple_ini` does not read: continuation lines, quoted names), so
+``k8s-aws-auth token`` reads region settings and a profile's static keys with
+the same code as the credential chain, without the chain.
 """
 
 from __future__ import annotations
