@@ -15,7 +15,7 @@ from k8s_aws_auth.testing import FakeSTS
 from tests.support.child_env import child_env
 from tests.support.credentials import IMDS_REGION_PATH, imds_region_stand_in, serve
 from tests.support.keys import DOC_ACCESS_KEY_ID, DOC_SECRET
-from tests.support.startup_probe import PROBE
+from tests.support.startup_probe import PROBE, REPLACED_ON_THE_FAST_PATH
 
 #: Never on the static-credential token path: the HTTP stack, async runtimes, the
 #: verifier, the credential chain, the server extra and YAML. Of the credentials
@@ -68,13 +68,7 @@ START_UP_FORBIDDEN = (
     "typing_extensions",
     "datetime",
     "_datetime",
-    "argparse",
-    "gettext",
-    "locale",
-    "hashlib",
-    "hmac",
-    "_hashlib",
-    "importlib",
+    *REPLACED_ON_THE_FAST_PATH,
     "shutil",
     "urllib",
     "k8s_aws_auth._core.models",

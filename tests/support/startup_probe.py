@@ -8,7 +8,20 @@ command loaded it.
 
 from __future__ import annotations
 
-__all__ = ["PROBE"]
+__all__ = ["PROBE", "REPLACED_ON_THE_FAST_PATH"]
+
+#: The standard library the exec plugin's fast paths do without: argparse with the
+#: gettext and locale it loads (`cli._token_argv`), hashlib, hmac and the OpenSSL
+#: binding (`_core.digests`), importlib (`_core.lazy` uses `__import__`).
+REPLACED_ON_THE_FAST_PATH = (
+    "argparse",
+    "gettext",
+    "locale",
+    "hashlib",
+    "hmac",
+    "_hashlib",
+    "importlib",
+)
 
 PROBE = """
 import sys
