@@ -6,7 +6,6 @@ import json
 import pathlib
 import subprocess
 import sys
-import textwrap
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -16,16 +15,7 @@ from k8s_aws_auth.testing import FakeSTS
 from tests.support.child_env import child_env
 from tests.support.credentials import IMDS_REGION_PATH, imds_region_stand_in, serve
 from tests.support.keys import DOC_ACCESS_KEY_ID, DOC_SECRET
-
-_PROBE = textwrap.dedent(
-    """
-    import json, sys
-    sys.argv = ["k8s-aws-auth", *sys.argv[1:]]
-    from k8s_aws_auth.cli import main
-    code = main()
-    sys.stderr.write(json.dumps({"code": code, "modules": sorted(sys.modules)}))
-    """
-)
+from tests.support.startup_probe import PROBE, REPLACED_ON_THE_FAST_PATH
 
 #: Never on the static-credential token path: the HTTP stack, async runtimes, the
 #: verifier, the credential chain, the server extra and YAML. Of the credentials
@@ -54,6 +44,7 @@ LIGHT_CREDENTIAL_MODULES = frozenset(
         "k8s_aws_auth.credentials._shared_files",
         "k8s_aws_auth.credentials._region",
         "k8s_aws_auth.credentials._env_keys",
+        "k8s_aws_auth.credentials._simple_ini",
         "k8s_aws_auth.credentials.internal",
     )
 )
@@ -66,9 +57,10 @@ def _heavy(modules: list[str]) -> list[str]:
 
 
 #: Not on it either, though lighter: attrs and typing (about 20 ms together), datetime
-#: (the signing path works in Unix seconds), shutil (argparse's stock help formatter
-#: imports it for the terminal width), urllib, and the attrs-based core modules. `re`
-#: stays allowed: argparse imports it. Matched as modules or packages, not prefixes.
+#: (the signing path works in Unix seconds), argparse with the gettext and locale it
+#: loads (kubectl's command lines are read by `_token_argv`), hashlib and hmac with
+#: the OpenSSL binding (SHA-256 from `_core.digests`), importlib, shutil, urllib, and
+#: the attrs-based core modules. Matched as modules or packages, not prefixes.
 START_UP_FORBIDDEN = (
     "attr",
     "attrs",
@@ -76,6 +68,7 @@ START_UP_FORBIDDEN = (
     "typing_extensions",
     "datetime",
     "_datetime",
+    *REPLACED_ON_THE_FAST_PATH,
     "shutil",
     "urllib",
     "k8s_aws_auth._core.models",
@@ -115,7 +108,7 @@ def _run(
         **(extra_env or {}),
     }
     result = subprocess.run(
-        [sys.executable, "-c", _PROBE, *args],
+        [sys.executable, "-c", PROBE, *args],
         env=child_env(env, measured=False),
         capture_output=True,
         text=True,
@@ -203,7 +196,8 @@ def test_config_file_settings_skip_the_chain_attrs_typing_and_datetime(
     stdout, modules = _run(*command, extra_env=env)
     assert _heavy(modules) == []
     assert [m for m in modules if _is_forbidden_at_start_up(m)] == []
-    assert "configparser" in modules  # it did parse the config file
+    # The settings came from the config file (the host says so), read without configparser.
+    assert [m for m in modules if m in ("configparser", "shlex", "re", "json")] == []
     assert "k8s_aws_auth._core.token_signer" in modules
     assert _host(stdout) == host
 
@@ -266,6 +260,8 @@ def test_static_credential_path_skips_attrs_typing_and_datetime(
 ) -> None:
     modules = _modules(*args, extra_env=extra_env)
     assert [m for m in modules if _is_forbidden_at_start_up(m)] == []
+    # Nor re (and the enum it loads): kubectl's documents and the output need no json.
+    assert [m for m in modules if m in ("re", "enum", "json")] == []
     assert "k8s_aws_auth._core.token_signer" in modules  # it signed on the fast path
 
 
@@ -399,3 +395,52 @@ def test_a_cache_token_hit_is_as_light_as_static_keys(
     assert _heavy(modules) == []
     assert [m for m in modules if _is_forbidden_at_start_up(m)] == []
     assert "k8s_aws_auth.cli._token_cache" not in modules, "the hit needed no TokenCache"
+
+
+# --- the fast path's own SHA-256 and HMAC sign botocore's bytes -------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "extra_env", "region", "mode"),
+    [
+        (("token", "-i", "c"), {}, "us-west-2", "regional"),
+        (
+            ("token", "-i", "my-cluster"),
+            {"AWS_SESSION_TOKEN": "FwoGZXIvYXdzEJr//+="},
+            "us-west-2",
+            "regional",
+        ),
+        (
+            (
+                "get-token",
+                "--cluster-name",
+                "c",
+                "--region",
+                "eu-west-1",
+                "--sts-regional-endpoints",
+                "legacy",
+            ),
+            {},
+            "eu-west-1",
+            "legacy",
+        ),
+    ],
+)
+def test_the_fast_path_signs_botocores_bytes_without_hashlib(
+    args: tuple[str, ...], extra_env: dict[str, str], region: str, mode: str
+) -> None:
+    from tests.support.botocore_oracle import BotocoreTokenOracle
+
+    moment = datetime(2026, 11, 28, 11, 2, 49, tzinfo=timezone.utc)
+    stdout, modules = _run(*args, "--now", "2026-11-28T11:02:49Z", extra_env=extra_env)
+    assert [m for m in modules if m in ("hashlib", "hmac", "_hashlib")] == []
+    theirs = BotocoreTokenOracle().token(
+        access_key_id=DOC_ACCESS_KEY_ID,
+        secret_access_key=DOC_SECRET,
+        session_token=extra_env.get("AWS_SESSION_TOKEN"),
+        region=region,
+        mode=mode,
+        cluster_id=args[2],
+        moment=moment,
+    )
+    assert json.loads(stdout)["status"]["token"] == theirs

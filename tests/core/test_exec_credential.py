@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from k8s_aws_auth import Token, format_exec_credential, parse_exec_info
-from k8s_aws_auth._core.exec_credential import ExecInfo, format_timestamp
+from k8s_aws_auth._core.exec_credential import EXEC_API_VERSIONS, ExecInfo, format_timestamp
 from k8s_aws_auth.errors import ConfigurationError
 
 TOKEN = Token("k8s-aws-v1.aHR0cHM6Ly9zdHM", datetime(2023, 4, 28, 0, 14, tzinfo=timezone.utc))
@@ -163,3 +163,51 @@ def test_parse_exec_info(
     assert json.loads(format_exec_credential(TOKEN, api_version=info.api_version))[
         "apiVersion"
     ] == (api_version)
+
+
+# --- the json-free forms: equal to json's results -----------------------------------------
+
+_TOKENS = [
+    "k8s-aws-v1.aHR0cHM6Ly9zdHMuYW1hem9uYXdzLmNvbS8_QWN0aW9u",
+    "k8s-aws-v1.",
+    "plain+/=:.-_",
+    'needs "escaping"',  # written by json.dumps
+    "back\\slash",
+    "caf\u00e9",
+    "line\nbreak",
+]
+
+
+@pytest.mark.parametrize("token", _TOKENS)
+@pytest.mark.parametrize("indent", [None, 4])
+@pytest.mark.parametrize("api_version", sorted(EXEC_API_VERSIONS))
+def test_exec_credential_json_equals_json_dumps(
+    token: str, indent: int | None, api_version: str
+) -> None:
+    from k8s_aws_auth._core.exec_credential import exec_credential_document, exec_credential_json
+
+    expires = "2026-11-28T11:16:49Z"
+    expected = json.dumps(
+        exec_credential_document(token, expires, api_version=api_version), indent=indent
+    )
+    assert exec_credential_json(token, expires, api_version=api_version, indent=indent) == expected
+
+
+#: What kubectl 1.3x sends (captured from the real binary), with and without its newline.
+@pytest.mark.parametrize("api_version", sorted(EXEC_API_VERSIONS))
+@pytest.mark.parametrize("interactive", [False, True])
+@pytest.mark.parametrize("suffix", ["", "\n", " \r\n\t"])
+def test_kubectls_exact_documents_parse_as_json_would(
+    api_version: str, interactive: bool, suffix: str
+) -> None:
+    from k8s_aws_auth._core import exec_credential
+
+    document = json.dumps(
+        {"kind": "ExecCredential", "apiVersion": api_version, "spec": {"interactive": interactive}},
+        separators=(",", ":"),
+    )
+    assert document + suffix.strip(" \t\r\n") in exec_credential._KUBECTL_EXEC_INFO
+    parsed = parse_exec_info(document + suffix)
+    # The general path on the same document (an extra space defeats the exact match).
+    general = parse_exec_info(" " + document.replace(",", ", ") + suffix)
+    assert parsed == general == ExecInfo(api_version=api_version, interactive=interactive)

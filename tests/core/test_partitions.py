@@ -271,3 +271,38 @@ def test_regional_service_hosts_match_botocore(region: str) -> None:
     assert default_ec2_endpoint(region) == botocore_url("ec2")
     assert f"https://{regional_host('portal.sso', region)}" == botocore_url("sso")
     assert f"https://{regional_host('oidc', region)}" == botocore_url("sso-oidc")
+
+
+def test_is_region_name_equals_the_regular_expression() -> None:
+    import random
+    import re
+
+    from k8s_aws_auth._core.partitions import is_region_name
+
+    pattern = re.compile(r"[a-z]{2,}(?:-[a-z0-9]+)+-[0-9]+", re.ASCII)
+    chooser = random.Random(15)
+    alphabet = "ab9-Z٣ é"
+    samples = [
+        "us-east-1",
+        "us-gov-west-1",
+        "eu-isoe-west-1",
+        "cn-north-1",
+        "a-b-1",
+        "ab-1",
+        "ab--1",
+        "ab-c-",
+        "ab-c-1x",
+        "ab-c-١",
+        "AB-c-1",
+        "ab-c-1\n",
+        "",
+        "-",
+        "ab-c-1-2",
+        "ab-cd-ef-12",
+    ]
+    samples += [
+        "".join(chooser.choice(alphabet) for _ in range(chooser.randint(0, 9)))
+        for _ in range(20000)
+    ]
+    for sample in samples:
+        assert is_region_name(sample) == bool(pattern.fullmatch(sample)), sample

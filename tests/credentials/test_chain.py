@@ -205,6 +205,7 @@ def test_environment_keys_sign_without_building_the_chain() -> None:
         "k8s_aws_auth.credentials._env_keys",
         "k8s_aws_auth.credentials._region",
         "k8s_aws_auth.credentials._shared_files",
+        "k8s_aws_auth.credentials._simple_ini",  # the shared files' common form
         "k8s_aws_auth.credentials.internal",  # the lazy seam they are taken through
     ]
 

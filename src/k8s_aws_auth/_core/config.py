@@ -11,7 +11,7 @@ import attrs
 from k8s_aws_auth.errors import ConfigurationError
 
 from .cluster_id import MAX_CLUSTER_ID_LENGTH, normalize_cluster_id
-from .partitions import PARTITIONS, REGION_NAME, allowed_hosts, partition_for_region
+from .partitions import PARTITIONS, allowed_hosts, is_region_name, partition_for_region
 
 __all__ = [
     "DEFAULT_MAX_TOKEN_SIZE",
@@ -46,7 +46,7 @@ def _regions(value: Iterable[str]) -> frozenset[str]:
         value = [value]
     regions = frozenset(value)
     for region in regions:
-        if not isinstance(region, str) or not REGION_NAME.fullmatch(region):
+        if not isinstance(region, str) or not is_region_name(region):
             raise ConfigurationError(
                 "extra_regions entries must be AWS region names like 'xx-west-9'", reason="region"
             )

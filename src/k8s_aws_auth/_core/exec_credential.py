@@ -1,14 +1,15 @@
 """The kubectl ExecCredential codec (client.authentication.k8s.io), pure.
 
 The exec plugin formats its output and parses ``KUBERNETES_EXEC_INFO`` through
-this module at start-up, so it imports json and time only: ``Token`` values
-(attrs) and datetimes are handled by the public wrappers, which receive them
-already loaded.
+this module at start-up, so it imports time only: ``Token`` values (attrs) and
+datetimes are handled by the public wrappers, which receive them already loaded,
+and json (which imports ``re``) only for what the exact forms below do not cover:
+the documents kubectl sends, and ExecCredentials of plain ASCII strings, are read
+and written by string operations that give json's results.
 """
 
 from __future__ import annotations
 
-import json
 import time
 
 from k8s_aws_auth.errors import ConfigurationError
@@ -27,6 +28,7 @@ __all__ = [
     "EXEC_API_VERSIONS",
     "ExecInfo",
     "exec_credential_document",
+    "exec_credential_json",
     "format_exec_credential",
     "format_timestamp",
     "format_timestamp_at",
@@ -94,10 +96,44 @@ def format_exec_credential(token: Token, *, api_version: str = DEFAULT_EXEC_API_
     _check_api_version(api_version)
     if not isinstance(token, Token):
         raise ConfigurationError("token must be a Token value", reason="token")
-    document = exec_credential_document(
+    return exec_credential_json(
         token.value, format_timestamp(token.expiration), api_version=api_version
     )
-    return json.dumps(document)
+
+
+#: Characters json.dumps writes as themselves inside a string: enough for tokens
+#: (base64url after their prefix) and RFC 3339 timestamps.
+_PLAIN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:/+=")
+
+
+def exec_credential_json(
+    token: str,
+    expiration_timestamp: str,
+    *,
+    api_version: str = DEFAULT_EXEC_API_VERSION,
+    indent: int | None = None,
+) -> str:
+    """`exec_credential_document()` as ``json.dumps(document, indent=indent)`` writes it.
+
+    Written without json when every string is plain ASCII that JSON writes
+    unescaped (always, for a token and timestamp this library made).
+    """
+    document = exec_credential_document(token, expiration_timestamp, api_version=api_version)
+    if indent not in (None, 4) or not _PLAIN.issuperset(token + expiration_timestamp):
+        import json
+
+        return json.dumps(document, indent=indent)
+    if indent is None:
+        return (
+            f'{{"kind": "ExecCredential", "apiVersion": "{api_version}", "spec": {{}}, '
+            f'"status": {{"expirationTimestamp": "{expiration_timestamp}", "token": "{token}"}}}}'
+        )
+    return (
+        f'{{\n    "kind": "ExecCredential",\n    "apiVersion": "{api_version}",\n'
+        f'    "spec": {{}},\n    "status": {{\n'
+        f'        "expirationTimestamp": "{expiration_timestamp}",\n'
+        f'        "token": "{token}"\n    }}\n}}'
+    )
 
 
 class ExecInfo(Frozen):
@@ -123,10 +159,26 @@ class ExecInfo(Frozen):
         self._init(api_version=api_version, interactive=interactive, warning=warning)
 
 
+#: The documents kubectl (client-go) sends without ``provideClusterInfo``, as sent.
+_KUBECTL_EXEC_INFO = {
+    (
+        '{"kind":"ExecCredential","apiVersion":"%s","spec":{"interactive":%s}}'  # noqa: UP031
+        % (api_version, "true" if interactive else "false")
+    ): (api_version, interactive)
+    for api_version in sorted(EXEC_API_VERSIONS)
+    for interactive in (False, True)
+}
+
+
 def parse_exec_info(value: str | None) -> ExecInfo:
     """Parse ``KUBERNETES_EXEC_INFO`` leniently: any problem gives the v1beta1 default."""
     if not value or not value.strip():
         return ExecInfo()
+    known = _KUBECTL_EXEC_INFO.get(value.strip(" \t\n\r"))  # JSON's whitespace
+    if known is not None:
+        return ExecInfo(api_version=known[0], interactive=known[1])
+    import json
+
     try:
         document = json.loads(value)
     except ValueError:

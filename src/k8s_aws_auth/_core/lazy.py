@@ -34,9 +34,14 @@ def lazy_exports(
         module = where.get(name)
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        import importlib
-
-        value = getattr(importlib.import_module(module, package), name)
+        # __import__ rather than importlib.import_module: importing the importlib
+        # package costs the exec plugin's start-up more than the lookup itself. A
+        # non-empty from-list makes it return the module itself; `__name__` (always
+        # there) keeps it from importing submodules of a package.
+        level = len(module) - len(module.lstrip("."))
+        context = {"__package__": package, "__name__": package}
+        imported = __import__(module[level:], context, None, ("__name__",), level)
+        value = getattr(imported, name)
         namespace[name] = value
         return value
 

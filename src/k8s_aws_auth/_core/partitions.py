@@ -8,13 +8,17 @@ names that AWS customers control (reference/security.md §6).
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
 from functools import cache
 
 from k8s_aws_auth.errors import ConfigurationError
 
 from .frozen import Frozen
+
+# `typing` costs milliseconds on the plugin's start-up path; mypy treats this name as True.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
+    from collections.abc import Iterable
 
 __all__ = [
     "is_known_region",
@@ -23,6 +27,7 @@ __all__ = [
     "PARTITIONS",
     "Partition",
     "allowed_hosts",
+    "is_region_name",
     "partition_for_region",
     "regional_host",
     "sts_host_for",
@@ -225,14 +230,35 @@ _PARTITION_OF_REGION = {
     region: partition for partition in PARTITIONS.values() for region in partition.regions
 }
 
-#: What a region name may look like at all (lower-case ASCII labels, ending in a number).
-REGION_NAME = re.compile(r"[a-z]{2,}(?:-[a-z0-9]+)+-[0-9]+", re.ASCII)
+_LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
+_DIGITS = frozenset("0123456789")
+_LOWER_OR_DIGITS = _LOWER | _DIGITS
+
+
+def is_region_name(region: str) -> bool:
+    """Whether ``region`` looks like a region name at all: ``[a-z]{2,}(-[a-z0-9]+)+-[0-9]+``.
+
+    Lower-case ASCII labels joined by ``-``, the first of two letters or more,
+    the last all digits. Checked by hand: ``re`` costs the exec plugin's start-up
+    more than the rest of this module.
+    """
+    labels = region.split("-")
+    return (
+        len(labels) >= 3
+        and len(labels[0]) >= 2
+        and _LOWER.issuperset(labels[0])
+        and all(label and _LOWER_OR_DIGITS.issuperset(label) for label in labels[1:-1])
+        and bool(labels[-1])
+        and _DIGITS.issuperset(labels[-1])
+    )
 
 
 @cache
 def _region_patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
     # Compiled on first use: only names outside the embedded lists need them, and
     # compiling all eight would cost the exec plugin's start-up half a millisecond.
+    import re
+
     return tuple(
         (name, re.compile(PARTITIONS[name].region_regex, re.ASCII)) for name in _REGEX_ORDER
     )
@@ -292,7 +318,7 @@ def sts_host_for(
             region = GLOBAL_SIGNING_REGION
         else:
             return GLOBAL_HOST, GLOBAL_SIGNING_REGION
-    if not REGION_NAME.fullmatch(region):
+    if not is_region_name(region):
         raise ConfigurationError("region is not a valid AWS region name", reason="region")
     if (
         sts_regional_endpoints == "legacy"

@@ -12,17 +12,17 @@ signing second (encoding, sorting, the signing key and its HMAC pads), and
 `Presigner.url()` then costs one SHA-256 and one HMAC per URL.
 
 The exec plugin signs through this module at start-up, so it imports only
-hashlib, hmac and time: no attrs, datetime, re or urllib.
+time and `digests` (SHA-256 without hashlib): no attrs, datetime, re, urllib,
+hashlib or hmac.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 
+from .digests import hmac_pads, hmac_sha256, sha256
 from .frozen import Frozen
 
 # `typing` costs milliseconds on the plugin's start-up path; mypy treats this name as True.
@@ -54,7 +54,7 @@ __all__ = [
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 #: SHA-256 of the empty string: the payload hash of a presigned GET (botocore, aws-sdk-go).
-EMPTY_PAYLOAD_SHA256 = hashlib.sha256(b"").hexdigest()
+EMPTY_PAYLOAD_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~")
 #: Each UTF-8 byte as UriEncode writes it: itself if unreserved, else %XX (upper hex).
@@ -129,30 +129,24 @@ def credential_scope(datestamp: str, region: str, service: str) -> str:
 
 def string_to_sign(x_amz_date: str, scope: str, canonical: str) -> str:
     """The SigV4 string to sign for a canonical request."""
-    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    digest = sha256(canonical.encode("utf-8")).hexdigest()
     return f"{ALGORITHM}\n{x_amz_date}\n{scope}\n{digest}"
 
 
 @lru_cache(maxsize=128)
 def signing_key(secret_access_key: str, datestamp: str, region: str, service: str) -> bytes:
     """Derive the SigV4 signing key (memoised: it depends only on the secret, day, region, service)."""
-    key = hmac.digest(("AWS4" + secret_access_key).encode("utf-8"), datestamp.encode(), "sha256")
-    key = hmac.digest(key, region.encode("utf-8"), "sha256")
-    key = hmac.digest(key, service.encode("utf-8"), "sha256")
-    return hmac.digest(key, b"aws4_request", "sha256")
+    key = hmac_sha256(("AWS4" + secret_access_key).encode("utf-8"), datestamp.encode())
+    key = hmac_sha256(key, region.encode("utf-8"))
+    key = hmac_sha256(key, service.encode("utf-8"))
+    return hmac_sha256(key, b"aws4_request")
 
 
 def sign(key: bytes, to_sign: str) -> str:
     """HMAC-SHA256 of the string to sign, lower-case hex."""
-    return hmac.new(key, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac_sha256(key, to_sign.encode("utf-8")).hex()
 
 
-# HMAC (RFC 2104) pads: the signing key is fixed for a day, so a Presigner hashes
-# key ^ ipad and key ^ opad once and each signature then costs two copies of
-# those states instead of a full ``hmac.digest`` key set-up (1.6 µs → 0.6 µs).
-_IPAD = bytes(x ^ 0x36 for x in range(256))
-_OPAD = bytes(x ^ 0x5C for x in range(256))
-_SHA256_BLOCK = 64
 # Stands for X-Amz-Date while the template is built; an encoded string never holds it.
 _DATE_MARK = "\x00"
 
@@ -258,16 +252,18 @@ class Presigner:
         self._url_tail = tail + "&X-Amz-Signature="
         self._datestamp = datestamp
         self._to_sign_mid = f"\n{scope}\n"
-        key = signing_key(credentials.secret_access_key, datestamp, region, service)
-        key = key.ljust(_SHA256_BLOCK, b"\0")  # 32-byte key: padded, never hashed
-        self._inner = hashlib.sha256(key.translate(_IPAD))
-        self._outer = hashlib.sha256(key.translate(_OPAD))
+        # HMAC (RFC 2104) pads: the signing key is fixed for a day, so the states
+        # of key ^ ipad and key ^ opad are hashed once and each signature then
+        # costs two copies of them instead of a full HMAC key set-up.
+        self._inner, self._outer = hmac_pads(
+            signing_key(credentials.secret_access_key, datestamp, region, service)
+        )
 
     def url(self, x_amz_date: str) -> str:
         """The presigned URL for ``x_amz_date`` (``YYYYMMDDTHHMMSSZ`` of this presigner's day)."""
         if not x_amz_date.startswith(self._datestamp):
             raise ValueError("x_amz_date is not on this presigner's day")
-        digest = hashlib.sha256(
+        digest = sha256(
             self._canonical_head + x_amz_date.encode("ascii") + self._canonical_tail
         ).hexdigest()
         to_sign = f"{ALGORITHM}\n{x_amz_date}{self._to_sign_mid}{digest}"
@@ -343,7 +339,7 @@ def sign_post(
     if credentials.session_token:
         to_send["X-Amz-Security-Token"] = credentials.session_token
     headers_block, signed_list = canonical_headers({"host": host, **to_send})
-    payload_hash = hashlib.sha256(body).hexdigest()
+    payload_hash = sha256(body).hexdigest()
     canonical = canonical_request("POST", path, "", headers_block, signed_list, payload_hash)
     key = signing_key(credentials.secret_access_key, datestamp, region, service)
     signature = sign(key, string_to_sign(x_amz_date, scope, canonical))

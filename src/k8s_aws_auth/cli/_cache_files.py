@@ -11,11 +11,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import hashlib
 import json
 import os
 import stat
 import time
+
+from k8s_aws_auth._core.digests import sha256
 
 # `typing` costs milliseconds on the plugin's start-up path; mypy treats this name as True.
 TYPE_CHECKING = False
@@ -137,7 +138,7 @@ def exclusive_lock(path: str, *, timeout: float) -> Iterator[None]:
 def key_digest(kind: str, key: Mapping[str, object]) -> str:
     """The file name (without suffix) of ``key``'s entry of ``kind`` (``token``, ``credentials``)."""
     canonical = json.dumps({"kind": kind, **key}, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:40]
+    return sha256(canonical.encode("utf-8")).hexdigest()[:40]
 
 
 def plain_key(key: Mapping[str, object]) -> dict[str, object]:

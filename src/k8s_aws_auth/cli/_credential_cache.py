@@ -24,8 +24,8 @@ SSO role or a ``credential_process`` would cost a network call or a process
 * the check, the fetch and the write run under a lock file in our own
   directory, so a burst of concurrent kubectl commands makes one call.
 
-A hit runs on the plugin's start-up path: ``hashlib``, ``json``, ``os`` and
-``stat`` only (no attrs, typing or datetime; `_epoch` parses the times).
+A hit runs on the plugin's start-up path: ``json``, ``os`` and ``stat`` only
+(no attrs, typing, datetime or hashlib; `_epoch` parses the times).
 """
 
 from __future__ import annotations

@@ -26,9 +26,10 @@ Attrs-free, typing-free and datetime-free: plans are made on the start-up path.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
+
+from k8s_aws_auth._core.digests import sha1, sha256
 
 from ._cache_files import cache_directory
 from ._credential_cache import CachePlan
@@ -72,7 +73,7 @@ def _sha1(arguments: Mapping[str, object], *, compact: bool = False) -> str:
     """The AWS CLI's cache key: SHA-1 of the sorted JSON (SSO's without spaces)."""
     separators = (",", ":") if compact else None
     text = json.dumps(dict(arguments), sort_keys=True, separators=separators)
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()  # noqa: S324 - a file name, not a MAC
+    return sha1(text.encode("utf-8")).hexdigest()  # a file name, not a MAC
 
 
 def _fingerprint(environ: Mapping[str, str], inputs: Mapping[str, object]) -> str:
@@ -82,7 +83,7 @@ def _fingerprint(environ: Mapping[str, str], inputs: Mapping[str, object]) -> st
         "endpoint_environment": {name: environ.get(name) for name in _ENDPOINT_ENV},
     }
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def _text(section: Mapping[str, object], key: str) -> str | None:
@@ -314,7 +315,7 @@ def explicit_role_plan(
     environ = files.environ
     if environ.get(DISABLE_ENV, "").lower() in ("off", "0", "false", "no"):
         return None
-    source_digest = hashlib.sha256("\0".join(part or "" for part in source).encode("utf-8"))
+    source_digest = sha256("\0".join(part or "" for part in source).encode("utf-8"))
     arguments = {
         "RoleArn": role_arn,
         "ExternalId": external_id,

@@ -6,16 +6,20 @@ is added twice — to the top-level parser and to the chosen subcommand's, both
 writing ``_global_<dest>`` — and `apply_global_flags` hands the value to the
 command's own setting afterwards (a subcommand's own flag of the same name wins).
 
-On the exec plugin's start-up path: argparse, ``os`` and ``re`` only (hence the
-level names repeated here rather than imported from the server's config).
+Imported on the exec plugin's start-up path (for its names), so it imports only
+``os`` at load time, argparse and ``re`` when used (hence the level names
+repeated here rather than imported from the server's config).
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import re
-from collections.abc import Sequence
+
+# `typing` costs milliseconds on the plugin's start-up path; mypy treats this name as True.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
 
 __all__ = [
     "CLUSTER_ID_ENV",
@@ -67,7 +71,7 @@ FEATURE_GATES = (
 )
 _TRUE = ("1", "t", "true")
 _FALSE = ("0", "f", "false")
-_CLUSTER_ID_LINE = re.compile(r"clusterid\s*:\s*[\"']?([^\"'\s#]+)", re.IGNORECASE)
+_CLUSTER_ID_LINE = r"clusterid\s*:\s*[\"']?([^\"'\s#]+)"
 
 
 def config_cluster_id(path: str, parser: argparse.ArgumentParser) -> str | None:
@@ -81,8 +85,10 @@ def config_cluster_id(path: str, parser: argparse.ArgumentParser) -> str | None:
             text = handle.read(1 << 20)
     except OSError as exc:
         parser.error(f"cannot read configuration file {path!r}: {exc.strerror}")
+    import re
+
     for line in text.splitlines():
-        match = _CLUSTER_ID_LINE.match(line)
+        match = re.match(_CLUSTER_ID_LINE, line, re.IGNORECASE)
         if match:
             return match.group(1)
     return None
@@ -112,6 +118,8 @@ def parse_feature_gates(value: str) -> dict[str, bool]:
 
 def add_global_flags(parser: argparse.ArgumentParser) -> None:
     """Add the persistent flags the parser does not define itself (as ``_global_<dest>``)."""
+    import argparse
+
     group = parser.add_argument_group("aws-iam-authenticator's global flags")
     for options, dest, help_text in GLOBAL_FLAGS:
         free = [o for o in options if o not in parser._option_string_actions]

@@ -4,8 +4,9 @@
 takes ``aws eks get-token``'s; both print the same ExecCredential. kubectl runs
 the plugin before every command, so start-up time is the product: with static
 credentials (and no ``--cache``) this path signs on strings and Unix seconds
-through ``k8s_aws_auth._core.token_signer`` and imports only argparse, hashlib,
-hmac, json and time besides: no attrs, datetime or typing. Static credentials
+through ``k8s_aws_auth._core.token_signer`` and imports only json and time
+besides: no attrs, datetime or typing, no argparse (`_token_argv` reads
+kubectl's command lines), no hashlib or hmac (`_core.digests`). Static credentials
 are the environment's keys, or the plain ``aws_access_key_id``/
 ``aws_secret_access_key`` of the selected profile when nothing else in the
 default chain could answer first (``profile_static_keys``). Region and endpoint
@@ -21,11 +22,9 @@ is imported only on a miss. The flags and their merge with the environment are
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
-from collections.abc import Mapping
 
 # The flags and their merge with the environment and the profile (no I/O yet).
 from ._token_request import TokenRequest, configure, request_from_args, shared_files, usage_error
@@ -33,7 +32,8 @@ from ._token_request import TokenRequest, configure, request_from_args, shared_f
 # `typing` costs milliseconds on the plugin's start-up path; mypy treats this name as True.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    import argparse
+    from collections.abc import Callable, Mapping
     from datetime import datetime
 
     from k8s_aws_auth._core.exec_credential import ExecInfo
@@ -254,10 +254,10 @@ def _credential_source(
     its plan's fingerprint (`_credential_plans`), so that switching keys or
     editing the profile never serves a token signed with the previous ones.
     """
-    import hashlib
+    from k8s_aws_auth._core.digests import sha256
 
     def digest(text: str) -> str:
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+        return sha256(text.encode("utf-8")).hexdigest()[:16]
 
     keys = _chainless_keys(request, environ, files)
     if request.profile is None and keys is not None and keys == _static_env_keys(environ):
@@ -424,14 +424,10 @@ def _format(value: str, expires: str, request: TokenRequest, api_version: str) -
         return value
     if request.output == "text":
         return f"{api_version}\tExecCredential\nSTATUS\t{expires}\t{value}"
-    import json
+    from k8s_aws_auth._core.exec_credential import exec_credential_json
 
-    from k8s_aws_auth._core.exec_credential import exec_credential_document
-
-    document = exec_credential_document(value, expires, api_version=api_version)
-    if request.output == "json-indented":  # get-token: awscli's layout
-        return json.dumps(document, indent=4)
-    return json.dumps(document)
+    indent = 4 if request.output == "json-indented" else None  # get-token: awscli's layout
+    return exec_credential_json(value, expires, api_version=api_version, indent=indent)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,17 +1,17 @@
 """What ``token`` and ``get-token`` are asked to sign: their flags, merged with the environment and the profile.
 
-On the exec plugin's start-up path, like ``_token``: argparse and the credentials
-package's attrs-free settings rules only.
+On the exec plugin's start-up path, like ``_token``: the credentials package's
+attrs-free settings rules only (argparse only in `configure`, for the full parser).
 """
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Mapping
-
 # `typing` costs milliseconds on the plugin's start-up path; mypy treats this name as True.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Mapping
+
     from k8s_aws_auth.credentials.internal import SharedFiles
 
 __all__ = ["TokenRequest", "configure", "request_from_args", "shared_files", "usage_error"]
@@ -47,7 +47,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     # For tests and reproducible output only: sign as if the clock read this
     # RFC 3339 instant. Hidden from --help; documented in docs/cli.md.
-    parser.add_argument("--now", help=argparse.SUPPRESS)
+    from argparse import SUPPRESS
+
+    parser.add_argument("--now", help=SUPPRESS)
 
 
 def _configure_token(parser: argparse.ArgumentParser) -> None:

@@ -10,9 +10,10 @@ credentials file every section is a profile name. Values from the credentials
 file win over the config file's for the same profile, as in the AWS CLI.
 
 This module is also the exec plugin's way into the shared files: it imports no
-attrs, typing or datetime (``configparser`` and ``shlex`` load only when a file
-is parsed), so ``k8s-aws-auth token`` reads region settings and a profile's
-static keys with the same code as the credential chain, without the chain.
+attrs, typing or datetime (``configparser`` and ``shlex`` load only for a file
+`_simple_ini` does not read: continuation lines, quoted names), so
+``k8s-aws-auth token`` reads region settings and a profile's static keys with
+the same code as the credential chain, without the chain.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from collections.abc import Callable, Mapping
 
 from k8s_aws_auth._core.frozen import Frozen
 from k8s_aws_auth.errors import CredentialProviderError
+
+from ._simple_ini import read_simple_ini, split_section_name
 
 __all__ = [
     "MAX_FILE_SIZE",
@@ -130,6 +133,13 @@ def parse_ini(text: str, path: str) -> dict[str, dict[str, Value]]:
 
     Errors name the file and line, never the offending line's text (it may hold a secret).
     """
+    simple = read_simple_ini(text)
+    if simple is not None:
+        return {name: dict(values) for name, values in simple.items()}
+    return _parse_with_configparser(text, path)
+
+
+def _parse_with_configparser(text: str, path: str) -> dict[str, dict[str, Value]]:
     import configparser
 
     parser = configparser.RawConfigParser()
@@ -155,12 +165,14 @@ def parse_ini(text: str, path: str) -> dict[str, dict[str, Value]]:
 
 def _section_name(header: str) -> tuple[str, str] | None:
     """``profile foo`` → ("profile", "foo"); quoted names allowed; anything else → None."""
-    import shlex
+    parts = split_section_name(header)
+    if parts is None:
+        import shlex
 
-    try:
-        parts = shlex.split(header)
-    except ValueError:
-        return None
+        try:
+            parts = shlex.split(header)
+        except ValueError:
+            return None
     if len(parts) == 2:
         return parts[0], parts[1]
     return None
