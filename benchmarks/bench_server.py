@@ -60,9 +60,11 @@ CEILING = "trivial ASGI app, httptools + uvloop"
 CACHE_ON = "`serve`, cache on, httptools + uvloop"
 WORKERS_2 = "`serve --workers 2`, cache on, httptools + uvloop"
 H11_CACHE_ON = "`serve`, cache on, h11 + asyncio"
-#: The same server with its start-up objects left in the collector's walks (the
-#: before of `settle_collector`), measured in the same rounds.
+#: The same build with one change of issue 15 undone, measured in the same rounds
+#: (the "before" of that change): its start-up objects left in the collector's
+#: walks, or each answer's head and body written apart (two TLS records).
 UNFROZEN = "`serve`, cache on, httptools + uvloop, collector not frozen"
+APART = "`serve`, cache on, httptools + uvloop, head and body written apart"
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -207,12 +209,18 @@ def _trivial_main(state_dir: str, port: int, http: str, loop: str) -> None:
     WebhookServer(config, app, certificates).run(sockets=[_bind(config.address, port)])
 
 
-def _unfrozen_serve_main(argv: list[str]) -> None:
-    """``k8s-aws-auth serve ARGV`` without `settle_collector` (child process)."""
+def _serve_without_main(change: str, argv: list[str]) -> None:
+    """``k8s-aws-auth ARGV`` with ``change`` undone: ``freeze`` or ``coalescing`` (child process)."""
     from k8s_aws_auth.cli import main as cli_main
-    from k8s_aws_auth.server import _serve
+    from k8s_aws_auth.server import _coalesced_writes, _serve
 
-    setattr(_serve, "settle_collector", lambda: 0)  # noqa: B010 - patched for this run only
+    # Patched in this process only, for this run.
+    if change == "freeze":
+        setattr(_serve, "settle_collector", lambda: 0)  # noqa: B010
+    elif change == "coalescing":
+        setattr(_coalesced_writes.CoalescedWrites, "hold_next", lambda self: None)  # noqa: B010
+    else:
+        raise SystemExit(f"unknown change {change!r}")
     sys.exit(cli_main(argv))
 
 
@@ -260,6 +268,10 @@ class Run:
     load_cpu_busy: float
     shares_load_cpu: bool = False
     """The server ran on both CPUs (``--workers 2``), the load generator's included."""
+
+    def per_cpu_second(self) -> float:
+        """Requests per second of server CPU (the figure least disturbed by other work)."""
+        return self.requests_per_s / self.server_cpu if self.server_cpu else 0.0
 
     def saturated(self) -> str:
         """Which side ran out of CPU, and which CPU other processes kept busy meanwhile."""
@@ -448,7 +460,7 @@ def _run(sts: Any, selection: Selection) -> str:
                 ["--http", "httptools", "--loop", "uvloop"],
             )
             trivial = [python, __file__, "--trivial", str(state)]
-            unfrozen = [python, __file__, "--unfrozen-serve", *serve[3:]]
+            undone = [python, __file__, "--serve-without"]
             servers: dict[str, tuple[list[str], int | None]] = {
                 CEILING: ([*trivial, "httptools", "uvloop"], None),
                 "trivial ASGI app, h11 + asyncio": ([*trivial, "h11", "asyncio"], None),
@@ -456,7 +468,14 @@ def _run(sts: Any, selection: Selection) -> str:
                     [*serve, *fast, "--cache-ttl", "5m", "--port"],
                     None,
                 ),
-                UNFROZEN: ([*unfrozen, *fast, "--cache-ttl", "5m", "--port"], None),
+                UNFROZEN: (
+                    [*undone, "freeze", *serve[3:], *fast, "--cache-ttl", "5m", "--port"],
+                    None,
+                ),
+                APART: (
+                    [*undone, "coalescing", *serve[3:], *fast, "--cache-ttl", "5m", "--port"],
+                    None,
+                ),
                 H11_CACHE_ON: (
                     [*serve, *slow, "--cache-ttl", "5m", "--port"],
                     None,
@@ -519,7 +538,7 @@ def _report(results: dict[tuple[str, int], Run], selection: Selection) -> str:
         rows.append(
             f"| {name} | {connections} | {run.requests_per_s:,.0f} | {run.p50_ms:.2f} |"
             f" {run.p99_ms:.2f} | {run.requests_per_s / base:.2f}× |"
-            f" {run.requests_per_s / run.server_cpu if run.server_cpu else 0:,.0f} | {run.errors} |"
+            f" {run.per_cpu_second():,.0f} | {run.errors} |"
             f" {run.server_cpu:.0%} ({run.server_cpu_busy:.0%}) | {run.wrk_cpu:.0%} | {sts} |"
             f" ({run.load_cpu_busy:.0%}) | {run.saturated()} |"
         )
@@ -583,13 +602,18 @@ def _summary(results: dict[tuple[str, int], Run], top: int) -> str:
             " httptools + uvloop vs h11 + asyncio (cache on):"
             f" {cache_on.requests_per_s / h11.requests_per_s:.2f}×."
         )
-    unfrozen = results.get((UNFROZEN, top))
-    if unfrozen is not None:
-        text += (
-            f" Start-up objects frozen vs not (the same build, the same rounds): p99"
-            f" {cache_on.p99_ms:.2f} vs {unfrozen.p99_ms:.2f} ms, requests/s"
-            f" {cache_on.requests_per_s / unfrozen.requests_per_s:.2f}×."
-        )
+    for name, change in (
+        (UNFROZEN, "start-up objects frozen vs not"),
+        (APART, "head and body in one write vs two"),
+    ):
+        before = results.get((name, top))
+        if before is not None:
+            text += (
+                f" {change.capitalize()} (the same build, the same rounds): p99"
+                f" {cache_on.p99_ms:.2f} vs {before.p99_ms:.2f} ms, requests/s"
+                f" {cache_on.requests_per_s / before.requests_per_s:.2f}×, per server"
+                f" CPU-second {cache_on.per_cpu_second() / before.per_cpu_second():.2f}×."
+            )
     workers = results.get((WORKERS_2, top))
     if workers is not None:
         text += (
@@ -641,8 +665,9 @@ if __name__ == "__main__":
     if len(sys.argv) == 6 and sys.argv[1] == "--trivial":
         # argv: --trivial STATE_DIR HTTP LOOP PORT (the port last, as for `serve`)
         _trivial_main(sys.argv[2], int(sys.argv[5]), sys.argv[3], sys.argv[4])
-    elif sys.argv[1:2] == ["--unfrozen-serve"]:
-        _unfrozen_serve_main(sys.argv[2:])
+    elif sys.argv[1:2] == ["--serve-without"]:
+        # argv: --serve-without CHANGE serve ARGS... (a "before" row)
+        _serve_without_main(sys.argv[2], sys.argv[3:])
     elif sys.argv[1:] == ["--fake-sts"]:
         _fake_sts_main()
     else:
