@@ -20,7 +20,9 @@ timer per connection and re-arms it at every phase:
 
 An answer that leaves part of the request unread closes the connection (the rest
 would only be discarded), and so does a client that stops reading an answer for
-`body_timeout`. Every connection gets `TCP_NODELAY`, whatever created its socket.
+`body_timeout`. Every connection gets `TCP_NODELAY`, whatever created its socket,
+and every answer's head and body leave in one write (`CoalescedWrites`: one TLS
+record and one ``send()``, not two).
 
 The mixin uses only what uvicorn's HTTP protocols share — `transport`, `loop`,
 `cycle` (a new object per request, with `more_body`), `data_received`,
