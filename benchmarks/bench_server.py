@@ -596,12 +596,13 @@ def _summary(results: dict[tuple[str, int], Run], top: int) -> str:
         f" (measured {ratio:.0%}) and p99 ≤ {TARGET_P99_MS:g} ms"
         f" (measured {cache_on.p99_ms:.2f} ms) — met: **{'yes' if met else 'no'}**."
     )
-    h11 = results.get((H11_CACHE_ON, top))
-    if h11 is not None:
-        text += (
-            " httptools + uvloop vs h11 + asyncio (cache on):"
-            f" {cache_on.requests_per_s / h11.requests_per_s:.2f}×."
-        )
+    for label, faster, slower in (
+        ("httptools + uvloop vs h11 + asyncio (cache on)", CACHE_ON, H11_CACHE_ON),
+        ("`--workers 2` vs one worker", WORKERS_2, CACHE_ON),
+    ):
+        if (faster, top) in results and (slower, top) in results:
+            ratio = results[(faster, top)].requests_per_s / results[(slower, top)].requests_per_s
+            text += f" {label}: {ratio:.2f}×."
     for name, change in (
         (UNFROZEN, "start-up objects frozen vs not"),
         (APART, "head and body in one write vs two"),
@@ -614,12 +615,6 @@ def _summary(results: dict[tuple[str, int], Run], top: int) -> str:
                 f" {cache_on.requests_per_s / before.requests_per_s:.2f}×, per server"
                 f" CPU-second {cache_on.per_cpu_second() / before.per_cpu_second():.2f}×."
             )
-    workers = results.get((WORKERS_2, top))
-    if workers is not None:
-        text += (
-            " `--workers 2` vs one worker:"
-            f" {workers.requests_per_s / cache_on.requests_per_s:.2f}×."
-        )
     return text
 
 
