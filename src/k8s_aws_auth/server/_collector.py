@@ -8,7 +8,10 @@ event loop answers nothing: under load those pauses are the slow end of the
 latency distribution. `settle_collector` collects once (so no garbage of the
 start-up is kept) and then freezes what is left (``gc.freeze()``: moved to a
 permanent generation the collector never walks). Objects made later — cache
-entries, a reloaded mapping, connections — are collected as before.
+entries, a reloaded mapping, connections — are collected as before. The price:
+what was alive at the freeze and later becomes garbage inside a reference cycle
+(say, a part of the mapping loaded at start-up, once a reload replaced it) is
+never collected — once, and bounded by what start-up built.
 
 It changes process-wide state, so only the ``k8s-aws-auth serve`` command calls
 it, in the process it owns (each worker of ``--workers`` for itself); an app
