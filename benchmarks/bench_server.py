@@ -18,7 +18,15 @@ what ``serve`` picks when they are installed):
 * a trivial ASGI app under the very same uvicorn settings, listener, connection
   guard and certificate (``WebhookServer``), answering a fixed TokenReview after
   reading the body, on both stacks: the trivial app on httptools and uvloop is
-  the ceiling every ratio is taken against.
+  the ceiling every ratio is taken against;
+* the "before" of this round's two changes, in the same rounds: ``serve`` (cache
+  on, httptools + uvloop) with its start-up objects left in the collector's
+  walks, and with each answer's head and body written apart (the same build,
+  one change patched out in that process: ``--serve-without``).
+
+``python benchmarks/bench_server.py --row TEXT --connections 16 --rounds 3
+--seconds 5`` measures only the servers whose name contains TEXT (repeatable;
+the ceiling always runs), for iterating on one row.
 
 While wrk runs, the CPU time of the server, of wrk and of FakeSTS is read from
 ``/proc/<pid>/stat`` (wrk's from ``wait4``): a side near 100% of its CPU is the
