@@ -65,6 +65,9 @@ TARGET_P99_MS = 5.0
 SERVER_CPU, LOAD_CPU = 0, 1
 SATURATED = 0.9
 CEILING = "trivial ASGI app, httptools + uvloop"
+#: The trivial app under uvicorn's own server and protocol (no listener, no guard):
+#: the issue's "trivial ASGI app under uvicorn[standard]" read literally.
+PLAIN_UVICORN = "trivial ASGI app, plain uvicorn, httptools + uvloop"
 CACHE_ON = "`serve`, cache on, httptools + uvloop"
 WORKERS_2 = "`serve --workers 2`, cache on, httptools + uvloop"
 H11_CACHE_ON = "`serve`, cache on, h11 + asyncio"
@@ -154,8 +157,12 @@ def _fake_sts_main() -> None:
         sys.stdin.read()
 
 
-def _trivial_main(state_dir: str, port: int, http: str, loop: str) -> None:
-    """Run the trivial app under the same server machinery as ``serve`` (child process)."""
+def _trivial_main(state_dir: str, port: int, http: str, loop: str, *, plain: bool) -> None:
+    """Run the trivial app under the same server machinery as ``serve`` (child process).
+
+    ``plain``: under uvicorn's own server and protocol instead, with the same
+    settings and TLS but without our listener and connection guard.
+    """
     from datetime import datetime, timezone
 
     from k8s_aws_auth.server._certs import ensure_certificates
@@ -214,7 +221,19 @@ def _trivial_main(state_dir: str, port: int, http: str, loop: str) -> None:
         },
     )
     certificates = ensure_certificates(config.state_dir, now=datetime.now(timezone.utc))
-    WebhookServer(config, app, certificates).run(sockets=[_bind(config.address, port)])
+    sock = _bind(config.address, port)
+    if plain:
+        import uvicorn
+
+        from k8s_aws_auth.server._serve import uvicorn_config
+        from k8s_aws_auth.server._stack import resolve_stack
+
+        stack = resolve_stack(http, loop)
+        settings = uvicorn_config(config, app, certificates, stack=stack)
+        settings.app, settings.http = app, stack.protocol_class  # no wrapper, no guard
+        uvicorn.Server(settings).run(sockets=[sock])
+        return
+    WebhookServer(config, app, certificates).run(sockets=[sock])
 
 
 def _serve_without_main(change: str, argv: list[str]) -> None:
@@ -471,6 +490,10 @@ def _run(sts: Any, selection: Selection) -> str:
             undone = [python, __file__, "--serve-without"]
             servers: dict[str, tuple[list[str], int | None]] = {
                 CEILING: ([*trivial, "httptools", "uvloop"], None),
+                PLAIN_UVICORN: (
+                    [python, __file__, "--trivial-plain", str(state), "httptools", "uvloop"],
+                    None,
+                ),
                 "trivial ASGI app, h11 + asyncio": ([*trivial, "h11", "asyncio"], None),
                 CACHE_ON: (
                     [*serve, *fast, "--cache-ttl", "5m", "--port"],
@@ -581,7 +604,9 @@ def _report(results: dict[tuple[str, int], Run], selection: Selection) -> str:
             f" ≥ {SATURATED:.0%} saturated, a CPU that was busy while our side was not was"
             " shared with other work and the row is not a capacity figure. Each server is one"
             " uvicorn process with the same settings, listener, connection guard and"
-            " certificate, on the stack its row names; the trivial app reads the"
+            " certificate, on the stack its row names (the plain uvicorn row: the same"
+            " settings and certificate under uvicorn's own server and protocol, without our"
+            " listener and guard); the trivial app reads the"
             " body and returns a fixed TokenReview. Cache off: every review is an STS call to"
             f" FakeSTS. Machine: {platform.machine()}, {os.cpu_count()} CPUs,"
             f" {platform.system()} {platform.release()}; Python {platform.python_version()},"
@@ -605,6 +630,7 @@ def _summary(results: dict[tuple[str, int], Run], top: int) -> str:
         f" (measured {cache_on.p99_ms:.2f} ms) — met: **{'yes' if met else 'no'}**."
     )
     for label, faster, slower in (
+        ("`serve` (cache on) vs the trivial app under plain uvicorn", CACHE_ON, PLAIN_UVICORN),
         ("httptools + uvloop vs h11 + asyncio (cache on)", CACHE_ON, H11_CACHE_ON),
         ("`--workers 2` vs one worker", WORKERS_2, CACHE_ON),
     ):
@@ -665,9 +691,15 @@ def _wrk_version() -> str:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 6 and sys.argv[1] == "--trivial":
+    if len(sys.argv) == 6 and sys.argv[1] in ("--trivial", "--trivial-plain"):
         # argv: --trivial STATE_DIR HTTP LOOP PORT (the port last, as for `serve`)
-        _trivial_main(sys.argv[2], int(sys.argv[5]), sys.argv[3], sys.argv[4])
+        _trivial_main(
+            sys.argv[2],
+            int(sys.argv[5]),
+            sys.argv[3],
+            sys.argv[4],
+            plain=sys.argv[1] == "--trivial-plain",
+        )
     elif sys.argv[1:2] == ["--serve-without"]:
         # argv: --serve-without CHANGE serve ARGS... (a "before" row)
         _serve_without_main(sys.argv[2], sys.argv[3:])
