@@ -18,7 +18,15 @@ what ``serve`` picks when they are installed):
 * a trivial ASGI app under the very same uvicorn settings, listener, connection
   guard and certificate (``WebhookServer``), answering a fixed TokenReview after
   reading the body, on both stacks: the trivial app on httptools and uvloop is
-  the ceiling every ratio is taken against.
+  the ceiling every ratio is taken against;
+* the "before" of this round's two changes, in the same rounds: ``serve`` (cache
+  on, httptools + uvloop) with its start-up objects left in the collector's
+  walks, and with each answer's head and body written apart (the same build,
+  one change patched out in that process: ``--serve-without``).
+
+``python benchmarks/bench_server.py --row TEXT --connections 16 --rounds 3
+--seconds 5`` measures only the servers whose name contains TEXT (repeatable;
+the ceiling always runs), for iterating on one row.
 
 While wrk runs, the CPU time of the server, of wrk and of FakeSTS is read from
 ``/proc/<pid>/stat`` (wrk's from ``wait4``): a side near 100% of its CPU is the
@@ -57,8 +65,17 @@ TARGET_P99_MS = 5.0
 SERVER_CPU, LOAD_CPU = 0, 1
 SATURATED = 0.9
 CEILING = "trivial ASGI app, httptools + uvloop"
+#: The trivial app under uvicorn's own server and protocol (no listener, no guard):
+#: the issue's "trivial ASGI app under uvicorn[standard]" read literally.
+PLAIN_UVICORN = "trivial ASGI app, plain uvicorn, httptools + uvloop"
 CACHE_ON = "`serve`, cache on, httptools + uvloop"
 WORKERS_2 = "`serve --workers 2`, cache on, httptools + uvloop"
+H11_CACHE_ON = "`serve`, cache on, h11 + asyncio"
+#: The same build with one change of issue 15 undone, measured in the same rounds
+#: (the "before" of that change): its start-up objects left in the collector's
+#: walks, or each answer's head and body written apart (two TLS records).
+UNFROZEN = "`serve`, cache on, httptools + uvloop, collector not frozen"
+APART = "`serve`, cache on, httptools + uvloop, head and body written apart"
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -140,8 +157,12 @@ def _fake_sts_main() -> None:
         sys.stdin.read()
 
 
-def _trivial_main(state_dir: str, port: int, http: str, loop: str) -> None:
-    """Run the trivial app under the same server machinery as ``serve`` (child process)."""
+def _trivial_main(state_dir: str, port: int, http: str, loop: str, *, plain: bool) -> None:
+    """Run the trivial app under the same server machinery as ``serve`` (child process).
+
+    ``plain``: under uvicorn's own server and protocol instead, with the same
+    settings and TLS but without our listener and connection guard.
+    """
     from datetime import datetime, timezone
 
     from k8s_aws_auth.server._certs import ensure_certificates
@@ -200,7 +221,34 @@ def _trivial_main(state_dir: str, port: int, http: str, loop: str) -> None:
         },
     )
     certificates = ensure_certificates(config.state_dir, now=datetime.now(timezone.utc))
-    WebhookServer(config, app, certificates).run(sockets=[_bind(config.address, port)])
+    sock = _bind(config.address, port)
+    if plain:
+        import uvicorn
+
+        from k8s_aws_auth.server._serve import uvicorn_config
+        from k8s_aws_auth.server._stack import resolve_stack
+
+        stack = resolve_stack(http, loop)
+        settings = uvicorn_config(config, app, certificates, stack=stack)
+        settings.app, settings.http = app, stack.protocol_class  # no wrapper, no guard
+        uvicorn.Server(settings).run(sockets=[sock])
+        return
+    WebhookServer(config, app, certificates).run(sockets=[sock])
+
+
+def _serve_without_main(change: str, argv: list[str]) -> None:
+    """``k8s-aws-auth ARGV`` with ``change`` undone: ``freeze`` or ``coalescing`` (child process)."""
+    from k8s_aws_auth.cli import main as cli_main
+    from k8s_aws_auth.server import _coalesced_writes, _serve
+
+    # Patched in this process only, for this run.
+    if change == "freeze":
+        setattr(_serve, "settle_collector", lambda: 0)  # noqa: B010
+    elif change == "coalescing":
+        setattr(_coalesced_writes.CoalescedWrites, "hold_next", lambda self: None)  # noqa: B010
+    else:
+        raise SystemExit(f"unknown change {change!r}")
+    sys.exit(cli_main(argv))
 
 
 _LUA = """
@@ -248,6 +296,10 @@ class Run:
     shares_load_cpu: bool = False
     """The server ran on both CPUs (``--workers 2``), the load generator's included."""
 
+    def per_cpu_second(self) -> float:
+        """Requests per second of server CPU (the figure least disturbed by other work)."""
+        return self.requests_per_s / self.server_cpu if self.server_cpu else 0.0
+
     def saturated(self) -> str:
         """Which side ran out of CPU, and which CPU other processes kept busy meanwhile."""
         load_side = self.wrk_cpu + (self.sts_cpu or 0.0)
@@ -292,18 +344,24 @@ def _wrk(url: str, script: Path, connections: int, seconds: int) -> tuple[dict[s
 
 
 def _measure(
-    url: str, script: Path, connections: int, server: int, sts: int | None, *, shared: bool
+    url: str,
+    script: Path,
+    connections: int,
+    server: int,
+    sts: int | None,
+    *,
+    shared: bool,
+    seconds: int,
 ) -> Run:
     _wrk(url, script, connections, WARMUP_S)
     started = time.monotonic()
     cpus = _cpu_busy()
     server_before = _tree_cpu_seconds(server)
     sts_before = _cpu_seconds(sts) if sts is not None else 0.0
-    result, wrk_cpu = _wrk(url, script, connections, DURATION_S)
+    result, wrk_cpu = _wrk(url, script, connections, seconds)
     wall = time.monotonic() - started
-    seconds = result["duration_us"] / 1e6
     return Run(
-        requests_per_s=result["requests"] / seconds,
+        requests_per_s=result["requests"] / (result["duration_us"] / 1e6),
         p50_ms=result["p50_us"] / 1000,
         p99_ms=result["p99_us"] / 1000,
         errors=result["socket_errors"] + result["non_2xx"],
@@ -346,7 +404,26 @@ def _lua_script(path: Path, bodies: list[bytes]) -> Path:
     return path
 
 
-def main() -> str:
+@attrs.frozen
+class Selection:
+    """Which rows to measure, and how long (the default: every row, the published settings).
+
+    A subset is for iterating on one server (``--row TEXT``, repeatable): only the
+    servers whose name contains one of ``rows`` run, and the ceiling (the trivial
+    app on httptools + uvloop) always does, so every ratio stays within one run.
+    """
+
+    rows: tuple[str, ...] = ()
+    connections: tuple[int, ...] = CONNECTIONS
+    rounds: int = ROUNDS
+    seconds: int = DURATION_S
+
+    def keeps(self, name: str) -> bool:
+        """Whether the server ``name`` is measured."""
+        return name == CEILING or not self.rows or any(word in name for word in self.rows)
+
+
+def main(selection: Selection | None = None) -> str:
     """Run the measurements and return the Markdown section."""
     for tool in ("wrk", "taskset"):
         if shutil.which(tool) is None:
@@ -358,12 +435,12 @@ def main() -> str:
     affinity = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {LOAD_CPU})
     try:
-        return _run(FakeSTS())
+        return _run(FakeSTS(), selection or Selection())
     finally:
         os.sched_setaffinity(0, affinity)
 
 
-def _run(sts: Any) -> str:
+def _run(sts: Any, selection: Selection) -> str:
     python = sys.executable
     tokens = [sts.make_token(p, cluster_id=CLUSTER_ID) for p in _principals(sts)]
     bodies = [
@@ -410,14 +487,27 @@ def _run(sts: Any) -> str:
                 ["--http", "httptools", "--loop", "uvloop"],
             )
             trivial = [python, __file__, "--trivial", str(state)]
+            undone = [python, __file__, "--serve-without"]
             servers: dict[str, tuple[list[str], int | None]] = {
                 CEILING: ([*trivial, "httptools", "uvloop"], None),
+                PLAIN_UVICORN: (
+                    [python, __file__, "--trivial-plain", str(state), "httptools", "uvloop"],
+                    None,
+                ),
                 "trivial ASGI app, h11 + asyncio": ([*trivial, "h11", "asyncio"], None),
-                "`serve`, cache on, httptools + uvloop": (
+                CACHE_ON: (
                     [*serve, *fast, "--cache-ttl", "5m", "--port"],
                     None,
                 ),
-                "`serve`, cache on, h11 + asyncio": (
+                UNFROZEN: (
+                    [*undone, "freeze", *serve[3:], *fast, "--cache-ttl", "5m", "--port"],
+                    None,
+                ),
+                APART: (
+                    [*undone, "coalescing", *serve[3:], *fast, "--cache-ttl", "5m", "--port"],
+                    None,
+                ),
+                H11_CACHE_ON: (
                     [*serve, *slow, "--cache-ttl", "5m", "--port"],
                     None,
                 ),
@@ -429,8 +519,10 @@ def _run(sts: Any) -> str:
             }
             # Interleaved rounds, best of each: the machine may be shared, so a burst of
             # someone else's work should not decide a ratio.
-            for _ in range(ROUNDS):
+            for _ in range(selection.rounds):
                 for name, (argv, sts_pid) in servers.items():
+                    if not selection.keeps(name):
+                        continue
                     shared = name == WORKERS_2
                     cpus = f"{SERVER_CPU},{LOAD_CPU}" if shared else str(SERVER_CPU)
                     port = _free_port()
@@ -444,9 +536,15 @@ def _run(sts: Any) -> str:
                         url = f"https://localhost:{port}"
                         _wait_ready(url, state / "ca.pem", server)
                         _check_answers(url, state / "ca.pem", bodies)
-                        for connections in CONNECTIONS:
+                        for connections in selection.connections:
                             run = _measure(
-                                url, script, connections, server.pid, sts_pid, shared=shared
+                                url,
+                                script,
+                                connections,
+                                server.pid,
+                                sts_pid,
+                                shared=shared,
+                                seconds=selection.seconds,
                             )
                             key = (name, connections)
                             if (
@@ -460,10 +558,10 @@ def _run(sts: Any) -> str:
     finally:
         fake_sts.stdin.close()
         fake_sts.wait(timeout=30)
-    return _report(results)
+    return _report(results, selection)
 
 
-def _report(results: dict[tuple[str, int], Run]) -> str:
+def _report(results: dict[tuple[str, int], Run], selection: Selection) -> str:
     rows = []
     for (name, connections), run in results.items():
         base = results[(CEILING, connections)].requests_per_s
@@ -471,16 +569,11 @@ def _report(results: dict[tuple[str, int], Run]) -> str:
         rows.append(
             f"| {name} | {connections} | {run.requests_per_s:,.0f} | {run.p50_ms:.2f} |"
             f" {run.p99_ms:.2f} | {run.requests_per_s / base:.2f}× |"
-            f" {run.requests_per_s / run.server_cpu if run.server_cpu else 0:,.0f} | {run.errors} |"
+            f" {run.per_cpu_second():,.0f} | {run.errors} |"
             f" {run.server_cpu:.0%} ({run.server_cpu_busy:.0%}) | {run.wrk_cpu:.0%} | {sts} |"
             f" ({run.load_cpu_busy:.0%}) | {run.saturated()} |"
         )
-    top = max(CONNECTIONS)
-    cache_on = results[(CACHE_ON, top)]
-    ratio = cache_on.requests_per_s / results[(CEILING, top)].requests_per_s
-    met = ratio >= TARGET_RATIO and cache_on.p99_ms <= TARGET_P99_MS
-    workers = results[(WORKERS_2, top)]
-    h11 = results[("`serve`, cache on, h11 + asyncio", top)]
+    top = max(selection.connections)
     return "\n".join(
         [
             "## Webhook server: TokenReviews under wrk over loopback TLS",
@@ -490,12 +583,7 @@ def _report(results: dict[tuple[str, int], Run]) -> str:
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
             *rows,
             "",
-            f"Targets at {top} connections: `serve` with the cache on (httptools + uvloop) ≥"
-            f" {TARGET_RATIO:.0%} of the trivial app's requests/s under httptools + uvloop"
-            f" (measured {ratio:.0%}) and p99 ≤ {TARGET_P99_MS:g} ms"
-            f" (measured {cache_on.p99_ms:.2f} ms) — met: **{'yes' if met else 'no'}**."
-            f" httptools + uvloop vs h11 + asyncio (cache on): {cache_on.requests_per_s / h11.requests_per_s:.2f}×;"
-            f" `--workers 2` vs one worker: {workers.requests_per_s / cache_on.requests_per_s:.2f}×.",
+            _summary(results, top),
             "",
             "`--workers 2` runs on both CPUs (`taskset -c 0,1`), the one wrk and FakeSTS use"
             " included: on this 2-core machine its workers share a core with the load"
@@ -504,7 +592,8 @@ def _report(results: dict[tuple[str, int], Run]) -> str:
             " the sum over the supervisor and both workers (up to 200%).",
             "",
             f"Load: wrk {_wrk_version()}, one thread, keep-alive, {WARMUP_S} s warm-up then"
-            f" {DURATION_S} s measured per row, best of {ROUNDS} interleaved rounds, {TOKENS}"
+            f" {selection.seconds} s measured per row, best of {selection.rounds} interleaved"
+            f" rounds, {TOKENS}"
             " distinct tokens in rotation (a Lua script). `taskset`: the server alone on"
             f" CPU {SERVER_CPU}; wrk, FakeSTS (its own process) and the driver on CPU"
             f" {LOAD_CPU}. CPU columns: share of one CPU each process used during the measured"
@@ -515,13 +604,77 @@ def _report(results: dict[tuple[str, int], Run]) -> str:
             f" ≥ {SATURATED:.0%} saturated, a CPU that was busy while our side was not was"
             " shared with other work and the row is not a capacity figure. Each server is one"
             " uvicorn process with the same settings, listener, connection guard and"
-            " certificate, on the stack its row names; the trivial app reads the"
+            " certificate, on the stack its row names (the plain uvicorn row: the same"
+            " settings and certificate under uvicorn's own server and protocol, without our"
+            " listener and guard); the trivial app reads the"
             " body and returns a fixed TokenReview. Cache off: every review is an STS call to"
             f" FakeSTS. Machine: {platform.machine()}, {os.cpu_count()} CPUs,"
             f" {platform.system()} {platform.release()}; Python {platform.python_version()},"
             f" uvicorn {_version('uvicorn')}, h11 {_version('h11')},"
             f" httptools {_version('httptools')}, uvloop {_version('uvloop')}.",
         ]
+    )
+
+
+def _summary(results: dict[tuple[str, int], Run], top: int) -> str:
+    """The targets' verdict and the stack and worker ratios, for the rows measured."""
+    ceiling, cache_on = results[(CEILING, top)], results.get((CACHE_ON, top))
+    if cache_on is None:
+        return f"Targets at {top} connections: not measured (the cache-on row was not selected)."
+    ratio = cache_on.requests_per_s / ceiling.requests_per_s
+    met = ratio >= TARGET_RATIO and cache_on.p99_ms <= TARGET_P99_MS
+    text = (
+        f"Targets at {top} connections: `serve` with the cache on (httptools + uvloop) ≥"
+        f" {TARGET_RATIO:.0%} of the trivial app's requests/s under httptools + uvloop"
+        f" (measured {ratio:.0%}) and p99 ≤ {TARGET_P99_MS:g} ms"
+        f" (measured {cache_on.p99_ms:.2f} ms) — met: **{'yes' if met else 'no'}**."
+    )
+    for label, faster, slower in (
+        ("`serve` (cache on) vs the trivial app under plain uvicorn", CACHE_ON, PLAIN_UVICORN),
+        ("httptools + uvloop vs h11 + asyncio (cache on)", CACHE_ON, H11_CACHE_ON),
+        ("`--workers 2` vs one worker", WORKERS_2, CACHE_ON),
+    ):
+        if (faster, top) in results and (slower, top) in results:
+            ratio = results[(faster, top)].requests_per_s / results[(slower, top)].requests_per_s
+            text += f" {label}: {ratio:.2f}×."
+    for name, change in (
+        (UNFROZEN, "start-up objects frozen vs not"),
+        (APART, "head and body in one write vs two"),
+    ):
+        before = results.get((name, top))
+        if before is not None:
+            text += (
+                f" {change.capitalize()} (the same build, the same rounds): p99"
+                f" {cache_on.p99_ms:.2f} vs {before.p99_ms:.2f} ms, requests/s"
+                f" {cache_on.requests_per_s / before.requests_per_s:.2f}×, per server"
+                f" CPU-second {cache_on.per_cpu_second() / before.per_cpu_second():.2f}×."
+            )
+    return text
+
+
+def _selection(argv: list[str]) -> Selection:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="The webhook under wrk (all rows by default).")
+    parser.add_argument(
+        "--row",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="measure only the servers whose name contains TEXT (repeatable; the ceiling"
+        " is always measured), e.g. --row 'cache on, httptools'",
+    )
+    parser.add_argument(
+        "--connections", default=",".join(map(str, CONNECTIONS)), help="e.g. 16 or 1,16"
+    )
+    parser.add_argument("--rounds", type=int, default=ROUNDS)
+    parser.add_argument("--seconds", type=int, default=DURATION_S, help="measured per row")
+    options = parser.parse_args(argv)
+    return Selection(
+        rows=tuple(options.row),
+        connections=tuple(int(n) for n in options.connections.split(",")),
+        rounds=options.rounds,
+        seconds=options.seconds,
     )
 
 
@@ -538,10 +691,19 @@ def _wrk_version() -> str:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 6 and sys.argv[1] == "--trivial":
+    if len(sys.argv) == 6 and sys.argv[1] in ("--trivial", "--trivial-plain"):
         # argv: --trivial STATE_DIR HTTP LOOP PORT (the port last, as for `serve`)
-        _trivial_main(sys.argv[2], int(sys.argv[5]), sys.argv[3], sys.argv[4])
+        _trivial_main(
+            sys.argv[2],
+            int(sys.argv[5]),
+            sys.argv[3],
+            sys.argv[4],
+            plain=sys.argv[1] == "--trivial-plain",
+        )
+    elif sys.argv[1:2] == ["--serve-without"]:
+        # argv: --serve-without CHANGE serve ARGS... (a "before" row)
+        _serve_without_main(sys.argv[2], sys.argv[3:])
     elif sys.argv[1:] == ["--fake-sts"]:
         _fake_sts_main()
     else:
-        print(main())
+        print(main(_selection(sys.argv[1:])))

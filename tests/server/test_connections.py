@@ -280,6 +280,101 @@ def test_accepted_connections_have_tcp_nodelay(running: Webhook) -> None:
     assert nodelay != 0
 
 
+class RecordCountingClient:
+    """TLS over a plain socket through memory BIOs, counting the server's TLS records."""
+
+    def __init__(self, webhook: Webhook) -> None:
+        context = ssl.create_default_context(cafile=str(webhook.root / "state" / "ca.pem"))
+        self.sock = socket.create_connection(("127.0.0.1", webhook.port), timeout=10)
+        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.tls = context.wrap_bio(self.incoming, self.outgoing, server_hostname="localhost")
+        self.raw = b""  # the server's bytes not yet split into records
+        self.records = 0
+        while True:
+            try:
+                self.tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                self._flush()
+                self._receive()
+        self._flush()
+
+    def _flush(self) -> None:
+        data = self.outgoing.read()
+        if data:
+            self.sock.sendall(data)
+
+    def _receive(self) -> None:
+        data = self.sock.recv(65536)
+        assert data, "the server closed the connection"
+        self.incoming.write(data)
+        self.raw += data
+        while len(self.raw) >= 5:  # type (1), version (2), length (2), then the record
+            end = 5 + int.from_bytes(self.raw[3:5], "big")
+            if len(self.raw) < end:
+                break
+            self.records += 1
+            self.raw = self.raw[end:]
+
+    def exchange(self, request: bytes) -> tuple[bytes, int]:
+        """Send ``request``; the complete answer and how many records carried it."""
+        self.tls.write(request)
+        self._flush()
+        self.records, answer = 0, b""
+        while True:
+            try:
+                answer += self.tls.read(65536)
+            except ssl.SSLWantReadError:
+                self._receive()
+                continue
+            head, _, body = answer.partition(b"\r\n\r\n")
+            length = head.lower().partition(b"content-length:")[2].split(b"\r\n")[0]
+            if length and len(body) >= int(length):
+                assert not self.raw, "part of a record beyond the answer"
+                return answer, self.records
+
+
+def test_an_answer_is_one_tls_record(running: Webhook) -> None:
+    # uvicorn writes an answer's head and body separately: two TLS records and two
+    # send() calls per review unless the connection guard joins them.
+    client = RecordCountingClient(running)
+    try:
+        client.exchange(http_request("GET", "/healthz"))  # session tickets come first
+        for request in (running.review_request(), http_request("GET", "/healthz")):
+            answer, records = client.exchange(request)
+            assert answer.startswith(b"HTTP/1.1 200 ")
+            assert records == 1, answer
+    finally:
+        client.sock.close()
+
+
+def test_joined_writes_keep_the_order_of_pipelined_answers(running: Webhook) -> None:
+    # A review, a HEAD (an answer without a body write), a review: each answer whole
+    # and in order; then garbage, which the parser answers itself (400).
+    with running.tls() as sock:
+        head = http_request("HEAD", "/healthz")
+        sock.sendall(running.review_request() + head + running.review_request())
+        status, _, body = read_response(sock)
+        assert (status, json.loads(body)["status"]["authenticated"]) == (200, True)
+        data = b""
+        while data.count(b"\r\n\r\n") < 2:  # the HEAD answer's head, the next head
+            chunk = sock.recv(65536)
+            assert chunk, data
+            data += chunk
+        assert data.startswith(b"HTTP/1.1 200 ")
+        second = data.partition(b"\r\n\r\n")[2]
+        assert second.startswith(b"HTTP/1.1 200 "), second
+        length = int(second.lower().partition(b"content-length:")[2].split(b"\r\n")[0])
+        rest = second.partition(b"\r\n\r\n")[2]
+        while len(rest) < length:
+            chunk = sock.recv(65536)
+            assert chunk, rest
+            rest += chunk
+        assert json.loads(rest[:length])["status"]["authenticated"] is True
+        sock.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+        assert read_response(sock)[0] == 400
+
+
 # --- item 4: every phase is bounded --------------------------------------------------------
 
 

@@ -20,7 +20,9 @@ timer per connection and re-arms it at every phase:
 
 An answer that leaves part of the request unread closes the connection (the rest
 would only be discarded), and so does a client that stops reading an answer for
-`body_timeout`. Every connection gets `TCP_NODELAY`, whatever created its socket.
+`body_timeout`. Every connection gets `TCP_NODELAY`, whatever created its socket,
+and every answer's head and body leave in one write (`CoalescedWrites`: one TLS
+record and one ``send()``, not two).
 
 The mixin uses only what uvicorn's HTTP protocols share — `transport`, `loop`,
 `cycle` (a new object per request, with `more_body`), `data_received`,
@@ -40,6 +42,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import attrs
+
+from ._coalesced_writes import CoalescedWrites
 
 if TYPE_CHECKING:
     from uvicorn.protocols.http.h11_impl import H11Protocol as _ProtocolBase
@@ -130,15 +134,20 @@ class ConnectionGuard(_ProtocolBase):
     _write_timer: asyncio.TimerHandle | None = None
     _request: Any = None
     _head_bytes = 0
+    _writes: CoalescedWrites
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Set `TCP_NODELAY`, then time the first request's head."""
         _set_nodelay(transport)
         super().connection_made(transport)
+        self._writes = CoalescedWrites(transport, self.loop)
         self._arm(_HEAD, self.limits.header_timeout, self._head_too_slow)
 
     def data_received(self, data: bytes) -> None:
         """Start the head's clock at a next request's first byte; follow the parser."""
+        # Anything the parser makes the protocol write itself (an error answer) goes
+        # after what the last answer still holds.
+        self._writes.release()
         phase = self._phase
         super().data_received(data)
         if (
@@ -160,6 +169,7 @@ class ConnectionGuard(_ProtocolBase):
     def on_response_complete(self) -> None:
         """After an answer: close if the request was not read completely, else wait idle."""
         finished = self.cycle
+        self._writes.release()  # a head-only answer (HEAD) is complete without a body write
         super().on_response_complete()
         if self.transport.is_closing():
             self._closing()
@@ -187,6 +197,7 @@ class ConnectionGuard(_ProtocolBase):
 
     def shutdown(self) -> None:
         """Graceful shutdown (SIGTERM): a connection uvicorn closes still closes in time."""
+        self._writes.release()
         super().shutdown()
         if self.transport.is_closing():
             self._closing()
@@ -214,6 +225,9 @@ class ConnectionGuard(_ProtocolBase):
             return
         if cycle is not self._request:
             self._request = cycle
+            # The answer's head waits for its body: one TLS record and one send.
+            cycle.transport = self._writes
+            self._writes.hold_next()
             if cycle.more_body:
                 self._arm(_BODY, self.limits.body_timeout + BODY_GRACE, self._body_too_slow)
             else:
@@ -242,6 +256,7 @@ class ConnectionGuard(_ProtocolBase):
             self._arm(_CLOSING, self.limits.tls_handshake_timeout, self._close_too_slow)
 
     def _close(self) -> None:
+        self._writes.release()
         self.transport.close()
         self._closing()
 
@@ -257,6 +272,7 @@ class ConnectionGuard(_ProtocolBase):
     def _head_too_large(self) -> None:
         # Written here, not by the app: there is no request (and no cycle) to answer yet.
         self.stats.oversized_heads += 1
+        self._writes.release()
         self.transport.write(_HEAD_TOO_LARGE)
         self._close()
 

@@ -53,6 +53,7 @@ from ._certs import (
     write_file,
     write_if_changed,
 )
+from ._collector import settle_collector
 from ._config import ServerConfig, ignored_key_reason
 from ._connection_guard import (
     ConnectionGuard,
@@ -704,7 +705,7 @@ def run_server(config: ServerConfig) -> int:
     """
     configure_logging(config.log_level, log_format=config.log_format)
     stack = resolve_stack(config.http, config.loop)
-    _run_until_terminated(stack, serve(config, stack=stack))
+    _run_until_terminated(stack, serve(config, stack=stack, on_listening=_serving))
     _log.info("stopped")
     return 0
 
@@ -722,6 +723,7 @@ def run_worker(
     stack = resolve_stack(config.http, config.loop)
 
     def listening(host: str, port: int) -> None:
+        _serving(host, port)
         ready()
 
     main = _serve(
@@ -734,6 +736,11 @@ def run_worker(
         health_sock=health_sock,
     )
     _run_until_terminated(stack, main)
+
+
+def _serving(host: str, port: int) -> None:
+    """Once the process serves: its start-up objects out of the collector's walks."""
+    _log.debug("collector settled", extra={"fields": {"frozen_objects": settle_collector()}})
 
 
 def _run_until_terminated(stack: Stack, main: Coroutine[Any, Any, None]) -> None:

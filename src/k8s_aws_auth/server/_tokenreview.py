@@ -91,7 +91,11 @@ _NOT_JSON: Any = object()
 # Built once: json.loads/json.dumps with any non-default argument build a new
 # decoder/encoder on every call.
 _DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates)
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+# No circular-reference check (a dictionary of every container's id per call, about
+# a quarter of the encoding): the answers are built here from strings, lists and
+# dictionaries, and a cycle planted in a mapper's user still fails (RecursionError),
+# as a 500 answer.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False)
 #: The answer's constant start per apiVersion; only ``status`` is encoded per review.
 _ANSWER_PREFIX = {
     version: _ENCODER.encode({"apiVersion": version, "kind": KIND, "status": {}})[:-3].encode()
