@@ -10,7 +10,8 @@ import sys
 import textwrap
 import time
 
-from tests.support.server import CLUSTER_ID, ServerProcess, free_port, run_cli, write_config
+from tests.support.ports import free_port
+from tests.support.server import CLUSTER_ID, ServerProcess, run_cli, write_config
 
 # Runs the CLI like `python -m k8s_aws_auth`; on SIGUSR1 it writes the collector's
 # frozen and tracked object counts to $GC_FILE.
