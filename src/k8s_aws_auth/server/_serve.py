@@ -723,8 +723,10 @@ def run_worker(
     stack = resolve_stack(config.http, config.loop)
 
     def listening(host: str, port: int) -> None:
-        _serving(host, port)
+        # Ready first: the supervisor treats a worker that dies before this as a
+        # start-up failure, and settling the collector takes a while on a big heap.
         ready()
+        _serving(host, port)
 
     main = _serve(
         config,
