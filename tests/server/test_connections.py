@@ -40,7 +40,10 @@ from tests.support.server import (
     webhook_client,
 )
 
-# One worker runs this module (xdist loadgroup): its module fixture starts the webhook once.
+# One worker runs each stack's tests (xdist loadgroup: the module's group plus the
+# stack's, below): its module fixture starts that stack's webhook once, and the last
+# scenario checks the server that every earlier one attacked. The two stacks' halves
+# run on two workers at once (each half is a minute of mostly waiting on timeouts).
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("server-connections")]
 
 ALICE = "arn:aws:iam::111122223333:user/alice"
@@ -55,8 +58,10 @@ SHORT_TIMEOUTS = {
 REVIEW_PATH = "/authenticate"
 #: (``--http``, ``--loop``) of each stack under test.
 STACKS = [
-    pytest.param(("h11", "asyncio"), id="h11-asyncio"),
-    pytest.param(("httptools", "uvloop"), id="httptools-uvloop"),
+    pytest.param(("h11", "asyncio"), id="h11-asyncio", marks=pytest.mark.xdist_group("h11")),
+    pytest.param(
+        ("httptools", "uvloop"), id="httptools-uvloop", marks=pytest.mark.xdist_group("httptools")
+    ),
 ]
 
 
