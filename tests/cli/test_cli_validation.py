@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import re
 import stat
 import subprocess
 import sys
@@ -11,6 +12,8 @@ from collections.abc import Mapping, Sequence
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.support.child_env import child_env
 
@@ -230,3 +233,25 @@ def test_the_fast_role_check_accepts_only_what_the_full_check_accepts(
         check_role_flag(arn, region, "--role")
     assert fast.value.reason == "usage"
     assert fast.value.message == f"{full_message} (from --role)"
+
+
+# The layout the fast check matched when it was a regular expression.
+_PLAIN_ROLE_LAYOUT = re.compile(r"arn:([a-z0-9-]+):iam::[0-9]{12}:role/[!-.0-~]+(?:/[!-.0-~]+)*")
+_ARNISH = st.builds(
+    ":".join,
+    st.lists(
+        st.sampled_from(["arn", "aws", "aws-cn", "iam", "", "111122223333", "1111", "role/Dev"])
+        | st.text(alphabet="arnws-iomle/D:1 é０", max_size=12),
+        min_size=1,
+        max_size=7,
+    ),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(_ARNISH, st.sampled_from(_ROLE_ARN_CASES)))
+def test_the_plain_role_reading_matches_its_old_pattern(arn: str) -> None:
+    from k8s_aws_auth.cli._token_request import plain_role_partition
+
+    match = _PLAIN_ROLE_LAYOUT.fullmatch(arn)
+    assert plain_role_partition(arn) == (match.group(1) if match else None)

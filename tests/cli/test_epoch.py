@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from k8s_aws_auth.cli._epoch import format_expiration, parse_expiration
 
@@ -63,3 +66,38 @@ def test_refuses_what_is_not_an_aware_time(value: object) -> None:
 def test_format_is_the_cli_s() -> None:
     moment = datetime(2026, 12, 2, 1, 42, 16, tzinfo=timezone.utc)
     assert format_expiration(int(moment.timestamp())) == "2026-12-02T01:42:16Z"
+
+
+# The layout this parser accepted when it was a regular expression: the same
+# strings must still parse, and no other (datetime checks the values above).
+_LAYOUT = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?"
+    r"(Z|z|UTC|[+-]\d{2}:?\d{2})"
+)
+_TIMELIKE = st.text(alphabet="0123456789-:T tzZUC+.", max_size=32)
+
+
+def _by_layout(text: str) -> bool:
+    return _LAYOUT.fullmatch(text.strip()) is not None
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(
+        _TIMELIKE,
+        st.builds(
+            lambda stamp, fraction, zone: stamp + fraction + zone,
+            st.datetimes().map(lambda moment: moment.strftime("%Y-%m-%dT%H:%M:%S")),
+            st.sampled_from(["", ".", ".1", ".123456789", ".1234567890", ".x"]),
+            st.sampled_from(["Z", "z", "UTC", "+05:30", "-0800", "+5:30", "+24:00", "", "GMT"]),
+        ),
+    )
+)
+def test_accepts_exactly_the_layout_it_always_did(text: str) -> None:
+    parsed = parse_expiration(text)
+    if not _by_layout(text):
+        assert parsed is None
+    elif parsed is not None:
+        zone = _LAYOUT.fullmatch(text.strip()).group(7)  # type: ignore[union-attr]
+        whole = text.strip()[:19] + ("+00:00" if zone in ("Z", "z", "UTC") else zone)
+        assert parsed == int(datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S%z").timestamp())

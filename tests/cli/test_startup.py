@@ -395,6 +395,8 @@ def test_a_cache_token_hit_is_as_light_as_static_keys(
     assert _heavy(modules) == []
     assert [m for m in modules if _is_forbidden_at_start_up(m)] == []
     assert "k8s_aws_auth.cli._token_cache" not in modules, "the hit needed no TokenCache"
+    # The entry is read by _core.small_json: no json, nor the re and enum it loads.
+    assert [m for m in modules if m in ("json", "re", "enum")] == []
 
 
 # --- the fast path's own SHA-256 and HMAC sign botocore's bytes -------------------------

@@ -11,12 +11,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import json
 import os
 import stat
 import time
 
 from k8s_aws_auth._core.digests import sha256
+from k8s_aws_auth._core.small_json import dumps_sorted, loads
 
 # `typing` costs milliseconds on the plugin's start-up path; mypy treats this name as True.
 TYPE_CHECKING = False
@@ -137,13 +137,14 @@ def exclusive_lock(path: str, *, timeout: float) -> Iterator[None]:
 
 def key_digest(kind: str, key: Mapping[str, object]) -> str:
     """The file name (without suffix) of ``key``'s entry of ``kind`` (``token``, ``credentials``)."""
-    canonical = json.dumps({"kind": kind, **key}, sort_keys=True, separators=(",", ":"))
+    canonical = dumps_sorted({"kind": kind, **key}, compact=True)
     return sha256(canonical.encode("utf-8")).hexdigest()[:40]
 
 
 def plain_key(key: Mapping[str, object]) -> dict[str, object]:
     """The key as it reads back from JSON (so a stored key compares equal)."""
-    loaded: dict[str, object] = json.loads(json.dumps(dict(key), sort_keys=True))
+    loaded = loads(dumps_sorted(dict(key), compact=False))
+    assert isinstance(loaded, dict)  # a dictionary reads back as one
     return loaded
 
 
@@ -163,7 +164,7 @@ def json_object(raw: bytes) -> dict[str, object] | None:
     if len(raw) > _MAX_FILE_BYTES:
         return None
     try:
-        document = json.loads(raw)
+        document = loads(raw)
     except ValueError:
         return None
     return document if isinstance(document, dict) else None

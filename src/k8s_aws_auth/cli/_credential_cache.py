@@ -24,14 +24,14 @@ SSO role or a ``credential_process`` would cost a network call or a process
 * the check, the fetch and the write run under a lock file in our own
   directory, so a burst of concurrent kubectl commands makes one call.
 
-A hit runs on the plugin's start-up path: ``json``, ``os`` and ``stat`` only
-(no attrs, typing, datetime or hashlib; `_epoch` parses the times).
+A hit runs on the plugin's start-up path: ``os`` and ``stat`` only (no json,
+attrs, typing, datetime or hashlib; `_core.small_json` reads the entry and
+derives the file name, `_epoch` parses the times).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import stat
 
@@ -215,6 +215,8 @@ def _write_entry(plan: CachePlan, keys: CachedKeys) -> None:
         },
         _OUR_FIELD: {"Version": _FORMAT_VERSION, "Fingerprint": plan.fingerprint},
     }
+    import json  # a miss: the fetch that came before it loaded far more
+
     write_private_file(plan.path, json.dumps(document))
 
 

@@ -26,10 +26,10 @@ Attrs-free, typing-free and datetime-free: plans are made on the start-up path.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 
 from k8s_aws_auth._core.digests import sha1, sha256
+from k8s_aws_auth._core.small_json import dumps_sorted
 
 from ._cache_files import cache_directory
 from ._credential_cache import CachePlan
@@ -71,8 +71,7 @@ _OTHER_SOURCES = ("web_identity_token_file", "credential_process", *_SSO_KEYS)
 
 def _sha1(arguments: Mapping[str, object], *, compact: bool = False) -> str:
     """The AWS CLI's cache key: SHA-1 of the sorted JSON (SSO's without spaces)."""
-    separators = (",", ":") if compact else None
-    text = json.dumps(dict(arguments), sort_keys=True, separators=separators)
+    text = dumps_sorted(dict(arguments), compact=compact)
     return sha1(text.encode("utf-8")).hexdigest()  # a file name, not a MAC
 
 
@@ -82,7 +81,7 @@ def _fingerprint(environ: Mapping[str, str], inputs: Mapping[str, object]) -> st
         "inputs": dict(inputs),
         "endpoint_environment": {name: environ.get(name) for name in _ENDPOINT_ENV},
     }
-    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
+    canonical = dumps_sorted(document, compact=True)
     return sha256(canonical.encode("utf-8")).hexdigest()
 
 

@@ -6,15 +6,63 @@ start-up; the cache files' ISO-8601 times only need a date-to-days formula.
 
 from __future__ import annotations
 
-import re
 import time
 
 __all__ = ["format_expiration", "parse_expiration"]
 
-_TIMESTAMP = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?"
-    r"(Z|z|UTC|[+-]\d{2}:?\d{2})"
-)
+#: The zones a time may end with besides ``±HH:MM`` / ``±HHMM``.
+_NAMED_ZONES = ("Z", "z", "UTC")
+#: Digits of a fraction of a second, at most (nanoseconds); the fraction is dropped.
+_MAX_FRACTION_DIGITS = 9
+
+
+def _number(text: str, start: int, count: int) -> int | None:
+    """The ``count`` decimal digits at ``start`` as a number; ``None`` if they are not."""
+    part = text[start : start + count]
+    return int(part) if len(part) == count and part.isdecimal() else None
+
+
+def _fields(text: str) -> tuple[list[int], str] | None:
+    """``YYYY-MM-DD[Tt ]HH:MM:SS[.fraction]ZONE`` split into six numbers and the zone.
+
+    No ``re`` (and the enum it loads) on the plugin's start-up path: the layout is
+    fixed, so positions say it all.
+    """
+    if len(text) < 20 or text[4] != "-" or text[7] != "-" or text[10] not in "Tt ":
+        return None
+    if text[13] != ":" or text[16] != ":":
+        return None
+    numbers = [_number(text, start, count) for start, count in _FIELDS]
+    if any(number is None for number in numbers):
+        return None
+    rest = text[19:]
+    if rest.startswith("."):
+        end = 1
+        while end < len(rest) and rest[end].isdecimal():
+            end += 1
+        if not 1 <= end - 1 <= _MAX_FRACTION_DIGITS:
+            return None
+        rest = rest[end:]
+    return [number for number in numbers if number is not None], rest
+
+
+#: (start, length) of the year, month, day, hour, minute and second.
+_FIELDS = ((0, 4), (5, 2), (8, 2), (11, 2), (14, 2), (17, 2))
+
+
+def _zone_offset(zone: str) -> int | None:
+    """Seconds east of UTC of ``Z``, ``UTC`` or ``±HH[:]MM``; ``None`` for anything else."""
+    if zone in _NAMED_ZONES:
+        return 0
+    if len(zone) not in (5, 6) or zone[0] not in "+-":
+        return None
+    digits = zone[1:3] + zone[-2:]
+    if (len(zone) == 6 and zone[3] != ":") or not digits.isdecimal():
+        return None
+    hours, minutes = int(digits[:2]), int(digits[2:])
+    if hours > 23 or minutes > 59:
+        return None
+    return (hours * 60 + minutes) * 60 * (-1 if zone[0] == "-" else 1)
 
 
 def _days_from_civil(year: int, month: int, day: int) -> int:
@@ -41,22 +89,17 @@ def parse_expiration(value: object) -> int | None:
     """
     if not isinstance(value, str):
         return None
-    match = _TIMESTAMP.fullmatch(value.strip())
-    if match is None:
+    fields = _fields(value.strip())
+    if fields is None:
         return None
-    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
+    (year, month, day, hour, minute, second), zone = fields
     if not (1 <= month <= 12 and 1 <= day <= _days_in_month(year, month)):
         return None
     if hour > 23 or minute > 59 or second > 59:
         return None
-    zone = match.group(7)
-    offset = 0
-    if zone[0] in "+-":
-        digits = zone[1:].replace(":", "")
-        offset_hours, offset_minutes = int(digits[:2]), int(digits[2:])
-        if offset_hours > 23 or offset_minutes > 59:
-            return None
-        offset = (offset_hours * 60 + offset_minutes) * 60 * (-1 if zone[0] == "-" else 1)
+    offset = _zone_offset(zone)
+    if offset is None:
+        return None
     days = _days_from_civil(year, month, day)
     return days * 86400 + hour * 3600 + minute * 60 + second - offset
 

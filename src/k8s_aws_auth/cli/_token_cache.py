@@ -23,7 +23,6 @@ checks are the security boundary, the same one ``~/.kube/cache`` relies on.
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -170,6 +169,8 @@ class TokenCache:
 
     def _write(self, path: Path, entry: Mapping[str, object]) -> None:
         try:
+            import json  # a miss: signing came first
+
             write_private_file(path, json.dumps(entry, sort_keys=True))
         except OSError as exc:
             self._warn(f"could not write the cache file {path}: {exc.strerror}")

@@ -262,19 +262,37 @@ def _check_role(role_arn: str, region: str | None, flag: str, environ: Mapping[s
 # An IAM role ARN exactly as ``check_role_arn`` accepts one: no region, 12 digits,
 # ``role/`` then non-empty printable, space-free segments. Only a match of the
 # signing region's partition skips the full check, whose imports (attrs, the
-# providers) the plugin's cache-hit path must not pay; anything else gets the
-# full check and its precise message.
-_PLAIN_ROLE_ARN = r"arn:([a-z0-9-]+):iam::[0-9]{12}:role/[!-.0-~]+(?:/[!-.0-~]+)*"
+# providers, ``re``) the plugin's cache-hit path must not pay; anything else gets
+# the full check and its precise message.
+_PARTITION_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+#: Printable ASCII but the space and the slash (which separates the path's segments).
+_SEGMENT_CHARACTERS = frozenset(chr(code) for code in range(0x21, 0x7F)) - {"/"}
+
+
+def plain_role_partition(role_arn: str) -> str | None:
+    """The partition of a plainly valid IAM role ARN (see above); ``None`` for any other text."""
+    parts = role_arn.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "iam" or parts[3] != "":
+        return None
+    partition, account, resource = parts[1], parts[4], parts[5]
+    if not partition or not _PARTITION_CHARACTERS.issuperset(partition):
+        return None
+    if len(account) != 12 or not (account.isascii() and account.isdigit()):
+        return None
+    if not resource.startswith("role/"):
+        return None
+    segments = resource[len("role/") :].split("/")
+    if not all(segment and _SEGMENT_CHARACTERS.issuperset(segment) for segment in segments):
+        return None
+    return partition
 
 
 def check_role_flag(role_arn: str, region: str | None, source: str) -> None:
     """``check_role_arn`` as a usage error naming the flag or variable the ARN came from."""
-    import re
-
     from k8s_aws_auth._core.partitions import partition_for_region
 
-    plain = re.fullmatch(_PLAIN_ROLE_ARN, role_arn) if isinstance(role_arn, str) else None
-    if plain is not None and plain.group(1) == partition_for_region(region or "us-east-1").name:
+    plain = plain_role_partition(role_arn) if isinstance(role_arn, str) else None
+    if plain is not None and plain == partition_for_region(region or "us-east-1").name:
         return
     from k8s_aws_auth.credentials.internal import check_role_arn
     from k8s_aws_auth.errors import ConfigurationError
