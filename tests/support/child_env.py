@@ -40,6 +40,12 @@ def child_env(env: Mapping[str, str], *, measured: bool = True) -> dict[str, str
     """``env`` plus the clock variables, and the coverage ones unless ``measured`` is false.
 
     ``measured=False`` is for a child whose loaded modules are what the test checks:
-    coverage.py, started in it, imports ``typing``, ``datetime`` and more of its own.
+    coverage.py, started in it, imports ``typing``, ``datetime``, ``hashlib`` and more
+    of its own. Its variables then go even when ``env`` is a copy of ``os.environ``.
     """
-    return {**env, **clock_variables(), **(coverage_variables() if measured else {})}
+    if measured:
+        return {**env, **clock_variables(), **coverage_variables()}
+    unmeasured = {
+        name: value for name, value in env.items() if not name.startswith(_COVERAGE_PREFIX)
+    }
+    return {**unmeasured, **clock_variables()}

@@ -11,6 +11,7 @@ under ``timeshift`` if the variables are dropped); the second keeps every test's
 from __future__ import annotations
 
 import ast
+import os
 import pathlib
 import subprocess
 import sys
@@ -106,3 +107,14 @@ def test_the_scan_sees_a_scratch_environment(tmp_path: pathlib.Path) -> None:
         "subprocess.Popen(['x'], env=dict(base))\n"
     )
     assert _scratch_environments(sample) == [2, 5]
+
+
+def test_an_unmeasured_child_drops_coverage_variables_of_a_copied_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COVERAGE_PROCESS_CONFIG", "/tmp/cov.toml")
+    monkeypatch.setenv("FAKETIME", "+365d")
+    env = child_env(dict(os.environ), measured=False)
+    assert not [name for name in env if name.startswith("COVERAGE_")]
+    assert env["FAKETIME"] == "+365d"
+    assert env["HOME"] == os.environ["HOME"]
