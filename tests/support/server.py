@@ -67,24 +67,29 @@ class ServerProcess:
         preexec_fn: Callable[[], None] | None = None,
         command: Sequence[str] | None = None,
     ) -> None:
-        self._stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in stop()
+        # The child appends to a file of its own opening (O_APPEND, its own offset); the
+        # tests read it through another. One shared descriptor would share its offset:
+        # a read's seek(0) could send the child's next line over the first ones.
+        descriptor, self._log_path = tempfile.mkstemp(prefix="serve-", suffix=".log")
+        os.close(descriptor)
         # `command` runs instead of `python -m k8s_aws_auth serve` (a wrapper, another name).
         prefix = [sys.executable, "-m", "k8s_aws_auth", "serve"] if command is None else command
-        self.process = subprocess.Popen(
-            [*prefix, *argv],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=self._stderr,
-            cwd=cwd,
-            env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
-            preexec_fn=preexec_fn,  # noqa: PLW1509 - only sets resource limits of the child
-        )
+        with open(self._log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [*prefix, *argv],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                cwd=cwd,
+                env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
+                preexec_fn=preexec_fn,  # noqa: PLW1509 - only sets resource limits of the child
+            )
         self.port = 0
 
     def log_text(self) -> str:
         """Everything the server wrote to stderr so far."""
-        self._stderr.seek(0)
-        return self._stderr.read()
+        with open(self._log_path, encoding="utf-8", errors="replace") as log:
+            return log.read()
 
     def logs(self) -> list[dict[str, Any]]:
         """The JSON log records so far (non-JSON lines are kept as ``{"raw": line}``)."""
@@ -124,7 +129,8 @@ class ServerProcess:
     def close(self) -> None:
         """Stop the process and drop its log file."""
         self.stop()
-        self._stderr.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._log_path)
 
 
 def start_webhook(
