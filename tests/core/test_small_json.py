@@ -101,16 +101,21 @@ def test_duplicate_keys_keep_the_last_as_json_does() -> None:
 
 # A credential-cache entry as the AWS CLI and the plugin write it, and the key
 # derivation of a role profile: the hit path must need no json.
-_HIT = r"""
-import sys
-from k8s_aws_auth._core import small_json
-entry = small_json.loads(b'{"Credentials": {"AccessKeyId": "ASIAEXAMPLE", "SecretAccessKey": "s/k+e=",'
+_ENTRY = (
+    b'{"Credentials": {"AccessKeyId": "ASIAEXAMPLE", "SecretAccessKey": "s/k+e=",'
     b' "SessionToken": "IQoJb3JpZ2luX2Vj+/==", "Expiration": "2026-12-02T15:00:00Z"},'
     b' "AssumedRoleUser": {"Arn": "arn:aws:sts::123456789012:assumed-role/demo/s"},'
-    b' "ResponseMetadata": {"HTTPStatusCode": 200, "RetryAttempts": 0}}')
-name = small_json.dumps_sorted({"RoleArn": "arn:aws:iam::123456789012:role/demo",
-    "RoleSessionName": "k8s-aws-auth", "DurationSeconds": 3600}, compact=False)
-print(repr((entry, name)))
+    b' "ResponseMetadata": {"HTTPStatusCode": 200, "RetryAttempts": 0}}'
+)
+_KEY = {
+    "RoleArn": "arn:aws:iam::123456789012:role/demo",
+    "RoleSessionName": "k8s-aws-auth",
+    "DurationSeconds": 3600,
+}
+_HIT = f"""
+import sys
+from k8s_aws_auth._core import small_json
+print(repr((small_json.loads({_ENTRY!r}), small_json.dumps_sorted({_KEY!r}, compact=False))))
 print("json" in sys.modules, "re" in sys.modules)
 """
 
@@ -126,19 +131,5 @@ def test_the_cache_shape_needs_no_json_module() -> None:
         timeout=60,
     )
     printed, loaded = result.stdout.splitlines()
-    entry = json.loads(
-        b'{"Credentials": {"AccessKeyId": "ASIAEXAMPLE", "SecretAccessKey": "s/k+e=",'
-        b' "SessionToken": "IQoJb3JpZ2luX2Vj+/==", "Expiration": "2026-12-02T15:00:00Z"},'
-        b' "AssumedRoleUser": {"Arn": "arn:aws:sts::123456789012:assumed-role/demo/s"},'
-        b' "ResponseMetadata": {"HTTPStatusCode": 200, "RetryAttempts": 0}}'
-    )
-    name = json.dumps(
-        {
-            "RoleArn": "arn:aws:iam::123456789012:role/demo",
-            "RoleSessionName": "k8s-aws-auth",
-            "DurationSeconds": 3600,
-        },
-        sort_keys=True,
-    )
-    assert printed == repr((entry, name))
+    assert printed == repr((json.loads(_ENTRY), json.dumps(_KEY, sort_keys=True)))
     assert loaded == "False False"

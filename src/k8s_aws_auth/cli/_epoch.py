@@ -14,6 +14,8 @@ __all__ = ["format_expiration", "parse_expiration"]
 _NAMED_ZONES = ("Z", "z", "UTC")
 #: Digits of a fraction of a second, at most (nanoseconds); the fraction is dropped.
 _MAX_FRACTION_DIGITS = 9
+#: (start, length) of the year, month, day, hour, minute and second.
+_FIELDS = ((0, 4), (5, 2), (8, 2), (11, 2), (14, 2), (17, 2))
 
 
 def _number(text: str, start: int, count: int) -> int | None:
@@ -32,9 +34,12 @@ def _fields(text: str) -> tuple[list[int], str] | None:
         return None
     if text[13] != ":" or text[16] != ":":
         return None
-    numbers = [_number(text, start, count) for start, count in _FIELDS]
-    if any(number is None for number in numbers):
-        return None
+    numbers = []
+    for start, count in _FIELDS:
+        number = _number(text, start, count)
+        if number is None:
+            return None
+        numbers.append(number)
     rest = text[19:]
     if rest.startswith("."):
         end = 1
@@ -43,11 +48,7 @@ def _fields(text: str) -> tuple[list[int], str] | None:
         if not 1 <= end - 1 <= _MAX_FRACTION_DIGITS:
             return None
         rest = rest[end:]
-    return [number for number in numbers if number is not None], rest
-
-
-#: (start, length) of the year, month, day, hour, minute and second.
-_FIELDS = ((0, 4), (5, 2), (8, 2), (11, 2), (14, 2), (17, 2))
+    return numbers, rest
 
 
 def _zone_offset(zone: str) -> int | None:
