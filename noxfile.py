@@ -48,6 +48,11 @@ NOT_TOOLING = ("-m", "not tooling")
 #: default; pip does), and the test runs may write the caches of the rest.
 INSTALL_ENV = {"UV_COMPILE_BYTECODE": "1"}
 RUN_ENV: dict[str, str | None] = {"PYTHONDONTWRITEBYTECODE": None}
+#: The four per-Python runs (``tests``, ``timeshift``) each draw a quarter of every property
+#: test's examples from seeds of their own, so that together they explore as much as one
+#: full run does instead of the same part four times (tests/support/budget.py). Other
+#: runs (``check``, plain pytest) draw them all.
+EXAMPLE_SHARE = {"K8S_AWS_AUTH_TEST_EXAMPLE_SHARE": str(1 / len(PYTHONS))}
 #: Set by ``tests``: tests/package/test_installed_wheel.py then proves the wheel is tested.
 INSTALLED_WHEEL_VARIABLE = "K8S_AWS_AUTH_TEST_WHEEL"
 
@@ -199,19 +204,24 @@ def tests(session: nox.Session) -> None:
 
 
 def _install_wheel(session: nox.Session) -> dict[str, str | None]:
-    """Install the built wheel with the test extra; the environment its test runs need."""
+    """Install the built wheel with the test extra; the environment its test runs need.
+
+    That environment includes CI's per-Python share of the property tests' examples.
+    """
     wheel = _wheel(session)
     session.install(f"{wheel}[test]", env=INSTALL_ENV)
     # Same version, new build: pip and uv would keep the copy from the last run.
     session.install("--force-reinstall", "--no-deps", str(wheel), env=INSTALL_ENV)
-    return {**RUN_ENV, INSTALLED_WHEEL_VARIABLE: str(wheel)}
+    return {**RUN_ENV, **EXAMPLE_SHARE, INSTALLED_WHEEL_VARIABLE: str(wheel)}
 
 
 @nox.session
 def tooling(session: nox.Session) -> None:
     """The tests of the project's own tooling (marked ``tooling``): the docs hook, the import contract."""
     session.install("-e", TEST_DEPS, env=INSTALL_ENV)
-    session.run("pytest", *PARALLEL, "-m", "tooling", *session.posargs, env=RUN_ENV)
+    # Two workers, not PARALLEL's four: two dozen tests, and each worker collects the
+    # whole suite (seconds of CPU) before it runs any.
+    session.run("pytest", "-n", "2", "-m", "tooling", *session.posargs, env=RUN_ENV)
 
 
 _built: dict[str, pathlib.Path] = {}

@@ -9,12 +9,14 @@ import pytest
 from hypothesis import settings
 
 from k8s_aws_auth import Credentials
+from tests.support.budget import examples
 from tests.support.keys import DOC_ACCESS_KEY_ID, DOC_SECRET, GOLDEN_ACCESS_KEY_ID, GOLDEN_SECRET
 
 # Hypothesis's default 200 ms deadline per example is a wall-clock assertion: on a
 # loaded machine (xdist workers, two timeshift runs, other jobs) it fails honest tests.
-# Tests that set their own settings keep them; every other one gets no deadline.
-settings.register_profile("k8s-aws-auth", deadline=None)
+# Tests that set their own settings keep them; every other one gets no deadline, and
+# hypothesis's default 100 examples, or this run's share of them (tests/support/budget.py).
+settings.register_profile("k8s-aws-auth", deadline=None, max_examples=examples(100))
 settings.load_profile("k8s-aws-auth")
 
 _SCRUBBED_PREFIXES = (

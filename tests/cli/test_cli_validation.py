@@ -15,6 +15,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.support.budget import examples
 from tests.support.child_env import child_env
 
 KEYS = {"AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY": "x" * 40}
@@ -248,7 +249,7 @@ _ARNISH = st.builds(
 )
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(st.one_of(_ARNISH, st.sampled_from(_ROLE_ARN_CASES)))
 def test_the_plain_role_reading_matches_its_old_pattern(arn: str) -> None:
     from k8s_aws_auth.cli._token_request import plain_role_partition

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from k8s_aws_auth.cli._epoch import format_expiration, parse_expiration
+from tests.support.budget import examples
 
 
 @pytest.mark.parametrize(
@@ -81,7 +82,7 @@ def _by_layout(text: str) -> bool:
     return _LAYOUT.fullmatch(text.strip()) is not None
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(
     st.one_of(
         _TIMELIKE,

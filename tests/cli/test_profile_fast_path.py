@@ -27,6 +27,7 @@ from k8s_aws_auth.cli._token import configure, request_from_args, sign
 from k8s_aws_auth.credentials import CredentialResolver
 from k8s_aws_auth.credentials._shared_files import SharedFiles, profile_static_keys
 from k8s_aws_auth.errors import ConfigurationError, CredentialProviderError
+from tests.support.budget import examples
 from tests.support.child_env import child_env
 from tests.support.keys import DOC_ACCESS_KEY_ID, DOC_SECRET
 
@@ -383,7 +384,9 @@ def _section(header: str, values: Mapping[str, str]) -> str:
 
 
 @settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(60),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     config_keys=_KEY_SETTINGS,

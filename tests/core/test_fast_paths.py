@@ -27,8 +27,9 @@ from k8s_aws_auth._core.validate import (
     _split_query_in_order,
 )
 from k8s_aws_auth.errors import MalformedTokenError, TokenError
+from tests.support.budget import examples
 
-FAST = settings(max_examples=300, deadline=None)
+FAST = settings(max_examples=examples(300), deadline=None)
 
 # The rule as first written: one alternation per character.
 SIMPLE_CANONICAL_VALUE = re.compile(

@@ -27,10 +27,11 @@ from k8s_aws_auth._core.sts import (
     raise_for_error_response,
 )
 from k8s_aws_auth.errors import ConfigurationError, K8sAwsAuthError, STSError, TokenError
+from tests.support.budget import examples
 
 settings.register_profile(
     "k8s-aws-auth-core",
-    max_examples=200,
+    max_examples=examples(200),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )

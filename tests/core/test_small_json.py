@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from k8s_aws_auth._core import small_json
+from tests.support.budget import examples
 from tests.support.child_env import child_env
 
 # Everything JSON can hold, floats and escapes included: the fast path must either
@@ -33,7 +34,7 @@ VALUES = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(VALUES, st.booleans())
 def test_dumps_sorted_is_json_dumps_with_sorted_keys(value: object, compact: bool) -> None:
     separators = (",", ":") if compact else (", ", ": ")
@@ -41,7 +42,7 @@ def test_dumps_sorted_is_json_dumps_with_sorted_keys(value: object, compact: boo
     assert small_json.dumps_sorted(value, compact=compact) == expected
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(VALUES, st.sampled_from([None, 0, 2]))
 def test_loads_reads_what_json_writes(value: object, indent: int | None) -> None:
     text = json.dumps(value, indent=indent, ensure_ascii=False)
@@ -50,7 +51,7 @@ def test_loads_reads_what_json_writes(value: object, indent: int | None) -> None
         assert repr(small_json.loads(raw)) == repr(json.loads(raw))
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(st.text(alphabet='{}[]",: \t\n-0123456789.eEtruefalsnl\\x\x00é', max_size=24))
 def test_loads_of_any_text_is_json_loads_or_its_error(text: str) -> None:
     try:

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from k8s_aws_auth.mapping import AccountMapping, MappingFileError, MappingSet, parse_document
 from k8s_aws_auth.mapping._yaml import load_yaml
+from tests.support.budget import examples
 
 ACCT = "111122223333"
 
@@ -143,7 +144,7 @@ documents = st.recursive(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(documents, st.booleans())
 def test_any_dumped_document_loads_like_pyyaml(document: Any, flow: bool) -> None:
     text = yaml.safe_dump(document, default_flow_style=flow, allow_unicode=True)

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from k8s_aws_auth import Identity
 from k8s_aws_auth.mapping import IdentityMapper, MappingError, parse_mapping_text
+from tests.support.budget import examples
 
 ACCT = "111122223333"
 #: What AWS allows in a role session name, and in an access key id (the spec, written here).
@@ -72,7 +73,7 @@ def _identity(role: str, session: str, access_key_id: str) -> Identity:
     )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(
     role=st.sampled_from(sorted(ALLOWED)),
     session=hostile_text,
@@ -95,7 +96,7 @@ def test_rendered_values_stay_inside_the_template(
     assert ":" not in user.username.removeprefix("sso:")
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(session=st.from_regex(SESSION, fullmatch=True))
 def test_every_valid_session_name_maps(session: str) -> None:
     user = MAPPER.map(_identity("People", session, "ASIAEXAMPLEEXAMPLE1"))

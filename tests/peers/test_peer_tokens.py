@@ -34,6 +34,7 @@ from k8s_aws_auth import (
 )
 from k8s_aws_auth.errors import AccessDeniedError
 from k8s_aws_auth.testing import FakeSTS, FixedClock
+from tests.support.budget import examples
 from tests.support.keys import (
     DOC_ACCESS_KEY_ID,
     DOC_SECRET,
@@ -597,7 +598,7 @@ def test_read_token_is_independent_of_the_library() -> None:
 # ---- any parameter order a client may choose ---------------------------------------------------
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(order=st.permutations(list(range(9))))
 def test_any_parameter_order_verifies(order: list[int]) -> None:
     # The signature covers the sorted canonical query, so a client may lay the

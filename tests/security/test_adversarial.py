@@ -68,6 +68,7 @@ from k8s_aws_auth.errors import (
     UntrustedEndpointError,
 )
 from k8s_aws_auth.testing import FakeSTS, FixedClock
+from tests.support.budget import examples
 
 NOW = datetime(2023, 4, 28, 0, 0, tzinfo=timezone.utc)
 HOST = "sts.us-west-2.amazonaws.com"
@@ -304,7 +305,7 @@ async def test_async_verifier_sends_exactly_the_same_headers_over_a_socket() -> 
 BASE64_CHARACTERS = string.ascii_letters + string.digits + "+/="
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(session_token=st.text(alphabet=BASE64_CHARACTERS, min_size=1, max_size=120))
 def test_any_base64_session_token_reaches_sts_unchanged(session_token: str) -> None:
     credentials = Credentials("ASIAQPROPERTYEXAMPL1", "secret", session_token)
@@ -323,7 +324,7 @@ def test_any_base64_session_token_reaches_sts_unchanged(session_token: str) -> N
     assert received["X-Amz-Security-Token"] == session_token
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(
     session_token=st.text(
         alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1, max_size=120
@@ -1103,7 +1104,7 @@ def locally_valid_tokens(draw: st.DrawFn) -> str:
     return encode_token(GOOD_LEAKY_URL.partition("/?")[0] + "/?" + "&".join(changed))
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     token=mutated_tokens() | locally_valid_tokens(),
     fault=st.sampled_from(["none", "500", "throttle", "drop"]),

@@ -44,6 +44,7 @@ from k8s_aws_auth.errors import (
 )
 from k8s_aws_auth.testing import FakeSTS, FixedClock, make_token
 from tests.support.botocore_oracle import BotocoreTokenOracle
+from tests.support.budget import examples
 from tests.support.verifier_harness import KINDS, Verified, verify_all
 
 START = datetime(2025, 6, 1, 8, 30, 0, tzinfo=timezone.utc)
@@ -550,7 +551,9 @@ def test_base64_variants_of_one_token_are_not_aliases(
 
 # --- properties -----------------------------------------------------------------------------------
 
-_PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_PROPERTY = settings(
+    max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 @_PROPERTY

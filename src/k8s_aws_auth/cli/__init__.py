@@ -28,6 +28,7 @@ __all__ = [
     "describe_error",
     "main",
     "parse_command_line",
+    "process_main",
 ]
 
 EXIT_FAILURE = 1
@@ -123,6 +124,26 @@ def parse_command_line(args_list: Sequence[str]) -> argparse.Namespace:
     from ._parser import parse_command_line as parse
 
     return parse(args_list)
+
+
+#: What httpx and httpcore import whenever it is installed, though no command runs it:
+#: trio (httpcore's locks for trio programs; every command is sync or asyncio) and
+#: httpx's own command line (``httpx._main``: click, pygments and rich). On a machine
+#: that has them, they cost a command's first network call about 0.2 s of start-up.
+_UNUSED_BY_ANY_COMMAND = ("trio", "httpx._main")
+
+
+def process_main() -> int:
+    """The ``k8s-aws-auth`` process (the console script, ``python -m k8s_aws_auth``): :func:`main`.
+
+    Before anything is imported, it marks the modules no command uses as absent (a
+    ``None`` in `sys.modules`, which httpx and httpcore take as "not installed"). Only
+    here, in a process the command owns: :func:`main` called from a program leaves
+    that program's modules alone.
+    """
+    for name in _UNUSED_BY_ANY_COMMAND:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
+    return main()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,9 +15,9 @@ prometheus-client, cryptography and PyYAML.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
-from ._app import AuthenticationResult, MappedUser, TokenReviewApp, Verifier, build_reviewed_user
 from ._tokenreview import (
     SUPPORTED_API_VERSIONS,
     ReviewedUser,
@@ -28,6 +28,13 @@ from ._tokenreview import (
 )
 
 if TYPE_CHECKING:
+    from ._app import (
+        AuthenticationResult,
+        MappedUser,
+        TokenReviewApp,
+        Verifier,
+        build_reviewed_user,
+    )
     from ._certs import CertificateFiles, ensure_certificates, webhook_kubeconfig
     from ._config import ServerConfig, load_server_config
     from ._logging import JsonFormatter, configure_logging
@@ -75,22 +82,30 @@ INSTALL_HINT = "the webhook server needs its extra: pip install 'k8s-aws-auth[se
 
 
 def require_extra() -> None:
-    """Raise ``ImportError`` with the install hint when a server dependency is missing."""
-    missing = []
-    for module in _EXTRA:
-        try:
-            importlib.import_module(module)
-        except ImportError:
-            missing.append(module)
+    """Raise ``ImportError`` with the install hint when a server dependency is missing.
+
+    It looks the packages up without importing them: ``init`` needs two of the four,
+    and importing uvicorn alone would cost it a tenth of a second.
+    """
+    missing = [module for module in _EXTRA if importlib.util.find_spec(module) is None]
     if missing:
         raise ImportError(f"{INSTALL_HINT} (missing: {', '.join(missing)})")
 
 
+#: The app loads without the extra too, on first use: ``init`` needs none of it.
+_WITHOUT_EXTRA = dict.fromkeys(
+    ("AuthenticationResult", "MappedUser", "TokenReviewApp", "Verifier", "build_reviewed_user"),
+    "._app",
+)
+
+
 def __getattr__(name: str) -> Any:
-    where = _WHERE.get(name)
+    where = _WITHOUT_EXTRA.get(name)
     if where is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    require_extra()
+        where = _WHERE.get(name)
+        if where is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        require_extra()
     value = getattr(importlib.import_module(where, __name__), name)
     globals()[name] = value
     return value

@@ -9,7 +9,9 @@ Names here may change in any release.
 ``read_mapping_once`` loads on first use: it pulls in the Kubernetes API
 client code (``_kube``: its watch, credentials and transport modules), which
 ``serve`` needs only with a live backend and which would otherwise stay
-resident (about 0.7 MiB) in every server.
+resident (about 0.7 MiB) in every server. ``run_command`` and ``run_server``
+load on first use too: ``init`` writes files and needs none of uvicorn, httpx
+or the app, which are most of a server's start-up.
 """
 
 from __future__ import annotations
@@ -19,11 +21,11 @@ from typing import TYPE_CHECKING
 from k8s_aws_auth._core.lazy import lazy_exports
 
 from ._certs import KUBECONFIG_FILE, renew_certificate, write_if_changed
-from ._main import run_command
-from ._serve import run_server
 
 if TYPE_CHECKING:
     from ._kube_backends import read_mapping_once
+    from ._main import run_command
+    from ._serve import run_server
 
 __all__ = [
     "KUBECONFIG_FILE",
@@ -35,5 +37,12 @@ __all__ = [
 ]
 
 __getattr__, __dir__ = lazy_exports(
-    __name__, globals(), {"read_mapping_once": "k8s_aws_auth.server._kube_backends"}, __all__
+    __name__,
+    globals(),
+    {
+        "read_mapping_once": "k8s_aws_auth.server._kube_backends",
+        "run_command": "k8s_aws_auth.server._main",
+        "run_server": "k8s_aws_auth.server._serve",
+    },
+    __all__,
 )
