@@ -1,6 +1,6 @@
 """The CLI prints what the real ``aws eks get-token`` prints for the same inputs.
 
-awscli runs in a subprocess with its signing clock frozen (tests/support/awscli_frozen.py);
+awscli runs in a process of its own with its signing clock frozen (tests/support/awscli_oracle.py);
 ours runs with ``--now`` set to the same second. Outputs are compared as parsed
 JSON (awscli adds a blank line after the document).
 """
@@ -15,10 +15,10 @@ from collections.abc import Mapping, Sequence
 
 import pytest
 
+from tests.support.awscli_oracle import run_awscli
 from tests.support.child_env import child_env
 from tests.support.keys import DOC_ACCESS_KEY_ID, DOC_SECRET
 
-FROZEN_RUNNER = pathlib.Path(__file__).parents[1] / "support" / "awscli_frozen.py"
 NOW = "2026-11-28T11:02:49+00:00"
 SESSION_TOKEN = "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQD+abc/def+ghi==end"
 ODD_ID = "weird id/with spaces+plus&amp=eq%pct~tilde_ü"
@@ -45,7 +45,7 @@ def _run(argv: Sequence[str], env: Mapping[str, str]) -> subprocess.CompletedPro
 
 
 def _awscli(args: Sequence[str], env: Mapping[str, str]) -> dict[str, object]:
-    result = _run([sys.executable, str(FROZEN_RUNNER), NOW, "eks", "get-token", *args], env)
+    result = run_awscli(["eks", "get-token", *args], env, frozen=NOW)
     assert result.returncode == 0, result.stderr
     document: dict[str, object] = json.loads(result.stdout)
     return document

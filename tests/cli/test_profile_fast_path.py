@@ -3,7 +3,7 @@
 ``k8s-aws-auth token``/``get-token`` read region settings and a plain profile's
 static keys without importing the credential chain. These tests hold that path
 to two oracles: the real ``aws eks get-token`` (awscli, clock frozen, in a
-subprocess) and this library's own full chain (``CredentialResolver``), for
+process of its own) and this library's own full chain (``CredentialResolver``), for
 the same files and environment. That the path really skipped the chain is
 checked in ``tests/cli/test_startup.py``.
 """
@@ -27,11 +27,11 @@ from k8s_aws_auth.cli._token import configure, request_from_args, sign
 from k8s_aws_auth.credentials import CredentialResolver
 from k8s_aws_auth.credentials._shared_files import SharedFiles, profile_static_keys
 from k8s_aws_auth.errors import ConfigurationError, CredentialProviderError
+from tests.support.awscli_oracle import run_awscli
 from tests.support.budget import examples
 from tests.support.child_env import child_env
 from tests.support.keys import DOC_ACCESS_KEY_ID, DOC_SECRET
 
-FROZEN_RUNNER = pathlib.Path(__file__).parents[1] / "support" / "awscli_frozen.py"
 NOW = "2026-11-28T11:02:49+00:00"
 # AWS's documentation examples for a second and third identity.
 DEV_KEY_ID = "AKIAI44QH8DHBEXAMPLE"
@@ -113,7 +113,7 @@ def _run(argv: Sequence[str], env: Mapping[str, str]) -> subprocess.CompletedPro
 
 
 def _awscli(args: Sequence[str], env: Mapping[str, str]) -> dict[str, object]:
-    result = _run([sys.executable, str(FROZEN_RUNNER), NOW, *args], env)
+    result = run_awscli(args, env, frozen=NOW)
     assert result.returncode == 0, result.stderr
     document: dict[str, object] = json.loads(result.stdout)
     return document

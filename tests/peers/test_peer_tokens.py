@@ -1,7 +1,7 @@
 """Tokens made by the real peers verify end to end, with the right identity.
 
-Peers: the real ``aws eks get-token`` (awscli 1.x, subprocess), ``eks-token``
-(subprocess: it imports awscli), and aws-iam-authenticator's Go layouts built
+Peers: the real ``aws eks get-token`` (awscli 1.x) and ``eks-token`` (it imports
+awscli), each run in a process of its own (tests/support/awscli_oracle.py), and aws-iam-authenticator's Go layouts built
 by hand (SDK v1 ``X-Amz-Expires=0`` era, current ``=60``, SDK v2 parameter
 order). Each token goes through ``validate_token`` and a ``TokenVerifier`` whose
 client talks to :class:`FakeSTS` (which recomputes SigV4 from what it received)
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import pathlib
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from urllib.parse import unquote
 
@@ -283,11 +282,9 @@ def _make(peer: Peer, home: pathlib.Path) -> str:
 
 @pytest.fixture(scope="module")
 def peer_tokens(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Run every peer once (a few at a time: each is a ~300 ms Python start-up)."""
+    """Run every peer once (each in a process forked from one that imported it)."""
     home = tmp_path_factory.mktemp("peer-home")
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        futures = {peer.name: pool.submit(_make, peer, home) for peer in PEERS}
-        return {name: future.result() for name, future in futures.items()}
+    return {peer.name: _make(peer, home) for peer in PEERS}
 
 
 def _fake_sts(peer: Peer, clock: FixedClock) -> FakeSTS:

@@ -1,6 +1,6 @@
 """Region and STS endpoint choices of ``generate_token`` without credentials match ``aws eks get-token``.
 
-The real awscli runs in a subprocess with its clock frozen (tests/support/awscli_frozen.py)
+The real awscli runs in a process of its own with its clock frozen (tests/support/awscli_oracle.py)
 in the same environment and HOME; our token is generated in-process with the
 same environment mapping and second.
 """
@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-import subprocess
-import sys
 from datetime import datetime
 
 import pytest
@@ -19,11 +17,10 @@ import pytest
 from k8s_aws_auth import Credentials, decode_token, generate_token
 from k8s_aws_auth.credentials import CredentialResolver
 from k8s_aws_auth.errors import ConfigurationError
-from tests.support.child_env import child_env
+from tests.support.awscli_oracle import run_awscli
 from tests.support.credentials import write_aws_files
 from tests.support.keys import DOC_ACCESS_KEY_ID, DOC_SECRET
 
-FROZEN_RUNNER = pathlib.Path(__file__).parents[1] / "support" / "awscli_frozen.py"
 NOW_TEXT = "2026-11-28T11:02:49+00:00"
 NOW = datetime.fromisoformat(NOW_TEXT)
 
@@ -47,14 +44,7 @@ def _base_env(home: pathlib.Path) -> dict[str, str]:
 
 
 def _awscli_token(env: dict[str, str]) -> str:
-    result = subprocess.run(
-        [sys.executable, str(FROZEN_RUNNER), NOW_TEXT, "eks", "get-token", "--cluster-name", "c"],
-        env=child_env(env),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_awscli(["eks", "get-token", "--cluster-name", "c"], env, frozen=NOW_TEXT)
     assert result.returncode == 0, result.stderr
     return str(json.loads(result.stdout)["status"]["token"])
 

@@ -1,9 +1,10 @@
 """Tokens made by the real peers, for end-to-end verification tests (not a test module).
 
-* :func:`awscli_token` runs the real ``aws eks get-token`` (awscli 1.x) as a
-  subprocess with static credentials in its environment;
+* :func:`awscli_token` runs the real ``aws eks get-token`` (awscli 1.x) in a
+  process of its own, with static credentials in its environment;
 * :func:`eks_token_token` runs ``eks_token.get_token`` (which imports awscli) in
-  a subprocess;
+  a process of its own (both forked from one that imported them:
+  tests/support/awscli_oracle.py);
 * :func:`go_presigned_token` builds an aws-iam-authenticator token the way the
   Go SDKs lay it out: parameters sorted by name, ``X-Amz-Signature`` appended
   last (so ``X-Amz-Security-Token`` comes *before* ``X-Amz-SignedHeaders``, unlike
@@ -21,7 +22,7 @@ import os
 import pathlib
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from urllib.parse import unquote
 
@@ -39,7 +40,7 @@ from k8s_aws_auth._core.sigv4 import (
     string_to_sign,
     uri_encode,
 )
-from tests.support.child_env import child_env
+from tests.support.awscli_oracle import run_awscli, run_eks_token
 
 __all__ = [
     "AWS_CLI",
@@ -55,14 +56,6 @@ __all__ = [
 AWS_CLI = pathlib.Path(sys.executable).with_name("aws")
 _TIMEOUT = 60
 _PREFIX = "k8s-aws-v1."
-
-_EKS_TOKEN_SCRIPT = """
-import json, sys, warnings
-warnings.simplefilter("ignore")
-import eks_token
-region = sys.argv[2] or None
-print(json.dumps(eks_token.get_token(sys.argv[1], region_name=region)))
-"""
 
 
 @attrs.frozen(kw_only=True)
@@ -133,33 +126,23 @@ def peer_env(
     return env
 
 
-def _run(argv: Sequence[str], env: Mapping[str, str]) -> str:
-    result = subprocess.run(
-        list(argv), env=child_env(env), capture_output=True, timeout=_TIMEOUT, check=False
-    )
+def _output(result: subprocess.CompletedProcess[str]) -> str:
     if result.returncode != 0:
-        raise AssertionError(
-            f"{argv[0]} exited {result.returncode}: {result.stderr.decode('utf-8', 'replace')}"
-        )
-    return result.stdout.decode("utf-8")
+        raise AssertionError(f"{result.args[0]} exited {result.returncode}: {result.stderr}")
+    return result.stdout
 
 
 def awscli_token(cluster_name: str, env: Mapping[str, str]) -> str:
     """The token the real ``aws eks get-token --cluster-name NAME`` prints under ``env``."""
-    document = json.loads(
-        _run([str(AWS_CLI), "eks", "get-token", "--cluster-name", cluster_name], env)
-    )
-    token: str = document["status"]["token"]
+    result = run_awscli(["eks", "get-token", "--cluster-name", cluster_name], env, timeout=_TIMEOUT)
+    token: str = json.loads(_output(result))["status"]["token"]
     return token
 
 
 def eks_token_token(cluster_name: str, env: Mapping[str, str], region: str | None = None) -> str:
     """The token ``eks_token.get_token(cluster_name, region_name=region)`` returns under ``env``."""
-    output = _run(
-        [sys.executable, "-c", _EKS_TOKEN_SCRIPT, cluster_name, region or ""],
-        env,
-    )
-    token: str = json.loads(output)["status"]["token"]
+    result = run_eks_token(cluster_name, region, env, timeout=_TIMEOUT)
+    token: str = json.loads(_output(result))["status"]["token"]
     return token
 
 
