@@ -111,6 +111,8 @@ PLANTED = {
 }
 
 
+# Two whole docs builds: CI runs them niced beside the suites, where one took over a minute.
+@pytest.mark.timeout(600)
 @needs_the_3_11_toolchain
 def test_a_strict_build_fails_on_each_planted_problem(tmp_path: pathlib.Path) -> None:
     tree = copy_project(tmp_path, "docs", "src", "mkdocs.yml", "README.md")
