@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 import subprocess
 import sys
 
 import pytest
 
+from k8s_aws_auth import Credentials
 from tests.support.awscli_oracle import run_awscli
 from tests.support.child_env import child_env
 from tests.support.keys import DOC_ACCESS_KEY_ID, DOC_SECRET
+from tests.support.peer_generators import peer_env, read_token
 
 FROZEN_RUNNER = pathlib.Path(__file__).with_name("awscli_frozen.py")
 AWS = pathlib.Path(sys.executable).with_name("aws")
@@ -20,17 +21,7 @@ NOW = "2026-11-28T11:02:49+00:00"
 
 
 def _env(home: pathlib.Path, **extra: str) -> dict[str, str]:
-    return {
-        "HOME": str(home),
-        "PATH": os.defpath,
-        "LANG": "C.UTF-8",
-        "AWS_CONFIG_FILE": str(home / "no-config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(home / "no-credentials"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_ACCESS_KEY_ID": DOC_ACCESS_KEY_ID,
-        "AWS_SECRET_ACCESS_KEY": DOC_SECRET,
-        **extra,
-    }
+    return peer_env(home, Credentials(DOC_ACCESS_KEY_ID, DOC_SECRET), extra=extra)
 
 
 def _process(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -40,11 +31,7 @@ def _process(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProces
 
 
 def _token_url_host(stdout: str) -> str:
-    import base64
-
-    token = json.loads(stdout)["status"]["token"].removeprefix("k8s-aws-v1.")
-    url = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-    return url.removeprefix("https://").split("/", 1)[0]
+    return read_token(json.loads(stdout)["status"]["token"]).host
 
 
 def test_a_forked_command_prints_what_a_new_process_prints(tmp_path: pathlib.Path) -> None:
